@@ -1,0 +1,19 @@
+"""The typer application every command module registers on."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="policy-engine",
+    help="Declarative, explainable collection policies for overdue credit-card debt.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_POLICY_INVALID = 3
+EXIT_TESTS_FAILED = 4
+EXIT_INPUT_UNUSABLE = 5
