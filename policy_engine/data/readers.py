@@ -1,0 +1,424 @@
+"""Streaming readers for account and history files.
+
+The format follows the file suffix: ``.jsonl``, ``.ndjson`` and ``.json`` are JSON Lines (one object per
+line), ``.csv`` is CSV with a header row and dotted column names for nested fields (``flags.dispute``),
+``.parquet`` is Parquet (needs the optional pyarrow dependency). The path ``-`` reads JSON Lines from stdin.
+
+Rows are read one at a time, so memory stays bounded whatever the file size (the account reader also
+remembers each account id it has seen, to reject duplicates). A row that cannot be used becomes a
+:class:`~policy_engine._exceptions.RowError` carrying file, 1-based physical line (CSV: the header is
+line 1; Parquet: the row number) and a reason; it goes to a :class:`Rejects` collector and reading goes
+on. A file that cannot be used at all raises :class:`~policy_engine._exceptions.InputUnusableError`.
+
+Values follow the same rules in every format: null / an empty CSV cell means absent, booleans accept
+true/false/yes/no/1/0 in any case, JSON numbers are read exactly (as Decimal) for money fields.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Final, Literal, TextIO, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from policy_engine._exceptions import InputUnusableError, RowError
+from policy_engine.data.records import (
+    NESTED_GROUPS,
+    Account,
+    HistoryEvent,
+    describe_validation_error,
+    unknown_fields,
+)
+
+__all__ = [
+    "ALLOWED_SUFFIXES",
+    "STDIN",
+    "Rejects",
+    "UnknownFieldsWarning",
+    "read_accounts",
+    "read_history",
+]
+
+STDIN: Final = "-"
+STDIN_NAME: Final = "<stdin>"
+_KINDS: Final[dict[str, Literal["jsonl", "csv", "parquet"]]] = {
+    ".csv": "csv",
+    ".json": "jsonl",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+}
+ALLOWED_SUFFIXES: Final = tuple(sorted(_KINDS))
+_PARQUET_BATCH: Final = 4096
+_PYARROW_MISSING: Final = "reading Parquet needs pyarrow: pip install 'policy-engine[parquet]'"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class UnknownFieldsWarning(UserWarning):
+    """A file has fields the record format does not know; they were ignored."""
+
+
+class Rejects:
+    """Collects the rows set aside while reading, and optionally writes them to a JSON Lines file.
+
+    ``count`` counts every rejected row; ``errors`` keeps the first ``keep`` of them in memory (the sink
+    file, when given, receives all of them as ``{"file", "line", "reason", "raw"}`` objects). The sink is
+    opened on the first rejected row; on :meth:`close` a sink that received nothing is still created
+    empty, so a stale file from an earlier run never survives. ``warnings`` holds file-level notes such
+    as ignored unknown fields.
+    """
+
+    def __init__(self, sink: str | Path | None = None, *, keep: int = 1000) -> None:
+        self.sink = Path(sink) if sink is not None else None
+        self.keep = keep
+        self.errors: list[RowError] = []
+        self.warnings: list[str] = []
+        self._count = 0
+        self._stream: TextIO | None = None
+        self._closed = False
+
+    @property
+    def count(self) -> int:
+        """How many rows were rejected so far."""
+        return self._count
+
+    def add(self, error: RowError) -> None:
+        """Record one rejected row (and append it to the sink file)."""
+        self._count += 1
+        if len(self.errors) < self.keep:
+            self.errors.append(error)
+        if self.sink is not None:
+            record = {"file": error.file, "line": error.line, "reason": error.reason, "raw": error.raw}
+            self._sink_stream().write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def warn(self, message: str) -> None:
+        """Record a file-level warning."""
+        self.warnings.append(message)
+
+    def report(self, stream: TextIO | None = None, *, limit: int | None = None) -> None:
+        """Write warnings and ``file:line: reason`` lines to ``stream`` (default: stderr)."""
+        out = sys.stderr if stream is None else stream
+        for message in self.warnings:
+            out.write(f"warning: {message}\n")
+        shown = self.errors if limit is None else self.errors[:limit]
+        for error in shown:
+            out.write(f"{error.file}:{error.line}: {error.reason}\n")
+        if self._count > len(shown):
+            where = f" (all in {self.sink})" if self.sink is not None else ""
+            out.write(f"... and {self._count - len(shown)} more rejected rows{where}\n")
+
+    def close(self) -> None:
+        """Close the sink file, creating it empty when no row was rejected."""
+        if self.sink is not None and not self._closed:
+            self._sink_stream().close()
+        self._closed = True
+
+    def __enter__(self) -> Rejects:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _sink_stream(self) -> TextIO:
+        assert self.sink is not None
+        if self._stream is None:
+            try:
+                self._stream = self.sink.open("w", encoding="utf-8")
+            except OSError as exc:
+                raise InputUnusableError(f"{self.sink}: cannot write the rejects file ({exc.strerror or exc})") from exc
+        return self._stream
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    path: Path | None
+    kind: Literal["jsonl", "csv", "parquet"]
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    raw: str
+    data: dict[str, Any] | None
+    error: str | None = None
+
+
+def read_accounts(path: str | Path, *, rejects: Rejects | None = None) -> Iterator[Account]:
+    """Stream the valid accounts of a file; invalid rows go to ``rejects``.
+
+    Without ``rejects`` the first invalid row raises its RowError. Raises InputUnusableError at once when
+    the file cannot be used, and at the end of the stream when it held no valid account.
+    """
+    source = _open_source(path)
+    return _records(source, Account, rejects, key=_account_key, groups=frozenset(NESTED_GROUPS))
+
+
+def read_history(path: str | Path, *, rejects: Rejects | None = None) -> Iterator[HistoryEvent]:
+    """Stream the valid history events of a file; invalid rows go to ``rejects`` (or raise without it)."""
+    source = _open_source(path)
+    return _records(source, HistoryEvent, rejects, key=None, groups=frozenset())
+
+
+def _account_key(account: Account) -> str:
+    return account.account_id
+
+
+def _open_source(path: str | Path) -> _Source:
+    """Check that ``path`` can be read, and which format it holds."""
+    if str(path) == STDIN:
+        return _Source(STDIN_NAME, None, "jsonl")
+    name = str(path)
+    file = Path(path)
+    if not file.exists():
+        raise InputUnusableError(f"{name}: no such file")
+    if file.is_dir():
+        raise InputUnusableError(f"{name}: is a directory, not a file")
+    kind = _KINDS.get(file.suffix.lower())
+    if kind is None:
+        allowed = ", ".join(ALLOWED_SUFFIXES)
+        raise InputUnusableError(
+            f"{name}: unknown file type {file.suffix or '(no suffix)'!r}; use one of {allowed} (or - for stdin)"
+        )
+    try:
+        with file.open("rb"):
+            pass
+    except OSError as exc:
+        raise InputUnusableError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+    if kind == "parquet":
+        pq, arrow_error = _pyarrow()
+        try:
+            pq.ParquetFile(file).close()
+        except (arrow_error, OSError) as exc:
+            raise InputUnusableError(f"{name}: not a readable Parquet file ({exc})") from exc
+    return _Source(name, file, kind)
+
+
+def _pyarrow() -> tuple[Any, type[Exception]]:
+    try:
+        import pyarrow
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise InputUnusableError(_PYARROW_MISSING) from exc
+    return pq, pyarrow.ArrowException
+
+
+def _records(
+    source: _Source,
+    model: type[M],
+    rejects: Rejects | None,
+    *,
+    key: Callable[[M], str] | None,
+    groups: frozenset[str],
+) -> Iterator[M]:
+    """Validate each row into ``model``; reject the bad ones; warn once about unknown fields."""
+    seen: dict[str, int] = {}
+    unknown: dict[str, None] = {}
+    valid = rejected = 0
+    try:
+        for row in _rows(source):
+            reason = row.error
+            record: M | None = None
+            if reason is None and row.data is not None:
+                data = _shape(row.data, groups)
+                unknown.update(dict.fromkeys(unknown_fields(model, data)))
+                try:
+                    record = model.model_validate(data)
+                except ValidationError as exc:
+                    reason = describe_validation_error(exc)
+            if record is not None and key is not None:
+                record_id = key(record)
+                first = seen.setdefault(record_id, row.line)
+                if first != row.line:
+                    reason, record = f"account_id {record_id} already appeared on line {first}", None
+            if record is None:
+                rejected += 1
+                error = RowError(source.name, row.line, reason or "invalid row", row.raw)
+                if rejects is None:
+                    raise error
+                rejects.add(error)
+                continue
+            valid += 1
+            yield record
+    finally:
+        if unknown:
+            _warn(rejects, f"{source.name}: unknown fields ignored: {', '.join(unknown)}")
+    if key is not None and valid == 0:
+        detail = f" ({rejected} rejected)" if rejected else ""
+        raise InputUnusableError(f"{source.name}: no valid account row{detail}")
+
+
+def _warn(rejects: Rejects | None, message: str) -> None:
+    if rejects is not None:
+        rejects.warn(message)
+    else:
+        warnings.warn(message, UnknownFieldsWarning, stacklevel=2)
+
+
+def _shape(data: Mapping[str, Any], groups: frozenset[str]) -> dict[str, Any]:
+    """Drop nulls (absent) and nest dotted keys such as ``flags.dispute`` into their group."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        head, dot, tail = key.partition(".")
+        if key in groups and isinstance(value, Mapping):
+            group = out.setdefault(key, {})
+            if isinstance(group, dict):
+                group.update((k, v) for k, v in value.items() if v is not None)
+                continue
+        elif dot and head in groups:
+            group = out.setdefault(head, {})
+            if isinstance(group, dict):
+                group[tail] = value
+                continue
+        out[key] = value
+    return out
+
+
+def _rows(source: _Source) -> Iterator[_Row]:
+    """The rows of a source, parsed but not validated."""
+    if source.path is None:
+        yield from _jsonl_rows(_Lines(getattr(sys.stdin, "buffer", sys.stdin)), source.name)
+        return
+    try:
+        if source.kind == "parquet":
+            yield from _parquet_rows(source.path, source.name)
+            return
+        with source.path.open("rb") as stream:
+            lines = _Lines(stream)
+            yield from _jsonl_rows(lines, source.name) if source.kind == "jsonl" else _csv_rows(lines, source.name)
+    except OSError as exc:
+        raise InputUnusableError(f"{source.name}: read failed ({exc.strerror or exc})") from exc
+
+
+class _Lines:
+    """Physical lines of a stream as text, remembering the lines the current record used."""
+
+    def __init__(self, stream: IO[bytes] | IO[str] | TextIO) -> None:
+        self._stream = stream
+        self.count = 0
+        self._taken: list[str] = []
+        self._bad_line: int | None = None
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        raw: bytes | str = self._stream.readline()
+        if not raw:
+            raise StopIteration
+        self.count += 1
+        if isinstance(raw, bytes):
+            if self.count == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("utf-8", "replace")
+                if self._bad_line is None:
+                    self._bad_line = self.count
+        else:
+            text = raw.removeprefix("\ufeff") if self.count == 1 else raw
+        self._taken.append(text)
+        return text
+
+    def take(self) -> tuple[str, str | None]:
+        """The text the current record used, and an encoding problem in it (if any); then reset."""
+        raw = "".join(self._taken).rstrip("\r\n")
+        problem = f"line {self._bad_line} is not valid UTF-8 text" if self._bad_line is not None else None
+        self._taken, self._bad_line = [], None
+        return raw, problem
+
+
+_JSON_TYPES: Final[dict[type, str]] = {
+    list: "an array", str: "a string", int: "a number", Decimal: "a number", float: "a number", bool: "a boolean"
+}
+
+
+def _jsonl_rows(lines: _Lines, name: str) -> Iterator[_Row]:
+    """JSON Lines: one object per physical line; blank lines skipped."""
+    first = True
+    for _ in lines:
+        raw, problem = lines.take()
+        line = lines.count
+        if not raw.strip():
+            continue
+        if first and raw.lstrip().startswith("["):
+            raise InputUnusableError(f"{name}: holds a JSON array; expected JSON Lines (one object per line)")
+        first = False
+        if problem:
+            yield _Row(line, raw, None, problem)
+            continue
+        try:
+            data = json.loads(raw, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            yield _Row(line, raw, None, f"not valid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        if not isinstance(data, dict):
+            kind = "null" if data is None else _JSON_TYPES.get(type(data), type(data).__name__)
+            yield _Row(line, raw, None, f"expected a JSON object, got {kind}")
+            continue
+        yield _Row(line, raw, data)
+
+
+def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
+    """CSV with a header row; an empty cell means absent."""
+    reader = csv.reader(lines)
+    try:
+        header = [cell.strip() for cell in next(reader)]
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise InputUnusableError(f"{name}:1: the CSV header cannot be read ({exc})") from exc
+    lines.take()
+    columns = [cell or f"<column {i}>" for i, cell in enumerate(header, start=1)]
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        raise InputUnusableError(f"{name}:1: column {duplicates[0]!r} appears more than once in the header")
+    while True:
+        start = lines.count + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raw, _ = lines.take()
+            yield _Row(start, raw, None, f"not valid CSV: {exc}")
+            continue
+        raw, problem = lines.take()
+        if not any(cell.strip() for cell in cells):
+            continue
+        if problem:
+            yield _Row(start, raw, None, problem)
+        elif len(cells) != len(columns):
+            yield _Row(start, raw, None, f"row has {len(cells)} cells but the header has {len(columns)}")
+        else:
+            data = {col: cell for col, cell in zip(columns, cells, strict=True) if cell.strip()}
+            yield _Row(start, raw, data)
+
+
+def _parquet_rows(path: Path, name: str) -> Iterator[_Row]:
+    """Parquet, one record batch at a time; the row number stands in for the line."""
+    pq, arrow_error = _pyarrow()
+    number = 0
+    try:
+        with pq.ParquetFile(path) as parquet:
+            for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH):
+                for data in batch.to_pylist():
+                    number += 1
+                    yield _Row(number, json.dumps(data, default=str, ensure_ascii=False), data)
+    except arrow_error as exc:
+        raise InputUnusableError(f"{name}: Parquet read failed after row {number} ({exc})") from exc

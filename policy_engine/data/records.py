@@ -1,0 +1,341 @@
+"""Validated input records: one account, one history event.
+
+Both models are frozen pydantic models. They accept what the readers produce (JSON values, CSV text,
+Parquet values) and turn every problem into a message a person understands: see
+:func:`describe_validation_error`. The data contracts are in ``shared/design/contracts.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
+
+__all__ = [
+    "NESTED_GROUPS",
+    "Account",
+    "Consent",
+    "Contact",
+    "EventType",
+    "Flags",
+    "HistoryEvent",
+    "Outcome",
+    "describe_validation_error",
+    "parse_bool",
+    "unknown_fields",
+]
+
+EventType = Literal[
+    "contact",
+    "payment",
+    "promise",
+    "dispute_opened",
+    "dispute_resolved",
+    "cease_request",
+    "consent",
+    "hardship_started",
+    "hardship_ended",
+]
+Outcome = Literal["sent", "delivered", "failed", "no_answer", "voicemail", "conversation"]
+
+# Error types whose message is already a complete sentence (no "field: " prefix is added).
+_SELF_DESCRIBING = "pe_complete"
+
+_TRUE: Final = frozenset({"true", "1", "yes"})
+_FALSE: Final = frozenset({"false", "0", "no"})
+
+
+def parse_bool(value: Any) -> Any:
+    """Turn true/false/1/0/yes/no (any case) into a bool; None stays None; anything else is an error."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise PydanticCustomError("pe_bool", "is not a boolean (use true/false, yes/no or 1/0)")
+
+
+def _flag(value: Any) -> Any:
+    """A hold flag: like :func:`parse_bool`, but null means not set (False)."""
+    parsed = parse_bool(value)
+    return False if parsed is None else parsed
+
+
+OptBool = Annotated[bool | None, BeforeValidator(parse_bool)]
+FlagBool = Annotated[bool, BeforeValidator(_flag)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True, coerce_numbers_to_str=True)
+
+
+class Contact(_Frozen):
+    """Contact points; a channel without its contact point is not used."""
+
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+
+class Consent(_Frozen):
+    """Per-channel consent: True, False, or None (unknown). Plugin channels may add their own keys."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", str_strip_whitespace=True)
+    __pydantic_extra__: dict[str, OptBool]  # type: ignore[assignment]
+
+    sms: OptBool = None
+    email: OptBool = None
+    voice: OptBool = None
+
+    def get(self, channel: str) -> bool | None:
+        """Consent for ``channel`` (a built-in or a plugin channel); None when unknown."""
+        if channel in type(self).model_fields:
+            value = getattr(self, channel)
+        else:
+            value = (self.__pydantic_extra__ or {}).get(channel)
+        return value if isinstance(value, bool) else None
+
+
+class Flags(_Frozen):
+    """Hold flags carried on the account record; absent means False."""
+
+    dispute: FlagBool = False
+    cease_contact: FlagBool = False
+    bankruptcy: FlagBool = False
+    deceased: FlagBool = False
+    attorney: FlagBool = False
+    breathing_space: FlagBool = False
+    hardship: FlagBool = False
+
+    def active(self) -> frozenset[str]:
+        """Names of the flags that are set."""
+        return frozenset(name for name in type(self).model_fields if getattr(self, name))
+
+
+@functools.lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def _plain_number(value: Decimal) -> int | float:
+    """A Decimal as the JSON number it stands for: int when integral, else float."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _plain(value: Any) -> Any:
+    """Attribute values with Decimals (from exact JSON parsing) turned into int/float."""
+    if isinstance(value, Decimal):
+        return _plain_number(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Account(_Frozen):
+    """One delinquent (or current) credit-card account, as the contract describes it."""
+
+    account_id: str = Field(min_length=1)
+    customer_id: str | None = None
+    region: str | None = None
+    timezone: str | None = None
+    currency: str | None = None
+    balance: Decimal
+    amount_past_due: Decimal | None = None
+    minimum_due: Decimal | None = None
+    delinquent_since: date | None = None
+    credit_score: int | None = None
+    prior_delinquencies: int | None = None
+    product: str | None = None
+    language: str | None = None
+    contact: Contact = Field(default_factory=Contact)
+    consent: Consent = Field(default_factory=Consent)
+    flags: Flags = Field(default_factory=Flags)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and _zone(value) is None:
+            raise PydanticCustomError(
+                "pe_timezone", "{zone!r} is not a known IANA time zone (e.g. America/New_York)", {"zone": value}
+            )
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if len(value) != 3 or not value.isascii() or not value.isalpha():
+            raise PydanticCustomError("pe_currency", "{code!r} is not an ISO 4217 code such as USD", {"code": value})
+        return value.upper()
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _plain_attributes(cls, value: Any) -> Any:
+        return _plain(value) if isinstance(value, Mapping) else value
+
+    @property
+    def past_due(self) -> Decimal:
+        """The amount past due; the balance when the record does not say."""
+        return self.balance if self.amount_past_due is None else self.amount_past_due
+
+    @property
+    def zone(self) -> ZoneInfo | None:
+        """The account's time zone, or None when the record has none (the policy's applies)."""
+        return None if self.timezone is None else _zone(self.timezone)
+
+
+_REQUIRED_BY_TYPE: Final[dict[str, tuple[str, ...]]] = {
+    "contact": ("channel", "outcome"),
+    "promise": ("due",),
+    "consent": ("channel", "granted"),
+}
+_EVENT_KEY_ORDER: Final = (
+    "account_id", "at", "type", "channel", "outcome", "action", "notice", "amount", "due", "granted",
+)
+
+
+class HistoryEvent(_Frozen):
+    """One thing that happened to an account: a contact, a payment, a promise, a hold starting or ending."""
+
+    account_id: str = Field(min_length=1)
+    at: datetime
+    type: EventType
+    channel: str | None = None
+    outcome: Outcome | None = None
+    action: str | None = None
+    notice: str | None = None
+    amount: Decimal | None = None
+    due: date | None = None
+    granted: OptBool = None
+
+    @field_validator("at", mode="wrap")
+    @classmethod
+    def _aware(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> datetime:
+        if not isinstance(value, str | datetime):
+            raise PydanticCustomError("pe_timestamp", "is not an ISO 8601 timestamp with a UTC offset")
+        parsed: datetime = handler(value)
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            shown = value if isinstance(value, str) else value.isoformat()
+            raise PydanticCustomError(_SELF_DESCRIBING, "at {raw!r} has no UTC offset", {"raw": shown})
+        return parsed
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> HistoryEvent:
+        missing = [name for name in _REQUIRED_BY_TYPE.get(self.type, ()) if getattr(self, name) is None]
+        if missing:
+            raise PydanticCustomError(
+                _SELF_DESCRIBING, "a {type} event needs {fields}", {"type": self.type, "fields": " and ".join(missing)}
+            )
+        return self
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The event as contract JSON: fixed key order, None fields left out, numbers as JSON numbers."""
+        out: dict[str, Any] = {}
+        for key in _EVENT_KEY_ORDER:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if isinstance(value, datetime | date):
+                value = value.isoformat()
+            elif isinstance(value, Decimal):
+                value = _plain_number(value)
+            out[key] = value
+        return out
+
+
+NESTED_GROUPS: Final[dict[str, type[BaseModel] | None]] = {
+    "contact": Contact,
+    "consent": Consent,
+    "flags": Flags,
+    "attributes": None,
+}
+
+
+def unknown_fields(model: type[BaseModel], data: Mapping[str, Any]) -> list[str]:
+    """Keys of ``data`` (dotted for nested groups) that ``model`` does not know and will drop."""
+    known = model.model_fields
+    unknown: list[str] = []
+    for key, value in data.items():
+        if key not in known:
+            unknown.append(key)
+            continue
+        group = NESTED_GROUPS.get(key) if model is Account else None
+        if group is None or group is Consent or not isinstance(value, Mapping):
+            continue
+        unknown.extend(f"{key}.{sub}" for sub in value if sub not in group.model_fields)
+    return unknown
+
+
+def _show(value: Any) -> str:
+    text = str(value) if isinstance(value, Decimal) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_PHRASES: Final[dict[str, str]] = {
+    "decimal_parsing": "is not a number",
+    "decimal_type": "is not a number",
+    "finite_number": "is not a number",
+    "float_parsing": "is not a number",
+    "int_parsing": "is not a whole number",
+    "int_from_float": "is not a whole number",
+    "int_type": "is not a whole number",
+    "date_parsing": "is not a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "is not a date (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "is not a date (YYYY-MM-DD)",
+    "date_type": "is not a date (YYYY-MM-DD)",
+    "datetime_parsing": "is not an ISO 8601 timestamp",
+    "datetime_from_date_parsing": "is not an ISO 8601 timestamp",
+    "datetime_type": "is not an ISO 8601 timestamp",
+    "string_type": "is not text",
+    "bool_parsing": "is not a boolean (use true/false, yes/no or 1/0)",
+    "bool_type": "is not a boolean (use true/false, yes/no or 1/0)",
+    "model_type": "is not an object",
+    "dict_type": "is not an object",
+}
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One readable reason for a failed record, e.g. ``balance: 'abc' is not a number``."""
+    parts: list[str] = []
+    for item in error.errors(include_url=False):
+        loc = ".".join(str(p) for p in item["loc"])
+        kind = item["type"]
+        value = item.get("input")
+        if kind == _SELF_DESCRIBING:
+            parts.append(item["msg"])
+        elif kind == "missing":
+            parts.append(f"{loc} is required")
+        elif kind == "string_too_short":
+            parts.append(f"{loc} must not be empty")
+        elif kind == "literal_error":
+            expected = str(item.get("ctx", {}).get("expected", "")).replace("'", "")
+            parts.append(f"{loc}: {_show(value)} is not one of {expected}")
+        elif kind in _PHRASES or kind.startswith("pe_"):
+            phrase = _PHRASES.get(kind, item["msg"])
+            if kind in ("pe_timezone", "pe_currency"):
+                parts.append(f"{loc}: {phrase}")
+            else:
+                parts.append(f"{loc}: {_show(value)} {phrase}")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            parts.append(f"{loc}: {message}" if loc else message)
+    return "; ".join(parts)

@@ -1,0 +1,161 @@
+"""Load a policy: read it, resolve `extends`, merge tighten-only, check it, and stamp a digest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policy_engine._exceptions import (
+    Issue,
+    Location,
+    PolicyError,
+    PolicyResolutionError,
+    PolicyValidationError,
+)
+from policy_engine.channels import ChannelInfo, known_channels
+from policy_engine.policy.merge import Origins, guardrail_origins, merge_onto
+from policy_engine.policy.models import PolicyFile
+from policy_engine.policy.source import SourceFile, read_source
+from policy_engine.policy.suggest import allowed_list, did_you_mean
+
+__all__ = ["LoadedPolicy", "baseline_dirs", "load_policy", "resolve_extends"]
+
+BASELINE_PREFIX = "baseline:"
+
+
+@dataclass
+class LoadedPolicy:
+    """A policy ready to evaluate: the effective model, where each limit came from, and its digest."""
+
+    source: SourceFile
+    policy: PolicyFile
+    origins: Origins
+    chain: list[SourceFile]
+    digest: str
+    warnings: list[Issue] = field(default_factory=list)
+    channels: dict[str, ChannelInfo] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """The policy id."""
+        return self.policy.policy.id
+
+    @property
+    def version(self) -> str | None:
+        """The policy version."""
+        return self.policy.policy.version
+
+    def stamp(self) -> dict[str, str | None]:
+        """The `policy` object every decision carries."""
+        return {"id": self.id, "version": self.version, "digest": self.digest}
+
+
+def baseline_dirs() -> list[Path]:
+    """Where `baseline:NAME` is looked up: the source tree's policies/baselines, then the packaged copy."""
+    here = Path(__file__).resolve().parent.parent
+    dirs = [here.parent / "policies" / "baselines", here / "baselines"]
+    return [d for d in dirs if d.is_dir()]
+
+
+def _available_baselines() -> list[str]:
+    names: set[str] = set()
+    for d in baseline_dirs():
+        names.update(p.stem for p in d.glob("*.toml"))
+    return sorted(names)
+
+
+def resolve_extends(entry: str, src: SourceFile, index: int) -> Path:
+    """The file an `extends` entry names, or a PolicyResolutionError located at the entry."""
+    where = src.location("policy", "extends", index)
+    if entry.startswith(BASELINE_PREFIX):
+        name = entry[len(BASELINE_PREFIX):]
+        for d in baseline_dirs():
+            candidate = d / f"{name}.toml"
+            if candidate.is_file():
+                return candidate
+        names = _available_baselines()
+        raise PolicyResolutionError([Issue(where, f"policy.extends[{index}]",
+                                           f"unknown baseline '{name}'{did_you_mean(name, names)}",
+                                           hint=f"shipped baselines: {allowed_list(names)}",
+                                           code="unknown_baseline")])
+    candidate = (src.path.parent / entry).resolve()
+    if not candidate.is_file():
+        raise PolicyResolutionError([Issue(where, f"policy.extends[{index}]",
+                                           f"extends '{entry}', but no file exists at {candidate}",
+                                           hint="paths are relative to this file; shipped baselines are "
+                                                "named like 'baseline:cn'", code="extends_not_found")])
+    return candidate
+
+
+def _effective(path: Path, stack: list[Path], strict_tighten: bool,
+               cache: dict[Path, tuple[PolicyFile, Origins, list[SourceFile]]],
+               ) -> tuple[PolicyFile, Origins, list[SourceFile], SourceFile]:
+    src = read_source(path)
+    base: PolicyFile | None = None
+    base_origins: Origins = {}
+    chain: list[SourceFile] = []
+    issues: list[Issue] = []
+    for i, entry in enumerate(src.model.policy.extends):
+        target = resolve_extends(entry, src, i)
+        resolved = target.resolve()
+        if resolved in stack:
+            cycle = " -> ".join(p.name for p in stack[stack.index(resolved):] + [resolved])
+            raise PolicyResolutionError([Issue(src.location("policy", "extends", i), f"policy.extends[{i}]",
+                                               f"extends cycle: {cycle}", code="extends_cycle")])
+        if resolved not in cache:
+            model, origins, sub_chain, _ = _effective(resolved, stack + [resolved], strict_tighten, cache)
+            cache[resolved] = (model, origins, sub_chain)
+        model, origins, sub_chain = cache[resolved]
+        chain.extend(s for s in sub_chain if s.path.resolve() not in {c.path.resolve() for c in chain})
+        if base is None:
+            base, base_origins = model, origins
+        else:  # several baselines: the stricter of each wins, no loosening possible between them
+            sub_src = sub_chain[-1]
+            base, base_origins, _ = merge_onto(base, base_origins, sub_src.__class__(
+                path=sub_src.path, display=sub_src.display, index=sub_src.index, data=sub_src.data, model=model),
+                strict_tighten=False)
+    if base is None:
+        effective, origins = src.model, guardrail_origins(src)
+    else:
+        effective, origins, issues = merge_onto(base, base_origins, src, strict_tighten)
+    if issues:
+        raise PolicyValidationError(issues)
+    return effective, origins, chain + [src], src
+
+
+def _digest(policy: PolicyFile) -> str:
+    data = policy.model_dump(mode="json", by_alias=True, exclude={"tests"})
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def load_policy(path: str | Path, *, channels: dict[str, ChannelInfo] | None = None,
+                check: bool = True) -> LoadedPolicy:
+    """Load, resolve, merge and check a policy; raise PolicyError listing every error found.
+
+    Warnings do not raise: they are on ``LoadedPolicy.warnings``.
+    """
+    from policy_engine.policy.checks import check_policy  # noqa: PLC0415  (checks import the loader types)
+
+    p = Path(path)
+    if not p.is_file():
+        raise PolicyResolutionError([Issue(Location(str(path)), "", "policy file not found", code="not_found")])
+    effective, origins, chain, src = _effective(p.resolve(), [p.resolve()], True, {})
+    src.display = chain[-1].display
+    catalogue = channels if channels is not None else known_channels()
+    loaded = LoadedPolicy(source=src, policy=effective, origins=origins, chain=chain, digest=_digest(effective),
+                          channels=catalogue)
+    if check:
+        found = check_policy(loaded)
+        errors = [i for i in found if i.severity == "error"]
+        loaded.warnings = [i for i in found if i.severity == "warning"]
+        if errors:
+            raise PolicyValidationError(sorted(found, key=lambda i: (i.location.line, i.location.column)))
+    return loaded
+
+
+def is_policy_error(exc: BaseException) -> bool:
+    """True for errors that mean 'this policy cannot be used'."""
+    return isinstance(exc, PolicyError)

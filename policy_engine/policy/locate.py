@@ -1,0 +1,233 @@
+"""Map key paths of a TOML document to the line and column where they are written.
+
+``tomllib`` parses but forgets positions. Compliance analysts need every message to point at a line, so
+this module scans the (already valid) TOML text once and records where each key, table header and array
+element starts. A key path is a tuple such as ``("stages", 2, "actions", 0, "channel")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["PositionIndex", "Path"]
+
+Path = tuple[str | int, ...]
+
+_BARE_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+class PositionIndex:
+    """Line/column of every key path in one TOML text."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._pos = 0
+        self._line = 1
+        self._line_start = 0
+        self.positions: dict[Path, tuple[int, int]] = {}
+        self._aot_counts: dict[Path, int] = {}
+        self._implicit_arrays: dict[Path, int] = {}
+        try:
+            self._scan_document()
+        except IndexError:  # truncated text: keep what was found
+            pass
+
+    # ----------------------------------------------------------------- lookup
+    def find(self, path: Sequence[str | int]) -> tuple[int, int]:
+        """Position of the longest prefix of ``path`` that is written in the file, or (0, 0)."""
+        key = tuple(path)
+        while key:
+            if key in self.positions:
+                return self.positions[key]
+            key = key[:-1]
+        return (0, 0)
+
+    def exact(self, path: Sequence[str | int]) -> tuple[int, int] | None:
+        """Position of exactly ``path``, or None when it is not written in the file."""
+        return self.positions.get(tuple(path))
+
+    # ---------------------------------------------------------------- scanning
+    def _here(self) -> tuple[int, int]:
+        return (self._line, self._pos - self._line_start + 1)
+
+    def _peek(self, offset: int = 0) -> str:
+        i = self._pos + offset
+        return self._text[i] if i < len(self._text) else ""
+
+    def _advance(self, n: int = 1) -> None:
+        for _ in range(n):
+            if self._pos < len(self._text) and self._text[self._pos] == "\n":
+                self._line += 1
+                self._line_start = self._pos + 1
+            self._pos += 1
+
+    def _skip_ws(self, newlines: bool = False) -> None:
+        while self._pos < len(self._text):
+            c = self._text[self._pos]
+            if c in " \t\r" or (newlines and c == "\n"):
+                self._advance()
+            elif c == "#":
+                while self._pos < len(self._text) and self._text[self._pos] != "\n":
+                    self._advance()
+            else:
+                return
+
+    def _record(self, path: Path, where: tuple[int, int]) -> None:
+        self.positions.setdefault(path, where)
+
+    def _scan_document(self) -> None:
+        table: Path = ()
+        while True:
+            self._skip_ws(newlines=True)
+            if self._pos >= len(self._text):
+                return
+            if self._peek() == "[":
+                table = self._scan_header()
+            else:
+                self._scan_keyval(table)
+
+    def _resolve(self, keys: Sequence[str]) -> Path:
+        """Insert the current index of every array of tables met along ``keys``."""
+        out: list[str | int] = []
+        for k in keys:
+            out.append(k)
+            count = self._aot_counts.get(tuple(out))
+            if count:
+                out.append(count - 1)
+        return tuple(out)
+
+    def _scan_header(self) -> Path:
+        where = self._here()
+        is_array = self._peek(1) == "["
+        self._advance(2 if is_array else 1)
+        self._skip_ws()
+        keys = self._scan_key()
+        self._skip_ws()
+        self._advance(2 if is_array else 1)
+        if is_array:
+            parent = self._resolve(keys[:-1])
+            base = parent + (keys[-1],)
+            self._aot_counts[base] = self._aot_counts.get(base, 0) + 1
+            path = base + (self._aot_counts[base] - 1,)
+            self._record(base, where)
+        else:
+            path = self._resolve(keys)
+        self._record(path, where)
+        return path
+
+    def _scan_key(self) -> list[str]:
+        keys: list[str] = []
+        while True:
+            self._skip_ws()
+            c = self._peek()
+            if c == '"':
+                keys.append(self._scan_basic_string())
+            elif c == "'":
+                keys.append(self._scan_literal_string())
+            else:
+                start = self._pos
+                while self._peek() and self._peek() in _BARE_KEY_CHARS:
+                    self._advance()
+                keys.append(self._text[start : self._pos])
+            self._skip_ws()
+            if self._peek() == ".":
+                self._advance()
+                continue
+            return keys
+
+    def _scan_keyval(self, table: Path) -> None:
+        where = self._here()
+        keys = self._scan_key()
+        path = table
+        for i, k in enumerate(keys):
+            path = path + (k,)
+            self._record(path, where if i == len(keys) - 1 else where)
+        self._skip_ws()
+        if self._peek() == "=":
+            self._advance()
+        self._skip_ws()
+        self._scan_value(path)
+
+    def _scan_value(self, path: Path) -> None:
+        c = self._peek()
+        if c == "{":
+            self._scan_inline_table(path)
+        elif c == "[":
+            self._scan_array(path)
+        elif c == '"':
+            self._scan_basic_string()
+        elif c == "'":
+            self._scan_literal_string()
+        else:
+            while self._peek() and self._peek() not in ",]}\n#":
+                self._advance()
+
+    def _scan_inline_table(self, path: Path) -> None:
+        self._advance()  # {
+        while True:
+            self._skip_ws(newlines=True)
+            if self._peek() in ("}", ""):
+                self._advance()
+                return
+            if self._peek() == ",":
+                self._advance()
+                continue
+            self._scan_keyval(path)
+
+    def _scan_array(self, path: Path) -> None:
+        self._advance()  # [
+        index = 0
+        while True:
+            self._skip_ws(newlines=True)
+            c = self._peek()
+            if c in ("]", ""):
+                self._advance()
+                return
+            if c == ",":
+                self._advance()
+                continue
+            self._record(path + (index,), self._here())
+            self._scan_value(path + (index,))
+            index += 1
+
+    def _scan_basic_string(self) -> str:
+        if self._text.startswith('"""', self._pos):
+            self._advance(3)
+            start = self._pos
+            while not self._text.startswith('"""', self._pos) and self._pos < len(self._text):
+                self._advance(2 if self._peek() == "\\" else 1)
+            while self._text.startswith('""""', self._pos):
+                self._advance()
+            value = self._text[start : self._pos]
+            self._advance(3)
+            return value
+        self._advance()
+        chars: list[str] = []
+        while self._peek() not in ('"', ""):
+            if self._peek() == "\\":
+                chars.append(self._peek(1))
+                self._advance(2)
+            else:
+                chars.append(self._peek())
+                self._advance()
+        self._advance()
+        return "".join(chars)
+
+    def _scan_literal_string(self) -> str:
+        if self._text.startswith("'''", self._pos):
+            self._advance(3)
+            start = self._pos
+            while not self._text.startswith("'''", self._pos) and self._pos < len(self._text):
+                self._advance()
+            while self._text.startswith("''''", self._pos):
+                self._advance()
+            value = self._text[start : self._pos]
+            self._advance(3)
+            return value
+        self._advance()
+        start = self._pos
+        while self._peek() not in ("'", ""):
+            self._advance()
+        value = self._text[start : self._pos]
+        self._advance()
+        return value

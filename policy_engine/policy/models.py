@@ -1,0 +1,520 @@
+"""The policy language as pydantic v2 models.
+
+One TOML file maps onto :class:`PolicyFile`. Every table forbids unknown keys, so a typo is an error with
+a location, never a silently ignored setting. Conditions are parsed into the AST of
+:mod:`policy_engine.policy.conditions`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from policy_engine.policy.conditions import (
+    FACTS,
+    Condition,
+    ConditionError,
+    condition_to_data,
+    parse_condition,
+)
+
+__all__ = [
+    "Action",
+    "AfterConversation",
+    "Cap",
+    "ContactHours",
+    "Escalation",
+    "EscalationAction",
+    "Expectation",
+    "ExpectedAction",
+    "ExpectedSuppression",
+    "Guardrails",
+    "Hold",
+    "LegalRules",
+    "Metadata",
+    "Notice",
+    "Offer",
+    "PolicyFile",
+    "PolicyTest",
+    "Requirement",
+    "Segment",
+    "Stage",
+    "TemplateText",
+    "TestFile",
+    "Variant",
+    "DpdRange",
+    "Window",
+]
+
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+OFFER_KINDS = ("installment", "rate_reduction", "settlement", "fee_waiver", "token_payment", "refinance")
+
+
+def _identifier(value: Any) -> Any:
+    if isinstance(value, str) and not _ID.match(value):
+        raise PydanticCustomError(
+            "identifier",
+            "'{value}' is not a valid id: start with a letter, then letters, digits, '_' or '-'",
+            {"value": value},
+        )
+    return value
+
+
+Id = Annotated[str, BeforeValidator(_identifier)]
+
+
+def _condition_validator(allow: frozenset[str] | None) -> Any:
+    def validate(value: Any) -> Condition:
+        if isinstance(value, (dict,)):
+            try:
+                return parse_condition(value, allow=allow)
+            except ConditionError as exc:
+                raise PydanticCustomError(
+                    "condition", "{message}", {"message": exc.message, "subpath": list(exc.subpath)}
+                ) from None
+        if value is None:
+            raise PydanticCustomError("condition", "a condition table is required here", {"subpath": []})
+        if isinstance(value, (tuple,)) or hasattr(value, "__dataclass_fields__"):
+            return value  # already parsed (merging re-validates)
+        raise PydanticCustomError(
+            "condition",
+            "a condition must be a table such as {{ dpd = {{ gte = 30 }} }}, found {found}",
+            {"found": repr(value), "subpath": []},
+        )
+
+    return validate
+
+
+_CONDITION_SCHEMA = {
+    "type": "object",
+    "description": "Facts and predicates: { fact = value } or { fact = { op = value } }; "
+    "combine with all / any / not. Facts: " + ", ".join(sorted(FACTS)) + ", flags.*, consent.*, "
+    "contact.*, attributes.*",
+}
+
+ConditionField = Annotated[
+    Condition,
+    PlainValidator(_condition_validator(None)),
+    PlainSerializer(condition_to_data, return_type=Any),
+    WithJsonSchema(_CONDITION_SCHEMA),
+]
+SegmentConditionField = Annotated[
+    Condition,
+    PlainValidator(_condition_validator(frozenset(FACTS) - {"segment"})),
+    PlainSerializer(condition_to_data, return_type=Any),
+    WithJsonSchema(_CONDITION_SCHEMA),
+]
+
+
+def _clock(value: Any) -> Any:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        m = re.fullmatch(r"(\d{2}):(\d{2})", value)
+        if m and int(m[1]) <= 24 and int(m[2]) < 60 and not (int(m[1]) == 24 and int(m[2])):
+            return time(0, 0) if value == "24:00" else time(int(m[1]), int(m[2]))
+    raise PydanticCustomError("clock", "'{value}' is not a time of day: write \"HH:MM\", e.g. \"08:30\"",
+                              {"value": value})
+
+
+Clock = Annotated[
+    time,
+    PlainValidator(_clock),
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{2}:\d{2}$"}),
+]
+
+
+class Strict(BaseModel):
+    """Base of every policy table: unknown keys are errors, values are not coerced across types."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Metadata(Strict):
+    """The `[policy]` table: who this policy is and what it extends."""
+
+    id: Id
+    version: str | None = None
+    kind: Literal["policy", "baseline"] = "policy"
+    title: str | None = None
+    description: str | None = None
+    jurisdiction: str | None = None
+    timezone: str | None = None
+    currency: str | None = None
+    locale: str | None = None
+    extends: list[str] = Field(default_factory=list)
+    owner: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise PydanticCustomError(
+                    "timezone", "unknown time zone '{value}' (use an IANA name such as Asia/Shanghai)",
+                    {"value": value},
+                ) from None
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Z]{3}", value):
+            raise PydanticCustomError("currency", "'{value}' is not an ISO 4217 code such as CNY, USD, GBP",
+                                      {"value": value})
+        return value
+
+
+class ContactHours(Strict):
+    """Allowed local clock window for outbound contact: start inclusive, end exclusive."""
+
+    start: Clock
+    end: Clock
+
+    @model_validator(mode="after")
+    def _order(self) -> ContactHours:
+        if self.end != time(0, 0) and self.end <= self.start:
+            raise PydanticCustomError("hours", "contact hours end ({end}) must be after start ({start})",
+                                      {"end": self.end.strftime("%H:%M"), "start": self.start.strftime("%H:%M")})
+        return self
+
+
+class Cap(Strict):
+    """At most `max` contacts on `channels` within the last `days` local days (rolling)."""
+
+    id: Id | None = None
+    channels: list[str] = Field(default_factory=list, description="empty: every channel that is a contact")
+    max: int = Field(ge=0)
+    days: int = Field(ge=1)
+    count: Literal["attempts", "conversations"] = "attempts"
+    description: str | None = None
+
+    @property
+    def key(self) -> tuple[tuple[str, ...], int, str]:
+        """What identifies this cap when a policy tightens its baseline's."""
+        return (tuple(sorted(self.channels)), self.days, self.count)
+
+
+class AfterConversation(Strict):
+    """No contact on `channels` for `days` local days after a conversation (conversation day = day 1)."""
+
+    channels: list[str] = Field(default_factory=list)
+    days: int = Field(ge=1)
+    description: str | None = None
+
+
+class Hold(Strict):
+    """A state in which contact stops (on `channels`, or on every channel)."""
+
+    id: Id
+    when: ConditionField
+    channels: list[str] = Field(default_factory=list, description="empty: all channels")
+    except_channels: list[str] = Field(default_factory=list)
+    description: str | None = None
+
+
+class LegalRules(Strict):
+    """What must be true before any action on a channel of kind `legal`."""
+
+    min_dpd: int = Field(ge=0)
+    require_notice: bool = True
+    notice_channels: list[str] = Field(default_factory=lambda: ["letter"])
+    min_notice_days: int = Field(default=0, ge=0)
+    time_barred_after_days: int | None = Field(default=None, ge=1)
+    description: str | None = None
+
+
+class ContentRules(Strict):
+    """Content a channel's messages must carry or must not carry."""
+
+    opt_out_required: list[str] = Field(default_factory=list)
+    voicemail_limited_content: bool = False
+
+
+class Guardrails(Strict):
+    """Limits enforced whatever the rules ask for. A policy may tighten its baseline's, never loosen them."""
+
+    contact_hours: ContactHours | None = None
+    channel_hours: dict[str, ContactHours] = Field(default_factory=dict)
+    days_off: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(default_factory=list)
+    holidays: str | None = Field(default=None, description="holiday calendar: CN, US, GB, US-MA, ...")
+    extra_holidays: list[date] = Field(default_factory=list)
+    max_contacts_per_day: int | None = Field(default=None, ge=0)
+    max_installment_months: int | None = Field(default=None, ge=1, le=120)
+    caps: list[Cap] = Field(default_factory=list)
+    after_conversation: list[AfterConversation] = Field(default_factory=list)
+    unknown_consent: dict[str, Literal["allow", "deny"]] = Field(default_factory=dict)
+    pause_while_promise_active: bool | None = None
+    content: ContentRules | None = None
+    legal: LegalRules | None = None
+
+    @field_validator("extra_holidays", mode="before")
+    @classmethod
+    def _dates(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [date.fromisoformat(v) if isinstance(v, str) else v for v in value]
+        return value
+
+
+class DpdRange(Strict):
+    """Days-past-due bucket, both ends inclusive; no `to` means no upper end."""
+
+    from_: int = Field(alias="from", ge=0)
+    to: int | None = Field(default=None, ge=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _order(self) -> DpdRange:
+        if self.to is not None and self.to < self.from_:
+            raise PydanticCustomError("dpd", "dpd range ends ({to}) before it starts ({start})",
+                                      {"to": self.to, "start": self.from_})
+        return self
+
+    def contains(self, dpd: int) -> bool:
+        """True when ``dpd`` falls in the range."""
+        return dpd >= self.from_ and (self.to is None or dpd <= self.to)
+
+    def __str__(self) -> str:
+        return f"{self.from_}-{self.to}" if self.to is not None else f"{self.from_}+"
+
+
+class Segment(Strict):
+    """A risk segment (treatment path). Segments are tried in order; the first that matches wins."""
+
+    id: Id
+    when: SegmentConditionField | None = None
+    description: str | None = None
+
+
+class AtLeastDays(Strict):
+    """`{ gte = N }`: at least N local days."""
+
+    gte: int = Field(ge=0)
+
+
+class Requirement(Strict):
+    """This action needs `notice` to have been served at least `delivered_days_ago.gte` days earlier."""
+
+    notice: Id
+    delivered_days_ago: AtLeastDays = Field(default_factory=lambda: AtLeastDays(gte=0))
+
+
+class Window(Strict):
+    """`{ times = N, days = D }`: at most N times in any D local days."""
+
+    times: int = Field(ge=1)
+    days: int = Field(ge=1)
+
+
+class Action(Strict):
+    """Something the bank does for accounts in a stage: a message, a call, a letter, a referral."""
+
+    id: Id
+    channel: str
+    template: str | None = None
+    description: str | None = None
+    when: ConditionField | None = None
+    segments: list[str] = Field(default_factory=list, description="empty: every segment")
+    every_days: int | None = Field(default=None, ge=1)
+    at_most: Window | None = None
+    once: bool = False
+    priority: int = Field(default=50, ge=1, le=100, description="1 is the most important")
+    notice: Id | None = None
+    offer: str | None = None
+    requires: list[Requirement] = Field(default_factory=list)
+
+    @field_validator("requires", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _one_cadence(self) -> Action:
+        chosen = [name for name, set_ in (("every_days", self.every_days is not None),
+                                           ("at_most", self.at_most is not None), ("once", self.once)) if set_]
+        if len(chosen) > 1:
+            raise PydanticCustomError(
+                "cadence", "choose one cadence: {chosen} were all given (every_days, at_most or once)",
+                {"chosen": " and ".join(chosen)},
+            )
+        return self
+
+
+class Stage(Strict):
+    """A treatment stage: which accounts (by DPD and/or condition) and what is done for them."""
+
+    id: Id
+    dpd: DpdRange | None = None
+    when: ConditionField | None = None
+    description: str | None = None
+    actions: list[Action] = Field(default_factory=list)
+
+
+class Notice(Strict):
+    """A written notice with prescribed content (arrears notice, default notice, pre-legal warning)."""
+
+    id: Id
+    title: str | None = None
+    template: str | None = None
+    description: str | None = None
+    legal_basis: str | None = None
+
+
+class Offer(Strict):
+    """A repayment offer (the seed's flexible repayment) and who is eligible."""
+
+    id: Id
+    kind: Literal["installment", "rate_reduction", "settlement", "fee_waiver", "token_payment", "refinance"]
+    when: ConditionField | None = None
+    months: int | None = Field(default=None, ge=1, le=120)
+    min_months: int | None = Field(default=None, ge=1)
+    rate_reduction_pct: float | None = Field(default=None, gt=0, le=100)
+    settlement_pct: float | None = Field(default=None, gt=0, le=100)
+    min_payment: float | None = Field(default=None, ge=0)
+    description: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    @model_validator(mode="after")
+    def _terms(self) -> Offer:
+        needed = {"installment": "months", "refinance": "months", "rate_reduction": "rate_reduction_pct",
+                  "settlement": "settlement_pct", "token_payment": "min_payment"}.get(self.kind)
+        if needed and getattr(self, needed) is None:
+            raise PydanticCustomError("offer", "a {kind} offer needs '{needed}'", {"kind": self.kind,
+                                                                                   "needed": needed})
+        if self.min_months and self.months and self.min_months > self.months:
+            raise PydanticCustomError("offer", "min_months ({a}) is more than months ({b})",
+                                      {"a": self.min_months, "b": self.months})
+        return self
+
+
+class EscalationAction(Strict):
+    """What happens when a promise to pay is broken."""
+
+    id: Id = "broken_promise_followup"
+    channel: str
+    template: str | None = None
+    priority: int = Field(default=10, ge=1, le=100)
+    offer: str | None = None
+
+
+class BrokenPromise(Strict):
+    """Escalation of a broken promise: after `grace_days`, `action` is taken once per broken promise."""
+
+    grace_days: int = Field(default=0, ge=0)
+    action: EscalationAction
+    description: str | None = None
+
+
+class Escalation(Strict):
+    """The `[escalation]` table."""
+
+    broken_promise: BrokenPromise | None = None
+
+
+class TemplateText(Strict):
+    """A message in one locale."""
+
+    subject: str | None = None
+    body: str
+
+
+class Variant(Strict):
+    """A champion/challenger variant: a share of accounts (by stable hash of account_id)."""
+
+    id: Id
+    weight: int = Field(ge=0, le=100)
+    description: str | None = None
+
+
+class ExpectedAction(Strict):
+    """An action a test expects (channel and send_at are checked when given)."""
+
+    action: str
+    channel: str | None = None
+    send_at: datetime | None = Field(default=None, strict=False)
+
+
+class ExpectedSuppression(Strict):
+    """A suppression a test expects."""
+
+    action: str
+    reason: str
+
+
+class Expectation(Strict):
+    """What a policy test expects; anything not listed is expected not to happen."""
+
+    actions: list[ExpectedAction] | None = None
+    suppressed: list[ExpectedSuppression] | None = None
+    segment: str | None = None
+    stage: str | None = None
+    holds: list[str] | None = None
+
+    @field_validator("actions", "suppressed", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"action": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class PolicyTest(Strict):
+    """A policy test case: an account, its history, a moment, and what must (and must not) happen."""
+
+    name: str
+    as_of: datetime = Field(strict=False)
+    days: int | None = Field(default=None, ge=1, description="simulate this many days from as_of")
+    account: dict[str, Any]
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    expect: Expectation
+
+    @field_validator("as_of")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise PydanticCustomError("as_of", "as_of needs a UTC offset, e.g. 2026-11-28T09:00:00+08:00", {})
+        return value
+
+
+class PolicyFile(Strict):
+    """One policy (or baseline) TOML file."""
+
+    policy: Metadata
+    guardrails: Guardrails = Field(default_factory=Guardrails)
+    holds: list[Hold] = Field(default_factory=list)
+    notices: list[Notice] = Field(default_factory=list)
+    segments: list[Segment] = Field(default_factory=list)
+    stages: list[Stage] = Field(default_factory=list)
+    offers: list[Offer] = Field(default_factory=list)
+    escalation: Escalation = Field(default_factory=Escalation)
+    templates: dict[str, dict[str, TemplateText]] = Field(default_factory=dict)
+    variants: list[Variant] = Field(default_factory=list)
+    tests: list[PolicyTest] = Field(default_factory=list)
+
+
+class TestFile(Strict):
+    """A sibling `*_test.toml` file: only `[[tests]]`."""
+
+    __test__ = False  # not a pytest class
+    tests: list[PolicyTest] = Field(default_factory=list)
