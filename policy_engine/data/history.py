@@ -63,7 +63,9 @@ class HistoryIndex:
         return index
 
     @classmethod
-    def load(cls, paths: str | Path | Iterable[str | Path], *, rejects: Rejects | None = None) -> HistoryIndex:
+    def load(
+        cls, paths: str | Path | Iterable[str | Path], *, rejects: Rejects | None = None
+    ) -> HistoryIndex:
         """Read one or several history files (see :func:`read_history`) into an index."""
         files: list[str | Path] = [paths] if isinstance(paths, str | Path) else list(paths)
         index = cls()
@@ -149,8 +151,10 @@ class HistoryView:
         wanted = (channels,) if isinstance(channels, str) else channels
         return ((e, d) for e, d in self._dated("contact") if wanted is None or e.channel in wanted)
 
-    def contacts(self, channels: Collection[str] | None, days: int, *, conversations_only: bool = False) -> int:
-        """Contact attempts (or conversations only) on ``channels`` (None: all) in the last ``days`` local days."""
+    def contacts(
+        self, channels: Collection[str] | None, days: int, *, conversations_only: bool = False
+    ) -> int:
+        """Contact attempts (or only conversations) on ``channels`` (None: all) in the last ``days`` days."""
         if days < 1:
             raise ValueError(f"a window needs at least 1 day, got {days}")
         start = self._today - timedelta(days=days - 1)

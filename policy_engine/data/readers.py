@@ -137,7 +137,9 @@ class Rejects:
             try:
                 self._stream = self.sink.open("w", encoding="utf-8")
             except OSError as exc:
-                raise InputUnusableError(f"{self.sink}: cannot write the rejects file ({exc.strerror or exc})") from exc
+                raise InputUnusableError(
+                    f"{self.sink}: cannot write the rejects file ({exc.strerror or exc})"
+                ) from exc
         return self._stream
 
 
@@ -190,7 +192,7 @@ def _open_source(path: str | Path) -> _Source:
     if kind is None:
         allowed = ", ".join(ALLOWED_SUFFIXES)
         raise InputUnusableError(
-            f"{name}: unknown file type {file.suffix or '(no suffix)'!r}; use one of {allowed} (or - for stdin)"
+            f"{name}: unknown file type {file.suffix or '(no suffix)'!r}; use one of {allowed} (- for stdin)"
         )
     try:
         with file.open("rb"):
@@ -299,7 +301,9 @@ def _rows(source: _Source) -> Iterator[_Row]:
             return
         with source.path.open("rb") as stream:
             lines = _Lines(stream)
-            yield from _jsonl_rows(lines, source.name) if source.kind == "jsonl" else _csv_rows(lines, source.name)
+            yield from (
+                _jsonl_rows(lines, source.name) if source.kind == "jsonl" else _csv_rows(lines, source.name)
+            )
     except OSError as exc:
         raise InputUnusableError(f"{source.name}: read failed ({exc.strerror or exc})") from exc
 
@@ -344,7 +348,12 @@ class _Lines:
 
 
 _JSON_TYPES: Final[dict[type, str]] = {
-    list: "an array", str: "a string", int: "a number", Decimal: "a number", float: "a number", bool: "a boolean"
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    Decimal: "a number",
+    float: "a number",
+    bool: "a boolean",
 }
 
 

@@ -14,7 +14,15 @@ from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
@@ -64,7 +72,7 @@ def parse_bool(value: Any) -> Any:
             return True
         if text in _FALSE:
             return False
-    raise PydanticCustomError("pe_bool", "is not a boolean (use true/false, yes/no or 1/0)")
+    raise PydanticCustomError("pe_bool", "is not a boolean (true/false, yes/no, 1/0)")
 
 
 def _flag(value: Any) -> Any:
@@ -78,7 +86,9 @@ FlagBool = Annotated[bool, BeforeValidator(_flag)]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", str_strip_whitespace=True, coerce_numbers_to_str=True
+    )
 
 
 class Contact(_Frozen):
@@ -93,7 +103,7 @@ class Consent(_Frozen):
     """Per-channel consent: True, False, or None (unknown). Plugin channels may add their own keys."""
 
     model_config = ConfigDict(frozen=True, extra="allow", str_strip_whitespace=True)
-    __pydantic_extra__: dict[str, OptBool]  # type: ignore[assignment]
+    __pydantic_extra__: dict[str, OptBool] = Field(init=False)
 
     sms: OptBool = None
     email: OptBool = None
@@ -164,9 +174,9 @@ class Account(_Frozen):
     prior_delinquencies: int | None = None
     product: str | None = None
     language: str | None = None
-    contact: Contact = Field(default_factory=Contact)
-    consent: Consent = Field(default_factory=Consent)
-    flags: Flags = Field(default_factory=Flags)
+    contact: Contact = Contact()
+    consent: Consent = Consent()
+    flags: Flags = Flags()
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("timezone")
@@ -174,7 +184,9 @@ class Account(_Frozen):
     def _known_zone(cls, value: str | None) -> str | None:
         if value is not None and _zone(value) is None:
             raise PydanticCustomError(
-                "pe_timezone", "{zone!r} is not a known IANA time zone (e.g. America/New_York)", {"zone": value}
+                "pe_timezone",
+                "'{zone}' is not a known IANA time zone (e.g. America/New_York)",
+                {"zone": value},
             )
         return value
 
@@ -184,7 +196,9 @@ class Account(_Frozen):
         if value is None:
             return None
         if len(value) != 3 or not value.isascii() or not value.isalpha():
-            raise PydanticCustomError("pe_currency", "{code!r} is not an ISO 4217 code such as USD", {"code": value})
+            raise PydanticCustomError(
+                "pe_currency", "'{code}' is not an ISO 4217 code such as USD", {"code": value}
+            )
         return value.upper()
 
     @field_validator("attributes", mode="before")
@@ -209,7 +223,16 @@ _REQUIRED_BY_TYPE: Final[dict[str, tuple[str, ...]]] = {
     "consent": ("channel", "granted"),
 }
 _EVENT_KEY_ORDER: Final = (
-    "account_id", "at", "type", "channel", "outcome", "action", "notice", "amount", "due", "granted",
+    "account_id",
+    "at",
+    "type",
+    "channel",
+    "outcome",
+    "action",
+    "notice",
+    "amount",
+    "due",
+    "granted",
 )
 
 
@@ -235,7 +258,7 @@ class HistoryEvent(_Frozen):
         parsed: datetime = handler(value)
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             shown = value if isinstance(value, str) else value.isoformat()
-            raise PydanticCustomError(_SELF_DESCRIBING, "at {raw!r} has no UTC offset", {"raw": shown})
+            raise PydanticCustomError(_SELF_DESCRIBING, "at '{raw}' has no UTC offset", {"raw": shown})
         return parsed
 
     @model_validator(mode="after")
@@ -243,7 +266,9 @@ class HistoryEvent(_Frozen):
         missing = [name for name in _REQUIRED_BY_TYPE.get(self.type, ()) if getattr(self, name) is None]
         if missing:
             raise PydanticCustomError(
-                _SELF_DESCRIBING, "a {type} event needs {fields}", {"type": self.type, "fields": " and ".join(missing)}
+                _SELF_DESCRIBING,
+                "a {type} event needs {fields}",
+                {"type": self.type, "fields": " and ".join(missing)},
             )
         return self
 
@@ -306,8 +331,8 @@ _PHRASES: Final[dict[str, str]] = {
     "datetime_from_date_parsing": "is not an ISO 8601 timestamp",
     "datetime_type": "is not an ISO 8601 timestamp",
     "string_type": "is not text",
-    "bool_parsing": "is not a boolean (use true/false, yes/no or 1/0)",
-    "bool_type": "is not a boolean (use true/false, yes/no or 1/0)",
+    "bool_parsing": "is not a boolean (true/false, yes/no, 1/0)",
+    "bool_type": "is not a boolean (true/false, yes/no, 1/0)",
     "model_type": "is not an object",
     "dict_type": "is not an object",
 }

@@ -1,0 +1,25 @@
+"""The ledger: what was decided, what was sent, and the history the next run reads.
+
+```python
+from policy_engine.ledger import open_ledger
+with open_ledger("sqlite:///policy-engine.db") as ledger:     # or postgresql://user@host/db
+    for event in ledger.iter_history("A1"):
+        ...
+```
+"""
+
+from __future__ import annotations
+
+from policy_engine.ledger.store import DEFAULT_URL, Claim, ClaimOutcome, Ledger, open_ledger, worker_identity
+from policy_engine.ledger.tasks import COMPLETION_OUTCOMES, AgentQueue
+
+__all__ = [
+    "COMPLETION_OUTCOMES",
+    "DEFAULT_URL",
+    "AgentQueue",
+    "Claim",
+    "ClaimOutcome",
+    "Ledger",
+    "open_ledger",
+    "worker_identity",
+]
