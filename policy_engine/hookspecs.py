@@ -47,6 +47,8 @@ CONTENT_RULES: tuple[str, ...] = ("opt_out", "limited_content_voicemail")
 class ChannelSpec:
     """What a channel is: its name in policies, its kind, and the rules its messages obey.
 
+    ``consent_key`` names the ``consent.*`` field of an account that governs this channel, if any.
+
     ``idempotent_provider`` declares that the provider deduplicates sends by the idempotency key
     the plugin passes along; only then does dispatch re-send an action whose process died mid-send.
     """
@@ -57,6 +59,7 @@ class ChannelSpec:
     contact_point: ContactPoint | None = None
     content_rules: tuple[str, ...] = ()
     idempotent_provider: bool = False
+    consent_key: str | None = None
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -77,6 +80,7 @@ class ChannelSpec:
             "contact_point": self.contact_point,
             "content_rules": list(self.content_rules),
             "idempotent_provider": self.idempotent_provider,
+            "consent_key": self.consent_key,
             "description": self.description,
         }
 
@@ -133,6 +137,7 @@ def policy_engine_send(  # type: ignore[empty-body]
     account: Mapping[str, Any],
     message: Message,
     settings: Mapping[str, Any],
+    decision: Mapping[str, Any],
     ledger: Any,
 ) -> DeliveryResult | None:
     """Send one action on a channel you own (pass action["idempotency_key"] on); return None otherwise."""

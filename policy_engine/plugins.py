@@ -32,6 +32,7 @@ __all__ = [
     "allowed_plugin_names",
     "get_registry",
     "load_settings",
+    "registered_channel_infos",
 ]
 
 ALLOW_LIST_ENV = "POLICY_ENGINE_PLUGINS"
@@ -224,6 +225,16 @@ def _suggest(name: str, known: Iterable[str]) -> str:
 
 
 _default: PluginRegistry | None = None
+
+
+def registered_channel_infos() -> dict[str, Any]:
+    """The installed channels as :class:`policy_engine.channels.ChannelInfo` (for the policy validator)."""
+    from policy_engine.channels import ChannelInfo
+
+    return {
+        name: ChannelInfo(spec.name, spec.kind, spec.counts_as_attempt, spec.contact_point, spec.consent_key)
+        for name, spec in get_registry().registered_channels().items()
+    }
 
 
 def get_registry(*, reload: bool = False, environ: Mapping[str, str] | None = None) -> PluginRegistry:

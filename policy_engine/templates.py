@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import escape
 
 from policy_engine._exceptions import Issue, Location
 from policy_engine.hookspecs import Message
@@ -190,7 +191,7 @@ def with_opt_out(message: Message, line: str) -> Message:
         return message
     html = message.html
     if html is not None and line not in html:
-        html = f"{html}\n<p class=\"opt-out\">{jinja2.utils.markupsafe.escape(line)}</p>"
+        html = f"{html}\n<p class=\"opt-out\">{escape(line)}</p>"
     return replace(message, text=f"{message.text.rstrip()}\n\n{line}", html=html)
 
 

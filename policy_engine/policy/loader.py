@@ -89,10 +89,18 @@ def resolve_extends(entry: str, src: SourceFile, index: int) -> Path:
     return candidate
 
 
+def _display(path: Path) -> str | None:
+    """Shipped baselines always display as policies/baselines/NAME.toml, wherever the command runs."""
+    for d in baseline_dirs():
+        if path.parent.resolve() == d.resolve():
+            return f"policies/baselines/{path.name}"
+    return None
+
+
 def _effective(path: Path, stack: list[Path], strict_tighten: bool,
                cache: dict[Path, tuple[PolicyFile, Origins, list[SourceFile]]],
                ) -> tuple[PolicyFile, Origins, list[SourceFile], SourceFile]:
-    src = read_source(path)
+    src = read_source(path, _display(path))
     base: PolicyFile | None = None
     base_origins: Origins = {}
     chain: list[SourceFile] = []

@@ -77,9 +77,9 @@ def _validate(model: type[BaseModel], data: dict[str, Any], display: str, index:
         raise PolicyValidationError(issues_from_validation(exc, model, display, index)) from None
 
 
-def read_source(path: Path) -> SourceFile:
+def read_source(path: Path, display: str | None = None) -> SourceFile:
     """Parse and validate one policy file; raise a PolicyError with located issues when it is broken."""
-    display = display_path(path)
+    display = display or display_path(path)
     data, index = _parse_toml(path, display)
     if "policy" not in data:
         line = 1 if data else 0

@@ -1,0 +1,63 @@
+"""Tasks for human agents, queued in the ledger (``policy-engine queue list|claim|complete``).
+
+A task is created once per idempotency key, so a re-send after a crash finds the task already there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from policy_engine._exceptions import PluginError
+from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.ledger import AgentQueue, Ledger
+
+SPEC = ChannelSpec(
+    name="agent",
+    kind="agent",
+    counts_as_attempt=False,
+    idempotent_provider=True,
+    description="a task in the ledger's agent queue, for a person to call patiently",
+)
+
+
+@hookimpl
+def policy_engine_register_channels() -> list[ChannelSpec]:
+    """The agent channel."""
+    return [SPEC]
+
+
+@hookimpl
+def policy_engine_send(
+    channel: ChannelSpec,
+    action: Mapping[str, Any],
+    account: Mapping[str, Any],
+    message: Message,
+    decision: Mapping[str, Any],
+    ledger: Ledger | None,
+) -> DeliveryResult | None:
+    """Open an agent task (once per idempotency key)."""
+    if channel.name != SPEC.name:
+        return None
+    if ledger is None:
+        raise PluginError("the agent channel needs a ledger to queue tasks in")
+    task_id, created = AgentQueue(ledger).create(
+        idempotency_key=str(action["idempotency_key"]),
+        account_id=str(account.get("account_id")),
+        action=str(action.get("action")),
+        channel=channel.name,
+        template=message.template,
+        subject=message.subject,
+        message=message.text,
+        payload={
+            "stage": decision.get("stage"),
+            "dpd": decision.get("dpd"),
+            "segment": decision.get("segment"),
+            "offer": action.get("offer"),
+            "phone": (account.get("contact") or {}).get("phone"),
+            "language": account.get("language"),
+        },
+    )
+    return DeliveryResult(
+        "delivered", provider_id=f"task-{task_id}", detail="task opened" if created else "task already open"
+    )

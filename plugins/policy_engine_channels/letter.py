@@ -1,0 +1,185 @@
+"""Letters as PDF files in a print-shop folder, listed in a ``manifest.jsonl`` the print shop reads.
+
+Each letter is ``<outbox>/<key-derived name>.pdf``, written atomically; the manifest gets one line per
+idempotency key, appended under a file lock only if the key is not there yet, so writing a letter
+again after a crash replaces the same file and adds no second manifest line.
+
+Chinese (and any non-Latin) text needs a CJK font: ``font_path`` in the settings, else the first of
+``fc-list :lang=zh`` (WenQuanYi Micro Hei and Noto Sans CJK preferred), else a few well-known paths.
+On Debian: ``apt-get install fonts-wqy-microhei``. Settings (``[channels.letter]`` or
+``POLICY_ENGINE_LETTER_*``): ``outbox`` (required), ``font_path``, ``sender`` (return address lines).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import hashlib
+import json
+import shutil
+import subprocess
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+
+from policy_engine._exceptions import PermanentDeliveryError
+from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine_channels._common import channel_settings, contact, safe_name, write_atomically
+
+SPEC = ChannelSpec(
+    name="letter",
+    kind="letter",
+    contact_point="address",
+    idempotent_provider=True,
+    description="PDF letters in a print-shop folder with a JSONL manifest",
+)
+
+PREFERRED_FONTS = ("wqy-microhei", "notosanscjk", "notoserifcjk", "wqy-zenhei", "sourcehan", "droidsansfallback")
+KNOWN_FONT_PATHS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+)
+MANIFEST = "manifest.jsonl"
+
+
+@lru_cache(maxsize=1)
+def _system_cjk_fonts() -> tuple[str, ...]:
+    found: list[str] = []
+    if shutil.which("fc-list"):
+        try:
+            out = subprocess.run(
+                ["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=20, check=False
+            ).stdout
+            found = [line.split(":")[0].strip() for line in out.splitlines() if line.strip()]
+        except (OSError, subprocess.SubprocessError):
+            found = []
+    found += [p for p in KNOWN_FONT_PATHS if Path(p).exists()]
+
+    def rank(path: str) -> int:
+        name = Path(path).name.lower().replace("-", "").replace("_", "")
+        for index, preferred in enumerate(PREFERRED_FONTS):
+            if preferred.replace("-", "") in name:
+                return index
+        return len(PREFERRED_FONTS)
+
+    return tuple(sorted(dict.fromkeys(found), key=rank))
+
+
+def find_cjk_font(settings: Mapping[str, Any] | None = None) -> str | None:
+    """The font file letters use for non-Latin text, or None when the machine has none."""
+    if settings and settings.get("font_path"):
+        path = str(settings["font_path"])
+        if not Path(path).exists():
+            raise PermanentDeliveryError(f"letter: font_path {path!r} does not exist")
+        return path
+    fonts = _system_cjk_fonts()
+    return fonts[0] if fonts else None
+
+
+def _needs_unicode_font(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def render_pdf(message: Message, *, address: str, sender: str | None, font_path: str | None) -> bytes:
+    """The letter as PDF bytes: sender, date, recipient address, subject and body."""
+    text_all = "\n".join(x for x in (message.text, message.subject or "", address, sender or "") if x)
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=20)
+    pdf.add_page()
+    if font_path:
+        pdf.add_font("letter", fname=font_path)
+        family = "letter"
+    elif _needs_unicode_font(text_all):
+        raise PermanentDeliveryError(
+            "letter: the text needs a CJK/Unicode font and none was found "
+            "(apt-get install fonts-wqy-microhei, or set [channels.letter] font_path)"
+        )
+    else:
+        family = "helvetica"
+    pdf.set_font(family, size=10)
+    if sender:
+        pdf.multi_cell(0, 5, sender, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
+    pdf.cell(0, 5, datetime.now(UTC).strftime("%Y-%m-%d"), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font(family, size=11)
+    pdf.multi_cell(0, 6, address, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(8)
+    if message.subject:
+        pdf.set_font(family, size=13)
+        pdf.multi_cell(0, 7, message.subject, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    pdf.set_font(family, size=11)
+    pdf.multi_cell(0, 6, message.text, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def _append_manifest_once(outbox: Path, entry: Mapping[str, Any]) -> bool:
+    path = outbox / MANIFEST
+    with open(path, "a+", encoding="utf-8") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fh.seek(0)
+            for line in fh:
+                if line.strip() and json.loads(line).get("idempotency_key") == entry["idempotency_key"]:
+                    return False
+            fh.write(json.dumps(dict(entry), ensure_ascii=False, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+            return True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@hookimpl
+def policy_engine_register_channels() -> list[ChannelSpec]:
+    """The letter channel."""
+    return [SPEC]
+
+
+@hookimpl
+def policy_engine_send(
+    channel: ChannelSpec,
+    action: Mapping[str, Any],
+    account: Mapping[str, Any],
+    message: Message,
+    settings: Mapping[str, Any],
+) -> DeliveryResult | None:
+    """Write the PDF and its manifest line."""
+    if channel.name != SPEC.name:
+        return None
+    conf = channel_settings(channel.name, settings)
+    outbox = Path(str(conf.require("outbox")))
+    key = str(action["idempotency_key"])
+    address = contact(account, "address")
+    name = account.get("name")
+    recipient = f"{name}\n{address}" if name else address
+    data = render_pdf(message, address=recipient, sender=conf.get("sender"), font_path=find_cjk_font(conf))
+    file_name = safe_name(key) + ".pdf"
+    write_atomically(outbox / file_name, data)
+    added = _append_manifest_once(
+        outbox,
+        {
+            "idempotency_key": key,
+            "file": file_name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "account_id": account.get("account_id"),
+            "action": action.get("action"),
+            "notice": action.get("notice"),
+            "template": message.template,
+            "address": address,
+            "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
+    return DeliveryResult(
+        "delivered", provider_id=file_name, detail="letter written" if added else "letter already in manifest"
+    )

@@ -1,0 +1,57 @@
+"""A generic signed webhook: the whole action, its message and the account id, POSTed as JSON.
+
+Settings (``[channels.webhook]`` or ``POLICY_ENGINE_WEBHOOK_*``): ``url`` and ``secret`` (required),
+``timeout`` (seconds, default 10). The receiver deduplicates by the ``Idempotency-Key`` header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine_channels._common import channel_settings, post_signed_json
+
+SPEC = ChannelSpec(
+    name="webhook",
+    kind="text",
+    counts_as_attempt=False,
+    idempotent_provider=True,
+    description="signed JSON POST of the action to a URL of the bank's",
+)
+
+
+@hookimpl
+def policy_engine_register_channels() -> list[ChannelSpec]:
+    """The webhook channel."""
+    return [SPEC]
+
+
+@hookimpl
+def policy_engine_send(
+    channel: ChannelSpec,
+    action: Mapping[str, Any],
+    account: Mapping[str, Any],
+    message: Message,
+    settings: Mapping[str, Any],
+    decision: Mapping[str, Any],
+) -> DeliveryResult | None:
+    """POST the action to the configured URL."""
+    if channel.name != SPEC.name:
+        return None
+    conf = channel_settings(channel.name, settings)
+    payload = {
+        "idempotency_key": action["idempotency_key"],
+        "account_id": account.get("account_id"),
+        "policy": dict(decision.get("policy") or {}),
+        "stage": decision.get("stage"),
+        "action": dict(action),
+        "message": {"text": message.text, "subject": message.subject, "template": message.template},
+    }
+    return post_signed_json(
+        str(conf.require("url")),
+        payload,
+        secret=str(conf.require("secret")),
+        idempotency_key=str(action["idempotency_key"]),
+        timeout=conf.get_float("timeout", 10.0),
+    )

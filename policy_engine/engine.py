@@ -1,0 +1,207 @@
+"""The engine: a pure function of (policy, account, history, as_of) -> Decision.
+
+``Engine.decide`` finds the account's segment (first match) and stage (first match), collects the stage's
+actions that apply, adds the broken-promise escalation, and passes every candidate through the
+guardrails in their documented order (see :mod:`policy_engine.guardrails`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from policy_engine.data.records import Account, HistoryEvent
+from policy_engine.decision import Decision, PlannedAction, Suppression, TraceEntry
+from policy_engine.facts import FactContext
+from policy_engine.guardrails import GUARDRAILS, Candidate, GuardrailState
+from policy_engine.policy.loader import LoadedPolicy
+from policy_engine.policy.models import Offer, PolicyFile
+from policy_engine.rules import DEFAULT_BACKEND, build_ruleset
+from policy_engine.rules.explain import explain_condition
+
+__all__ = ["Engine", "idempotency_key", "variant_for"]
+
+NO_SEGMENT = "none"
+
+
+def idempotency_key(policy_id: str, account_id: str, action: str, day: str, suffix: str = "") -> str:
+    """Stable key of one action for one account on one local day (the dispatcher sends it at most once)."""
+    raw = f"{policy_id}|{account_id}|{action}|{day}|{suffix}"
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+def variant_for(policy: PolicyFile, account_id: str) -> str | None:
+    """The champion/challenger variant of an account: a stable hash of its id into the weights."""
+    if not policy.variants:
+        return None
+    bucket = int(hashlib.sha256(f"{policy.policy.id}|{account_id}".encode()).hexdigest(), 16) % 100
+    acc = 0
+    for v in policy.variants:
+        acc += v.weight
+        if bucket < acc:
+            return v.id
+    return policy.variants[-1].id
+
+
+def _offer_dict(offer: Offer) -> dict[str, Any]:
+    data = offer.model_dump(exclude_none=True, exclude={"when"})
+    return dict(sorted(data.items()))
+
+
+class Engine:
+    """Evaluates accounts against one loaded policy with one rule backend."""
+
+    def __init__(self, loaded: LoadedPolicy, backend: str = DEFAULT_BACKEND) -> None:
+        self.loaded = loaded
+        self.policy = loaded.policy
+        self.backend = backend
+        self.rules = build_ruleset(loaded, backend)
+        self.zone = ZoneInfo(self.policy.policy.timezone or "UTC")
+        bp = self.policy.escalation.broken_promise
+        self.grace = bp.grace_days if bp else 0
+        self._zones: dict[str, ZoneInfo] = {}
+        self._offers = {o.id: o for o in self.policy.offers}
+
+    def zone_of(self, account: Account) -> ZoneInfo:
+        """The account's time zone, else the policy's."""
+        if not account.timezone:
+            return self.zone
+        zone = self._zones.get(account.timezone)
+        if zone is None:
+            zone = self._zones[account.timezone] = ZoneInfo(account.timezone)
+        return zone
+
+    def decide_many(self, accounts: Iterable[Account], history: Any, as_of: datetime,
+                    explain: bool = False) -> Iterator[Decision]:
+        """Decisions for a stream of accounts; ``history`` has ``for_account(id)``."""
+        for account in accounts:
+            yield self.decide(account, history.for_account(account.account_id), as_of, explain)
+
+    def decide(self, account: Account, events: Iterable[HistoryEvent], as_of: datetime,
+               explain: bool = False) -> Decision:
+        """The decision for one account at ``as_of``."""
+        if as_of.tzinfo is None:
+            raise ValueError("as_of needs a UTC offset")
+        ctx = FactContext(account, tuple(events), as_of, self.zone_of(account), self.grace)
+        trace: list[TraceEntry] | None = [] if explain else None
+        p = self.policy
+
+        matched = self.rules.match(ctx, "segments")
+        segment = NO_SEGMENT
+        for seg in p.segments:
+            held = seg.when is None or f"segment:{seg.id}" in matched
+            if trace is not None:
+                trace.append(self._trace_rule("segment", seg.id, seg.when, ctx, held))
+            if held:
+                segment = seg.id
+                break
+        ctx.segment = segment if p.segments else None
+
+        rules = self.rules.match(ctx, "rules")
+        active_holds = [h.id for h in p.holds if f"hold:{h.id}" in rules]
+        if trace is not None:
+            for h in p.holds:
+                trace.append(self._trace_rule("hold", h.id, h.when, ctx, h.id in active_holds))
+
+        stage = None
+        for st in p.stages:
+            in_range = st.dpd is None or st.dpd.contains(ctx.dpd)
+            held = in_range and (st.when is None or f"stage:{st.id}" in rules)
+            if trace is not None:
+                entry = self._trace_rule("stage", st.id, st.when, ctx, held)
+                if st.dpd is not None:
+                    entry["dpd"] = {"range": str(st.dpd), "value": ctx.dpd, "held": in_range}
+                trace.append(entry)
+            if held:
+                stage = st
+                break
+
+        offers = [o.id for o in p.offers if o.when is None or f"offer:{o.id}" in rules]
+        candidates = self._candidates(stage, segment, rules, ctx, trace)
+        state = GuardrailState(ctx, p.guardrails, p.holds, active_holds, self.loaded.origins,
+                               self.loaded.channels)
+        planned: list[PlannedAction] = []
+        suppressed: list[Suppression] = []
+        day = ctx.today.isoformat()
+        for cand in sorted(candidates, key=lambda c: (c.priority, c.order)):
+            verdict = None
+            for name, check in GUARDRAILS:
+                verdict = check(cand, state)
+                if verdict is not None:
+                    if trace is not None:
+                        trace.append({"step": "guardrail", "check": name, "action": cand.action,
+                                      "reason": verdict.reason, "detail": verdict.detail,
+                                      "source": verdict.source})
+                    break
+            if verdict is not None:
+                suppressed.append(verdict)
+                continue
+            assert state.send_at is not None
+            offer = None
+            if cand.offer and cand.offer in offers:
+                offer = _offer_dict(self._offers[cand.offer])
+            action = PlannedAction(
+                cand.action, cand.channel, cand.template, state.send_at, cand.notice, offer,
+                idempotency_key(p.policy.id, account.account_id, cand.action, day, cand.key_suffix),
+                cand.priority, cand.stage)
+            planned.append(action)
+            state.chosen.append(action)
+            if trace is not None:
+                trace.append({"step": "planned", "action": cand.action, "channel": cand.channel,
+                              "send_at": state.send_at.isoformat()})
+        planned.sort(key=lambda a: (a.send_at, a.priority, a.action))
+        return Decision(
+            account_id=account.account_id, as_of=as_of, policy=self.loaded.stamp(), dpd=ctx.dpd,
+            segment=ctx.segment, stage=stage.id if stage else None,
+            holds=sorted(set(active_holds) | ({"promise_active"} if self._promise_hold(ctx) else set())),
+            actions=planned, suppressed=suppressed, offers=offers,
+            variant=variant_for(p, account.account_id), trace=trace)
+
+    def _promise_hold(self, ctx: FactContext) -> bool:
+        return bool(self.policy.guardrails.pause_while_promise_active) and \
+            ctx.view.active_promise(self.grace) is not None
+
+    def _candidates(self, stage: Any, segment: str, rules: frozenset[str], ctx: FactContext,
+                    trace: list[TraceEntry] | None) -> list[Candidate]:
+        out: list[Candidate] = []
+        if stage is not None:
+            for i, a in enumerate(stage.actions):
+                seg_ok = not a.segments or segment in a.segments
+                cond_ok = a.when is None or f"action:{a.id}" in rules
+                if trace is not None:
+                    entry = self._trace_rule("action", a.id, a.when, ctx, seg_ok and cond_ok)
+                    if a.segments:
+                        entry["segments"] = {"allowed": a.segments, "value": segment, "held": seg_ok}
+                    trace.append(entry)
+                if seg_ok and cond_ok:
+                    out.append(Candidate(
+                        a.id, a.channel, a.template, a.notice, a.offer, tuple(a.requires), a.every_days,
+                        (a.at_most.times, a.at_most.days) if a.at_most else None, a.once, a.priority,
+                        stage.id, i))
+        bp = self.policy.escalation.broken_promise
+        if bp is not None:
+            for promise in ctx.view.promises(bp.grace_days):
+                if promise.status != "broken" or promise.broken_on is None:
+                    continue
+                already = any(e.type == "contact" and e.action == bp.action.id
+                              and ctx.view.local_date(e.at) >= promise.broken_on for e in ctx.view.events)
+                if trace is not None:
+                    trace.append({"step": "escalation", "id": bp.action.id, "promise_due": promise.due.isoformat(),
+                                  "broken_on": promise.broken_on.isoformat(), "already_escalated": already})
+                if not already:
+                    out.append(Candidate(
+                        bp.action.id, bp.action.channel, bp.action.template, None, bp.action.offer, (), None, None,
+                        False, bp.action.priority, stage.id if stage else None, -1,
+                        key_suffix=f"promise:{promise.promise.at.isoformat()}"))
+                    break
+        return out
+
+    def _trace_rule(self, kind: str, ident: str, cond: Any, ctx: FactContext, held: bool) -> TraceEntry:
+        entry: TraceEntry = {"step": kind, "id": ident, "held": held}
+        if cond is not None:
+            _, node = explain_condition(cond, ctx)
+            entry["condition"] = node
+        return entry

@@ -1,0 +1,144 @@
+"""Facts about one account at ``as_of``: what conditions compare against.
+
+Account fields come from the record; derived facts (contacts in a window, promises, notices) come from
+its history through :class:`~policy_engine.data.history.HistoryView`. Values are computed on first use
+and cached for the account.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from policy_engine.data.history import HistoryView
+from policy_engine.data.records import Account, HistoryEvent
+from policy_engine.policy.conditions import Compare
+
+__all__ = ["FactContext", "compare_values", "dpd_at"]
+
+_MISSING = object()
+
+
+def dpd_at(account: Account, today: Any) -> int:
+    """Days past due on the local date ``today``: never negative, 0 when not delinquent."""
+    if account.delinquent_since is None:
+        return 0
+    return max(0, (today - account.delinquent_since).days)
+
+
+class FactContext:
+    """Lazily computed, cached facts of one account at one instant."""
+
+    def __init__(self, account: Account, events: tuple[HistoryEvent, ...], as_of: datetime, tz: ZoneInfo,
+                 promise_grace_days: int = 0) -> None:
+        self.account = account
+        self.view = HistoryView(events, as_of, tz)
+        self.as_of = as_of
+        self.tz = tz
+        self.today = self.view.today
+        self.dpd = dpd_at(account, self.today)
+        self.grace = promise_grace_days
+        self.segment: str | None = None
+        self._cache: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
+        self._flags: frozenset[str] | None = None
+
+    @property
+    def flags(self) -> frozenset[str]:
+        """Flags set on the record or opened by history events (dispute, cease request, hardship)."""
+        if self._flags is None:
+            self._flags = frozenset(self.account.flags.active()) | frozenset(self.view.event_holds())
+        return self._flags
+
+    def consent(self, channel: str) -> bool | None:
+        """Consent for ``channel``: the latest consent event wins over the record; None when unknown."""
+        override = self.view.consent_override(channel)
+        return override if override is not None else self.account.consent.get(channel)
+
+    def value(self, fact: str, params: tuple[tuple[str, Any], ...] = ()) -> Any:
+        """The value of ``fact`` (with its parameters), or None when the account has none."""
+        key = (fact, params)
+        cached = self._cache.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        result = self._compute(fact, dict(params))
+        self._cache[key] = result
+        return result
+
+    def _compute(self, fact: str, p: dict[str, Any]) -> Any:
+        a = self.account
+        v = self.view
+        if fact == "dpd":
+            return self.dpd
+        if fact in ("balance", "minimum_due"):
+            return getattr(a, fact)
+        if fact == "amount_past_due":
+            return a.past_due
+        if fact in ("credit_score", "prior_delinquencies", "region", "product", "language"):
+            return getattr(a, fact)
+        if fact == "currency":
+            return a.currency
+        if fact == "segment":
+            return self.segment
+        if fact == "days_since_last_payment":
+            return v.days_since_last_payment()
+        if fact == "days_since_last_conversation":
+            return v.days_since_last_conversation(p.get("channels"))
+        if fact == "active_promise":
+            return v.active_promise(self.grace) is not None
+        if fact == "broken_promises":
+            return v.broken_promises(self.grace, p.get("days"))
+        if fact == "contacts":
+            return v.contacts(p.get("channels"), p["days"])
+        if fact == "conversations":
+            return v.contacts(p.get("channels"), p["days"], conversations_only=True)
+        if fact == "notices_sent":
+            return v.notices_sent(p.get("notice"))
+        if fact == "days_since_notice":
+            served = v.notice_delivered_on(p["notice"])
+            return None if served is None else (self.today - served).days
+        ns, _, name = fact.partition(".")
+        if ns == "flags":
+            return name in self.flags
+        if ns == "consent":
+            return self.consent(name)
+        if ns == "contact":
+            return getattr(a.contact, name, None) or None
+        if ns == "attributes":
+            raw = a.attributes.get(name)
+            return Decimal(str(raw)) if isinstance(raw, float) else raw
+        raise KeyError(fact)
+
+    def evaluate(self, cmp: Compare) -> tuple[bool, Any]:
+        """Whether a comparison holds, and the value it saw."""
+        actual = self.value(cmp.fact, cmp.params)
+        return compare_values(cmp.op, actual, cmp.value), actual
+
+
+def compare_values(op: str, actual: Any, expected: Any) -> bool:
+    """Apply one operator. A missing value satisfies nothing but ``exists = false``."""
+    if op == "exists":
+        return (actual is not None) is expected
+    if actual is None:
+        return False
+    try:
+        if op == "eq":
+            return bool(actual == expected)
+        if op == "ne":
+            return bool(actual != expected)
+        if op == "lt":
+            return bool(actual < expected)
+        if op == "lte":
+            return bool(actual <= expected)
+        if op == "gt":
+            return bool(actual > expected)
+        if op == "gte":
+            return bool(actual >= expected)
+        if op == "in":
+            return actual in expected
+        if op == "not_in":
+            return actual not in expected
+    except TypeError:  # e.g. a free-form attribute holding text compared with a number
+        return False
+    raise ValueError(f"unknown operator {op}")
