@@ -18,6 +18,7 @@ from policy_engine.decision import Decision, PlannedAction, Suppression, TraceEn
 from policy_engine.facts import FactContext
 from policy_engine.guardrails import GUARDRAILS, Candidate, GuardrailState
 from policy_engine.policy.loader import LoadedPolicy
+from policy_engine.policy.merge import Origin
 from policy_engine.policy.models import Offer, PolicyFile
 from policy_engine.rules import DEFAULT_BACKEND, build_ruleset
 from policy_engine.rules.explain import explain_condition
@@ -64,6 +65,12 @@ class Engine:
         self.grace = bp.grace_days if bp else 0
         self._zones: dict[str, ZoneInfo] = {}
         self._offers = {o.id: o for o in self.policy.offers}
+        self.origins = dict(loaded.origins)
+        for si, stage in enumerate(loaded.source.model.stages):
+            for ai, action in enumerate(stage.actions):
+                if action.requires:
+                    where = loaded.source.location("stages", si, "actions", ai, "requires")
+                    self.origins[f"requires:{action.id}"] = Origin(self.policy.policy.id, "policy", where)
 
     def zone_of(self, account: Account) -> ZoneInfo:
         """The account's time zone, else the policy's."""
@@ -121,7 +128,7 @@ class Engine:
 
         offers = [o.id for o in p.offers if o.when is None or f"offer:{o.id}" in rules]
         candidates = self._candidates(stage, segment, rules, ctx, trace)
-        state = GuardrailState(ctx, p.guardrails, p.holds, active_holds, self.loaded.origins,
+        state = GuardrailState(ctx, p.guardrails, p.holds, active_holds, self.origins,
                                self.loaded.channels)
         planned: list[PlannedAction] = []
         suppressed: list[Suppression] = []

@@ -142,7 +142,7 @@ def check_prerequisites(c: Candidate, s: GuardrailState) -> Suppression | None:
             ready = served + timedelta(days=wait)
             return _suppress(c, "notice_waiting_period", f"notice '{req.notice}' served on {served.isoformat()} "
                              f"is {age} days old; {wait} required (allowed from {ready.isoformat()})",
-                             s.source("legal.min_notice_days"))
+                             s.source(f"requires:{c.action}"))
     return None
 
 

@@ -55,7 +55,7 @@ class SentMessage:
     settings: Mapping[str, Any]
 
 
-@dataclass
+@dataclass(eq=False)  # identity equality: two recorders are two plugins
 class DeliveryRecorder:
     """A channel plugin that records sends instead of delivering them.
 

@@ -8,7 +8,12 @@ Rows are read one at a time, so memory stays bounded whatever the file size (the
 remembers each account id it has seen, to reject duplicates). A row that cannot be used becomes a
 :class:`~policy_engine._exceptions.RowError` carrying file, 1-based physical line (CSV: the header is
 line 1; Parquet: the row number) and a reason; it goes to a :class:`Rejects` collector and reading goes
-on. A file that cannot be used at all raises :class:`~policy_engine._exceptions.InputUnusableError`.
+on (without a collector, the first bad row raises its RowError instead: nothing is dropped silently).
+A file that cannot be used at all raises :class:`~policy_engine._exceptions.InputUnusableError`; the
+path checks happen when the reader is called, the "no valid account" check when the stream ends.
+
+Fields the record format does not know are dropped; each file produces one warning listing them, put in
+``rejects.warnings`` when a collector is given, else issued as an :class:`UnknownFieldsWarning`.
 
 Values follow the same rules in every format: null / an empty CSV cell means absent, booleans accept
 true/false/yes/no/1/0 in any case, JSON numbers are read exactly (as Decimal) for money fields.
@@ -21,7 +26,7 @@ import csv
 import json
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -269,20 +274,20 @@ def _warn(rejects: Rejects | None, message: str) -> None:
         warnings.warn(message, UnknownFieldsWarning, stacklevel=2)
 
 
-def _shape(data: Mapping[str, Any], groups: frozenset[str]) -> dict[str, Any]:
+def _shape(data: dict[str, Any], groups: frozenset[str]) -> dict[str, Any]:
     """Drop nulls (absent) and nest dotted keys such as ``flags.dispute`` into their group."""
     out: dict[str, Any] = {}
     for key, value in data.items():
         if value is None:
             continue
-        head, dot, tail = key.partition(".")
-        if key in groups and isinstance(value, Mapping):
+        if key in groups and isinstance(value, dict):
             group = out.setdefault(key, {})
             if isinstance(group, dict):
                 group.update((k, v) for k, v in value.items() if v is not None)
                 continue
-        elif dot and head in groups:
-            group = out.setdefault(head, {})
+        elif "." in key:
+            head, _, tail = key.partition(".")
+            group = out.setdefault(head, {}) if head in groups else None
             if isinstance(group, dict):
                 group[tail] = value
                 continue

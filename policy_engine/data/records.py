@@ -151,7 +151,7 @@ def _plain(value: Any) -> Any:
     """Attribute values with Decimals (from exact JSON parsing) turned into int/float."""
     if isinstance(value, Decimal):
         return _plain_number(value)
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
@@ -204,7 +204,7 @@ class Account(_Frozen):
     @field_validator("attributes", mode="before")
     @classmethod
     def _plain_attributes(cls, value: Any) -> Any:
-        return _plain(value) if isinstance(value, Mapping) else value
+        return _plain(value) if isinstance(value, dict) else value
 
     @property
     def past_due(self) -> Decimal:
@@ -293,20 +293,25 @@ NESTED_GROUPS: Final[dict[str, type[BaseModel] | None]] = {
     "flags": Flags,
     "attributes": None,
 }
+# Nested groups whose keys are fixed (consent takes plugin channels, attributes anything).
+_CLOSED_GROUPS: Final[dict[str, type[BaseModel]]] = {"contact": Contact, "flags": Flags}
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(model.model_fields)
 
 
 def unknown_fields(model: type[BaseModel], data: Mapping[str, Any]) -> list[str]:
     """Keys of ``data`` (dotted for nested groups) that ``model`` does not know and will drop."""
-    known = model.model_fields
+    known = _field_names(model)
     unknown: list[str] = []
     for key, value in data.items():
         if key not in known:
             unknown.append(key)
-            continue
-        group = NESTED_GROUPS.get(key) if model is Account else None
-        if group is None or group is Consent or not isinstance(value, Mapping):
-            continue
-        unknown.extend(f"{key}.{sub}" for sub in value if sub not in group.model_fields)
+        elif model is Account and key in _CLOSED_GROUPS and isinstance(value, dict):
+            names = _field_names(_CLOSED_GROUPS[key])
+            unknown.extend(f"{key}.{sub}" for sub in value if sub not in names)
     return unknown
 
 

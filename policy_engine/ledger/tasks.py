@@ -54,8 +54,13 @@ class AgentQueue:
                 state="open",
                 created_at=self.ledger._now(),
             )
-            created = conn.execute(stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])).rowcount == 1
-            task_id = conn.execute(sa.select(t.c.id).where(t.c.idempotency_key == idempotency_key)).scalar_one()
+            inserted = conn.execute(
+                stmt.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(t.c.id)
+            ).scalar()
+            created = inserted is not None
+            task_id = inserted if created else conn.execute(
+                sa.select(t.c.id).where(t.c.idempotency_key == idempotency_key)
+            ).scalar_one()
         return int(task_id), created
 
     def list(self, state: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,133 @@
+"""Rich rendering for people: the dry-run table with its summary, and the explain tree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from policy_engine.data.records import Account
+from policy_engine.decision import Decision
+from policy_engine.output import Summary, mask_contact
+
+__all__ = ["print_explanation", "print_table"]
+
+
+def _contact(account: Account, channel: str) -> str:
+    c = account.contact
+    value = {"sms": c.phone, "voice": c.phone, "email": c.email}.get(channel)
+    if channel == "letter":
+        return "postal address" if c.address else ""
+    return mask_contact(value)
+
+
+def print_table(rows: Iterable[tuple[Account, Decision]], console: Console, limit: int) -> Summary:
+    """Print one row per action or suppression (up to ``limit`` accounts), then the summary tables."""
+    summary = Summary()
+    table = Table(title="Planned collection actions", show_lines=False)
+    for col in ("account", "dpd", "segment", "stage", "action", "channel", "to", "send at / reason"):
+        table.add_column(col, overflow="fold")
+    shown = 0
+    for account, d in rows:
+        summary.add(d)
+        if shown >= limit:
+            continue
+        shown += 1
+        first = True
+        for a in d.actions:
+            table.add_row(d.account_id if first else "", str(d.dpd) if first else "", (d.segment or "") if first else "",
+                          (d.stage or "") if first else "", a.action, a.channel, _contact(account, a.channel),
+                          a.send_at.strftime("%Y-%m-%d %H:%M %z"))
+            first = False
+        for s in d.suppressed:
+            table.add_row(d.account_id if first else "", str(d.dpd) if first else "", (d.segment or "") if first else "",
+                          (d.stage or "") if first else "", f"[dim]{s.action}[/dim]", s.channel, "",
+                          f"[yellow]{s.reason}[/yellow]: {s.detail}")
+            first = False
+        if first:
+            table.add_row(d.account_id, str(d.dpd), d.segment or "", d.stage or "", "[dim]-[/dim]", "", "",
+                          "holds: " + ", ".join(d.holds) if d.holds else "nothing to do")
+    console.print(table)
+    if summary.accounts > limit:
+        console.print(f"... {summary.accounts - limit} more accounts not shown (use --limit, or --format jsonl)")
+    _summary_tables(summary, console)
+    return summary
+
+
+def _summary_tables(summary: Summary, console: Console) -> None:
+    grid = Table.grid(padding=(0, 4))
+    parts: list[Any] = []
+    for title, counter in (("accounts per stage", summary.stages), ("actions per channel", summary.channels),
+                           ("suppressions per reason", summary.reasons)):
+        t = Table(title=title)
+        t.add_column("name")
+        t.add_column("count", justify="right")
+        for name, n in sorted(counter.items()):
+            t.add_row(name, str(n))
+        parts.append(t)
+    grid.add_row(*parts)
+    console.print(grid)
+    console.print(f"{summary.accounts} accounts evaluated")
+
+
+def _condition_node(tree: Tree, node: dict[str, Any]) -> None:
+    mark = "[green]✓[/green]" if node.get("held") else "[red]✗[/red]"
+    if "condition" in node:
+        tree.add(f"{mark} {node['condition']}  [dim](saw {node.get('value')!r})[/dim]")
+        return
+    for key in ("all", "any"):
+        if key in node:
+            sub = tree.add(f"{mark} {key} of:")
+            for child in node[key]:
+                _condition_node(sub, child)
+            return
+    if "not" in node:
+        sub = tree.add(f"{mark} not:")
+        _condition_node(sub, node["not"])
+
+
+def print_explanation(d: Decision, account: Account, console: Console) -> None:
+    """Print why an account gets each action, and why not the others, as a readable tree."""
+    root = Tree(f"[bold]account {d.account_id}[/bold] at {d.as_of.isoformat()} — DPD {d.dpd}, policy "
+                f"{d.policy.get('id')} {d.policy.get('version') or ''}")
+    sections = {"segment": root.add("[bold]segment[/bold] (first match wins)"),
+                "hold": root.add("[bold]holds[/bold]"),
+                "stage": root.add("[bold]stage[/bold] (first match wins)"),
+                "action": root.add("[bold]actions of the stage[/bold]")}
+    guard = root.add("[bold]guardrails[/bold] (holds → consent → notices → cadence → caps → hours → daily cap)")
+    for entry in d.trace or []:
+        step = entry.get("step")
+        if step in sections:
+            mark = "[green]✓[/green]" if entry.get("held") else "[red]✗[/red]"
+            node = sections[str(step)].add(f"{mark} {entry['id']}")
+            if "dpd" in entry:
+                r = entry["dpd"]
+                node.add(f"{'[green]✓[/green]' if r['held'] else '[red]✗[/red]'} DPD {r['value']} in {r['range']}")
+            if "segments" in entry:
+                s = entry["segments"]
+                node.add(f"{'[green]✓[/green]' if s['held'] else '[red]✗[/red]'} segment {s['value']} in "
+                         f"{', '.join(s['allowed'])}")
+            if "condition" in entry:
+                _condition_node(node, entry["condition"])
+        elif step == "guardrail":
+            src = f"  [dim]— {entry['source']}[/dim]" if entry.get("source") else ""
+            guard.add(f"[red]✗[/red] {entry['action']}: [yellow]{entry['reason']}[/yellow] — {entry['detail']}{src}")
+        elif step == "planned":
+            guard.add(f"[green]✓[/green] {entry['action']} via {entry['channel']} at {entry['send_at']}")
+        elif step == "escalation":
+            root.add(f"broken promise due {entry['promise_due']} (broken {entry['broken_on']}): "
+                     f"{'already escalated' if entry['already_escalated'] else 'escalates with ' + entry['id']}")
+    verdict = root.add("[bold]decision[/bold]")
+    for a in d.actions:
+        verdict.add(f"[green]send[/green] {a.action} via {a.channel} to {_contact(account, a.channel) or '-'} "
+                    f"at {a.send_at.isoformat()}" + (f" with offer {a.offer['id']}" if a.offer else ""))
+    for s in d.suppressed:
+        verdict.add(f"[yellow]no[/yellow] {s.action} ({s.channel}): {s.reason} — {s.detail}")
+    if not d.actions and not d.suppressed:
+        verdict.add("nothing to do" + (f" (holds: {', '.join(d.holds)})" if d.holds else ""))
+    if d.offers:
+        verdict.add("eligible offers: " + ", ".join(d.offers))
+    console.print(root)

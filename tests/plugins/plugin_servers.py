@@ -1,0 +1,124 @@
+"""Real servers on 127.0.0.1 for the channel tests: an HTTP provider and an SMTP server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from policy_engine_channels._common import verify
+
+
+@dataclass
+class Received:
+    """One request the provider received."""
+
+    path: str
+    key: str | None
+    body: dict[str, Any]
+    signature_ok: bool | None
+
+
+@dataclass
+class Provider:
+    """What the fake provider saw and did; tell it to fail with ``fail_next``."""
+
+    secret: str | None = None
+    requests: list[Received] = field(default_factory=list)
+    accepted: dict[str, int] = field(default_factory=dict)  # key -> times it caused a real send (must be 1)
+    ids: dict[str, str] = field(default_factory=dict)
+    failures: list[tuple[int, float]] = field(default_factory=list)  # (status, delay) for the next requests
+    outcome: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next(self, count: int, status: int = 500, delay: float = 0.0) -> None:
+        """Answer the next ``count`` requests with ``status`` (after ``delay`` seconds)."""
+        with self.lock:
+            self.failures.extend([(status, delay)] * count)
+
+    def keys_received(self) -> list[str]:
+        """Idempotency keys of every request, duplicates included."""
+        return [r.key for r in self.requests if r.key]
+
+
+def start_http_provider(provider: Provider) -> tuple[ThreadingHTTPServer, str]:
+    """Serve ``provider`` on 127.0.0.1 (random port); returns the server and its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            raw = self.rfile.read(length)
+            key = self.headers.get("Idempotency-Key")
+            signature = self.headers.get("X-Policy-Engine-Signature")
+            ok = verify(provider.secret, raw, signature) if provider.secret else None
+            with provider.lock:
+                provider.requests.append(Received(self.path, key, json.loads(raw or b"{}"), ok))
+                failure = provider.failures.pop(0) if provider.failures else None
+            if failure is not None:
+                status, delay = failure
+                if delay:
+                    time.sleep(delay)
+                self._reply(status, {"error": "simulated"})
+                return
+            if provider.secret and not ok:
+                self._reply(401, {"error": "bad signature"})
+                return
+            with provider.lock:
+                if key not in provider.ids:
+                    provider.ids[str(key)] = f"prov-{len(provider.ids) + 1}"
+                    provider.accepted[str(key)] = provider.accepted.get(str(key), 0) + 1
+                reply: dict[str, Any] = {"id": provider.ids[str(key)]}
+            if provider.outcome:
+                reply["outcome"] = provider.outcome
+            self._reply(200, reply)
+
+        def _reply(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class MailSink:
+    """An aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_smtp() -> tuple[Controller, MailSink]:
+    """A real SMTP server on 127.0.0.1 (no STARTTLS)."""
+    sink = MailSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    return controller, sink
