@@ -48,6 +48,14 @@ def _with_progress(rows: Iterator[tuple[Account, Decision]], enabled: bool) -> I
             yield row
 
 
+def _open_accounts(path: str, rejected: Rejects) -> Iterator[Account]:
+    """The account stream; exit 5 when the file cannot be used at all."""
+    try:
+        return read_accounts(path, rejects=rejected)
+    except InputError as exc:
+        raise fail(f"error: {exc}", EXIT_INPUT_UNUSABLE) from None
+
+
 @app.command("dry-run")
 def dry_run(
     policy: PolicyOpt,
@@ -72,8 +80,8 @@ def dry_run(
     engine = Engine(loaded, backend)
     with Rejects(rejects) as rejected:
         index = load_history(history, rejected)
-        rows = _with_progress(_decisions(engine, read_accounts(accounts, rejects=rejected), index, moment, explain),
-                              enabled=stderr_is_terminal())
+        stream = _open_accounts(accounts, rejected)
+        rows = _with_progress(_decisions(engine, stream, index, moment, explain), enabled=stderr_is_terminal())
         out: IO[str] = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
         try:
             if fmt == "table":
@@ -107,7 +115,7 @@ def explain(
     with Rejects(None) as rejected:
         index = load_history(history, rejected)
         try:
-            found = next((a for a in read_accounts(accounts, rejects=rejected) if a.account_id == account), None)
+            found = next((a for a in _open_accounts(accounts, rejected) if a.account_id == account), None)
         except InputError as exc:
             raise fail(f"error: {exc}", EXIT_INPUT_UNUSABLE) from None
     if found is None:

@@ -89,6 +89,11 @@ def _message(err: dict[str, Any], root: type[BaseModel], loc: tuple[str | int, .
         key = str(loc[-1])
         model = _model_at(root, loc[:-1])
         allowed = _allowed_keys(model) if model else []
+        if len(loc) > 1 and key in _allowed_keys(root) and key not in allowed:
+            # a top-level section written after a [table] header lands inside that table
+            return (f"unknown key '{key}' in [{format_path([p for p in loc[:-1] if isinstance(p, str)])}]: "
+                    f"'{key}' is a section of its own; write it as [{key}] or [[{key}]], or move it above "
+                    "the first [table] header"), f"allowed here: {allowed_list(allowed)}" if allowed else None
         return f"unknown key '{key}'{did_you_mean(key, allowed)}", (
             f"allowed here: {allowed_list(allowed)}" if allowed else None)
     if kind == "missing":
@@ -107,7 +112,11 @@ def _message(err: dict[str, Any], root: type[BaseModel], loc: tuple[str | int, .
         "datetime_from_date_parsing": "a date and time such as 2026-11-28T09:00:00+08:00",
     }
     if kind in simple:
-        return f"expected {simple[kind]}, found {_show(value)}", None
+        hint = None
+        if kind in ("model_type", "model_attributes_type"):
+            model = _model_at(root, loc)
+            hint = f"keys allowed in this table: {allowed_list(_allowed_keys(model))}" if model else None
+        return f"expected {simple[kind]}, found {_show(value)}", hint
     bounds = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt"),
               "less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}
     if kind in bounds:

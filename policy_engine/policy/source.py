@@ -49,7 +49,7 @@ def display_path(path: Path) -> str:
 
 def _parse_toml(path: Path, display: str) -> tuple[dict[str, Any], PositionIndex]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: files saved by Windows editors start with a BOM
     except FileNotFoundError:
         raise PolicySyntaxError([Issue(Location(display), "", "file not found", code="not_found")]) from None
     except UnicodeDecodeError as exc:
@@ -61,13 +61,64 @@ def _parse_toml(path: Path, display: str) -> tuple[dict[str, Any], PositionIndex
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-        line, col = (int(m[1]), int(m[2])) if m else (0, 0)
-        reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", msg)
-        raise PolicySyntaxError([Issue(Location(display, line, col), "", f"TOML syntax error: {reason}",
-                                       code="toml_syntax")]) from None
+        raise PolicySyntaxError([_syntax_issue(text, str(exc), display)]) from None
     return data, PositionIndex(text)
+
+
+def _syntax_issue(text: str, msg: str, display: str) -> Issue:
+    """A located, plain-language issue for a TOML parse error."""
+    m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+    lines = text.split("\n")
+    if m:
+        line, col = int(m[1]), int(m[2])
+    else:  # "at end of document": point just after the last written line
+        written = text.rstrip("\r\n\t ").split("\n")
+        line, col = len(written), len(written[-1].rstrip("\r")) + 1
+    reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", msg)
+    reason, col = _explain(reason, lines[line - 1] if 0 < line <= len(lines) else "", col)
+    return Issue(Location(display, line, col), "", f"TOML syntax error: {reason}", code="toml_syntax")
+
+
+def _explain(reason: str, line_text: str, col: int) -> tuple[str, int]:
+    """tomllib's terse reason in words a policy author can act on, and a better column when known."""
+    before = line_text[: max(col - 1, 0)]
+    if reason in ("Illegal character '\\n'", "Found invalid character '\\n'", "Unterminated string"):
+        start = max(before.rfind('"'), before.rfind("'"))
+        return ("text not closed: the closing quote is missing at the end of the line",
+                start + 1 if start >= 0 else col)
+    key = re.match(r"\s*([^=\[\]]+?)\s*=", line_text)
+    indent = len(line_text) - len(line_text.lstrip())
+    if reason == "Cannot overwrite a value":
+        if key:
+            return (f"'{key[1]}' is set twice: each key may appear only once in a table", indent + 1)
+        return "this table or key was already set earlier in the file", indent + 1
+    m = re.fullmatch(r"Cannot declare \((.*)\) twice", reason)
+    if m:
+        name = ".".join(part.strip().strip("'\"") for part in m[1].split(",") if part.strip())
+        return (f"the table [{name}] is declared twice: each [table] may appear only once "
+                "(use [[...]] for a list of tables)", indent + 1)
+    m = re.fullmatch(r"Duplicate inline table key '(.*)'", reason)
+    if m:
+        return f"'{m[1]}' is set twice in this {{ ... }} table", col
+    if reason == "Invalid initial character for a key part" and line_text.count("{") > line_text.count("}"):
+        return ("a { ... } table must be closed with '}' on the same line (TOML allows no line break "
+                "inside { ... })", col)
+    plain = {
+        "Invalid value": "value not understood: write text in quotes (\"sms\"), numbers as digits (30), "
+                         "true or false in lowercase, lists as [ ... ]",
+        "Invalid statement": "this line is neither key = value nor a [table] header",
+        "Expected '=' after a key in a key/value pair": "expected '=' after the key: write key = value",
+        "Unclosed array": "list not closed: a ']' is missing",
+        "Unclosed inline table": "{ ... } table not closed: a '}' is missing on this line",
+        "Invalid date or datetime": "not a valid date or time: write 2026-11-28 or 2026-11-28T09:00:00+08:00",
+        "Expected newline or end of document after a statement":
+            "unexpected text after the value: put each key = value on its own line (text needs quotes)",
+        "Invalid initial character for a key part":
+            "expected a key name (letters, digits, '_' or '-'; anything else needs quotes)",
+        "Expected ']' at the end of a table declaration": "table header not closed: a ']' is missing",
+        "Expected ']]' at the end of an array declaration": "table header not closed: ']]' is missing",
+    }
+    return plain.get(reason, reason), col
 
 
 def _validate(model: type[BaseModel], data: dict[str, Any], display: str, index: PositionIndex) -> Any:
@@ -82,8 +133,7 @@ def read_source(path: Path, display: str | None = None) -> SourceFile:
     display = display or display_path(path)
     data, index = _parse_toml(path, display)
     if "policy" not in data:
-        line = 1 if data else 0
-        raise PolicyValidationError([Issue(Location(display, line, 1), "policy",
+        raise PolicyValidationError([Issue(Location(display, 1, 1), "policy",
                                            "missing the [policy] table (id, version, extends, ...)",
                                            code="missing")])
     model = _validate(PolicyFile, data, display, index)
