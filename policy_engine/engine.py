@@ -127,7 +127,8 @@ class Engine:
                 break
 
         offers = [o.id for o in p.offers if o.when is None or f"offer:{o.id}" in rules]
-        candidates = self._candidates(stage, segment, rules, ctx, trace)
+        variant = variant_for(p, account.account_id)
+        candidates = self._candidates(stage, segment, variant, rules, ctx, trace)
         state = GuardrailState(ctx, p.guardrails, p.holds, active_holds, self.origins,
                                self.loaded.channels)
         planned: list[PlannedAction] = []
@@ -165,23 +166,26 @@ class Engine:
             segment=ctx.segment, stage=stage.id if stage else None,
             holds=sorted(set(active_holds) | ({"promise_active"} if self._promise_hold(ctx) else set())),
             actions=planned, suppressed=suppressed, offers=offers,
-            variant=variant_for(p, account.account_id), trace=trace)
+            variant=variant, trace=trace)
 
     def _promise_hold(self, ctx: FactContext) -> bool:
         return bool(self.policy.guardrails.pause_while_promise_active) and \
             ctx.view.active_promise(self.grace) is not None
 
-    def _candidates(self, stage: Any, segment: str, rules: frozenset[str], ctx: FactContext,
-                    trace: list[TraceEntry] | None) -> list[Candidate]:
+    def _candidates(self, stage: Any, segment: str, variant: str | None, rules: frozenset[str],
+                    ctx: FactContext, trace: list[TraceEntry] | None) -> list[Candidate]:
         out: list[Candidate] = []
         if stage is not None:
             for i, a in enumerate(stage.actions):
-                seg_ok = not a.segments or segment in a.segments
+                seg_ok = (not a.segments or segment in a.segments) and (not a.variants or variant in a.variants)
                 cond_ok = a.when is None or f"action:{a.id}" in rules
                 if trace is not None:
                     entry = self._trace_rule("action", a.id, a.when, ctx, seg_ok and cond_ok)
                     if a.segments:
-                        entry["segments"] = {"allowed": a.segments, "value": segment, "held": seg_ok}
+                        entry["segments"] = {"allowed": a.segments, "value": segment,
+                                             "held": not a.segments or segment in a.segments}
+                    if a.variants:
+                        entry["variants"] = {"allowed": a.variants, "value": variant, "held": variant in a.variants}
                     trace.append(entry)
                 if seg_ok and cond_ok:
                     out.append(Candidate(

@@ -201,6 +201,12 @@ class _Checker:
                 if seg not in segments:
                     self.error(base + ("segments", j), f"unknown segment '{seg}'{did_you_mean(seg, segments)}",
                                "unknown_segment", f"segments: {allowed_list(segments)}" if segments else None)
+            variants = {v.id for v in self.p.variants}
+            for j, var in enumerate(action.variants):
+                if var not in variants:
+                    self.error(base + ("variants", j), f"unknown variant '{var}'{did_you_mean(var, variants)}",
+                               "unknown_variant", f"variants: {allowed_list(variants)}" if variants
+                               else "declare it under [[variants]]")
             if action.notice and action.notice not in notices:
                 self.error(base + ("notice",), f"unknown notice '{action.notice}'"
                            f"{did_you_mean(action.notice, notices)}", "unknown_notice",

@@ -77,6 +77,12 @@ def _model_at(root: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseMod
     return None
 
 
+def _header(root: type[BaseModel], key: str) -> str:
+    """How a top-level section is written: [[stages]] for a list of tables, [guardrails] for a table."""
+    field = root.model_fields.get(key)
+    return f"[[{key}]]" if field is not None and get_origin(field.annotation) is list else f"[{key}]"
+
+
 def _allowed_keys(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
@@ -92,7 +98,7 @@ def _message(err: dict[str, Any], root: type[BaseModel], loc: tuple[str | int, .
         if len(loc) > 1 and key in _allowed_keys(root) and key not in allowed:
             # a top-level section written after a [table] header lands inside that table
             return (f"unknown key '{key}' in [{format_path([p for p in loc[:-1] if isinstance(p, str)])}]: "
-                    f"'{key}' is a section of its own; write it as [{key}] or [[{key}]], or move it above "
+                    f"'{key}' is a section of its own; write it as {_header(root, key)} or move it above "
                     "the first [table] header"), f"allowed here: {allowed_list(allowed)}" if allowed else None
         return f"unknown key '{key}'{did_you_mean(key, allowed)}", (
             f"allowed here: {allowed_list(allowed)}" if allowed else None)

@@ -335,6 +335,7 @@ class Action(Strict):
     description: str | None = None
     when: ConditionField | None = None
     segments: list[str] = Field(default_factory=list, description="empty: every segment")
+    variants: list[str] = Field(default_factory=list, description="champion/challenger: empty: every variant")
     every_days: int | None = Field(default=None, ge=1)
     at_most: Window | None = None
     once: bool = False
