@@ -151,7 +151,8 @@ def check_cadence(c: Candidate, s: GuardrailState) -> Suppression | None:
     view = s.ctx.view
     last = view.last_contact_by_action(c.action)
     if c.once and view.action_count(c.action) > 0:
-        return _suppress(c, "already_sent", f"'{c.action}' runs once and was done on {last.isoformat() if last else '?'}")
+        done_on = last.isoformat() if last else "an earlier day"
+        return _suppress(c, "already_sent", f"'{c.action}' runs once and was done on {done_on}")
     if last is not None and last == s.ctx.today:
         return _suppress(c, "already_sent", f"'{c.action}' was already done today ({last.isoformat()})")
     if c.every_days and last is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -15,6 +16,7 @@ from policy_engine._exceptions import InputError
 from policy_engine.cli.app import EXIT_INPUT_UNUSABLE, EXIT_USAGE, app
 from policy_engine.cli.common import fail, load_history, load_policy_or_exit, parse_as_of, stderr_is_terminal
 from policy_engine.cli.table import print_explanation, print_table
+from policy_engine.data.history import HistoryIndex
 from policy_engine.data.readers import Rejects, read_accounts
 from policy_engine.data.records import Account
 from policy_engine.decision import Decision
@@ -29,11 +31,10 @@ AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="ISO 8601 instant; 
 RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Write rejected input rows here (JSON Lines).")]
 
 
-def _decisions(engine: Engine, accounts: Iterator[Account], history: object, as_of: object,
+def _decisions(engine: Engine, accounts: Iterator[Account], history: HistoryIndex, as_of: datetime,
                explain: bool) -> Iterator[tuple[Account, Decision]]:
     for account in accounts:
-        yield account, engine.decide(account, history.for_account(account.account_id), as_of,  # type: ignore[attr-defined]
-                                     explain)
+        yield account, engine.decide(account, history.for_account(account.account_id), as_of, explain)
 
 
 def _with_progress(rows: Iterator[tuple[Account, Decision]], enabled: bool) -> Iterator[tuple[Account, Decision]]:

@@ -37,14 +37,13 @@ def print_table(rows: Iterable[tuple[Account, Decision]], console: Console, limi
             continue
         shown += 1
         first = True
+        head = [d.account_id, str(d.dpd), d.segment or "", d.stage or ""]
         for a in d.actions:
-            table.add_row(d.account_id if first else "", str(d.dpd) if first else "", (d.segment or "") if first else "",
-                          (d.stage or "") if first else "", a.action, a.channel, _contact(account, a.channel),
+            table.add_row(*(head if first else ["", "", "", ""]), a.action, a.channel, _contact(account, a.channel),
                           a.send_at.strftime("%Y-%m-%d %H:%M %z"))
             first = False
         for s in d.suppressed:
-            table.add_row(d.account_id if first else "", str(d.dpd) if first else "", (d.segment or "") if first else "",
-                          (d.stage or "") if first else "", f"[dim]{s.action}[/dim]", s.channel, "",
+            table.add_row(*(head if first else ["", "", "", ""]), f"[dim]{s.action}[/dim]", s.channel, "",
                           f"[yellow]{s.reason}[/yellow]: {s.detail}")
             first = False
         if first:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from policy_engine._exceptions import Issue, Location
-from policy_engine.policy.conditions import Condition, iter_compares
+from policy_engine.policy.conditions import OPERATORS, Condition, iter_compares
 from policy_engine.policy.models import Action, Stage
 from policy_engine.policy.suggest import allowed_list, did_you_mean
 
@@ -61,11 +61,12 @@ class _Checker:
         for cmp in iter_compares(cond):
             params = cmp.param_dict
             where = path + cmp.subpath
+            fact_at = where[:-1] if cmp.subpath and cmp.subpath[-1] in OPERATORS else where
             for ch in params.get("channels", ()):
-                self.channel(ch, where)
+                self.channel(ch, fact_at + ("channels",))
             notice = params.get("notice")
             if notice and notice not in notices:
-                self.error(where, f"unknown notice '{notice}'{did_you_mean(notice, notices)}", "unknown_notice",
+                self.error(fact_at + ("notice",), f"unknown notice '{notice}'{did_you_mean(notice, notices)}", "unknown_notice",
                            f"notices: {allowed_list(notices)}" if notices else "define it under [[notices]]")
             if cmp.fact == "segment":
                 values = cmp.value if isinstance(cmp.value, tuple) else (cmp.value,)
@@ -217,7 +218,8 @@ class _Checker:
             for j, req in enumerate(action.requires):
                 if req.notice not in notices:
                     self.error(base + ("requires", j, "notice"), f"unknown notice '{req.notice}'"
-                               f"{did_you_mean(req.notice, notices)}", "unknown_notice")
+                               f"{did_you_mean(req.notice, notices)}", "unknown_notice",
+                               f"notices: {allowed_list(notices)}" if notices else "define it under [[notices]]")
             self.condition(action.when, base + ("when",))
         bp = self.p.escalation.broken_promise
         if bp:
@@ -274,19 +276,21 @@ class _Checker:
                               "practice 7 asks for a full written warning before legal means", "legal_without_notice")
                 continue
             if rules.require_notice and not written:
-                self.error(path, f"legal action '{action.id}' has no prerequisite on a written notice{cite}",
+                unsent = ", ".join(f"'{r.notice}'" for r in action.requires)
+                why = f" ({unsent} is not sent by any letter action)" if unsent else ""
+                self.error(path, f"legal action '{action.id}' has no prerequisite on a written notice{why}{cite}",
                            "legal_without_notice",
                            'add requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = '
-                           f'{rules.min_notice_days} }} and a letter action that sends that notice',
+                           f'{rules.min_notice_days} }} }} and a letter action that sends that notice',
                            related=(origin.location,) if origin else ())
-            for j, req in enumerate(written):
+            w_origin = self.loaded.origins.get("legal.min_notice_days")
+            for req in written:
                 if req.delivered_days_ago.gte < rules.min_notice_days:
                     self.error(path + ("requires", action.requires.index(req), "delivered_days_ago"),
-                               f"waits {req.delivered_days_ago.gte} days after notice '{req.notice}'; the baseline "
+                               f"waits {req.delivered_days_ago.gte} days after notice '{req.notice}'; "
+                               f"{f'{w_origin.kind} {w_origin.policy_id}' if w_origin else 'the baseline'} "
                                f"requires at least {rules.min_notice_days}", "notice_wait_too_short",
-                               related=(self.loaded.origins["legal.min_notice_days"].location,)
-                               if "legal.min_notice_days" in self.loaded.origins else ())
-                del j
+                               related=(w_origin.location,) if w_origin else ())
             start = stage.dpd.from_ if stage.dpd else 0
             if start < rules.min_dpd:
                 m_origin = self.loaded.origins.get("legal.min_dpd")
@@ -336,16 +340,30 @@ class _Checker:
         for i, test in enumerate(self.own.tests):
             for j, exp in enumerate(test.expect.actions or []):
                 if exp.action not in actions:
-                    self.error(("tests", i, "expect", "actions", j), f"unknown action '{exp.action}'"
+                    self.error(("tests", i, "expect", "actions", j, "action"), f"unknown action '{exp.action}'"
                                f"{did_you_mean(exp.action, actions)}", "unknown_action")
             for j, sup in enumerate(test.expect.suppressed or []):
                 if sup.action not in actions:
-                    self.error(("tests", i, "expect", "suppressed", j), f"unknown action '{sup.action}'"
+                    self.error(("tests", i, "expect", "suppressed", j, "action"), f"unknown action '{sup.action}'"
                                f"{did_you_mean(sup.action, actions)}", "unknown_action")
                 if sup.reason not in REASONS and ":" not in sup.reason:
                     self.error(("tests", i, "expect", "suppressed", j, "reason"), f"unknown reason '{sup.reason}'"
                                f"{did_you_mean(sup.reason, REASONS)}", "unknown_reason",
                                f"reasons: {allowed_list(REASONS)}")
+            # a misspelt stage, segment or hold in a test would only show up as a failing test later
+            exp = test.expect
+            known = {"stage": {s.id for s in self.p.stages}, "segment": {s.id for s in self.p.segments} | {"none"}}
+            for kind in ("stage", "segment"):
+                value = getattr(exp, kind)
+                if value is not None and value not in known[kind]:
+                    self.error(("tests", i, "expect", kind), f"unknown {kind} '{value}'"
+                               f"{did_you_mean(value, known[kind])}", f"unknown_{kind}",
+                               f"{kind}s: {allowed_list(known[kind])}")
+            holds = {h.id for h in self.p.holds}
+            for j, hold in enumerate(exp.holds or []):
+                if hold not in holds:
+                    self.error(("tests", i, "expect", "holds", j), f"unknown hold '{hold}'{did_you_mean(hold, holds)}",
+                               "unknown_hold", f"holds: {allowed_list(holds)}")
 
 
 def _fmt(path: tuple[str | int, ...]) -> str:

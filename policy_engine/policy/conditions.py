@@ -317,7 +317,8 @@ def parse_condition(raw: Any, *, allow: frozenset[str] | None = None,
             items.extend(_namespace(ns, {sub: value}, where + (key,), flat=True))
         elif key in FACTS:
             if allow is not None and key not in allow:
-                raise ConditionError(here, f"'{key}' cannot be used here")
+                raise ConditionError(here, f"'{key}' cannot be used here" + (
+                    ": a segment's condition decides the segment, so it cannot test it" if key == "segment" else ""))
             spec = FACTS[key]
             items.append(_predicate(key, spec.type, value, here, spec.params, spec.required_params))
         else:

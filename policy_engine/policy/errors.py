@@ -87,7 +87,7 @@ def _allowed_keys(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _message(err: dict[str, Any], root: type[BaseModel], loc: tuple[str | int, ...]) -> tuple[str, str | None]:
+def _message(err: Any, root: type[BaseModel], loc: tuple[str | int, ...]) -> tuple[str, str | None]:
     kind = err["type"]
     value = err.get("input")
     ctx = err.get("ctx") or {}

@@ -129,7 +129,7 @@ def _effective(path: Path, stack: list[Path], strict_tighten: bool,
     else:
         effective, origins, issues = merge_onto(base, base_origins, src, strict_tighten)
     if issues:
-        raise PolicyValidationError(issues)
+        raise PolicyValidationError(sorted(issues, key=lambda i: (i.location.line, i.location.column)))
     return effective, origins, chain + [src], src
 
 

@@ -7,6 +7,7 @@ element starts. A key path is a tuple such as ``("stages", 2, "actions", 0, "cha
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 __all__ = ["PositionIndex", "Path"]
@@ -27,10 +28,8 @@ class PositionIndex:
         self.positions: dict[Path, tuple[int, int]] = {}
         self._aot_counts: dict[Path, int] = {}
         self._implicit_arrays: dict[Path, int] = {}
-        try:
+        with contextlib.suppress(IndexError):  # truncated text: keep what was found
             self._scan_document()
-        except IndexError:  # truncated text: keep what was found
-            pass
 
     # ----------------------------------------------------------------- lookup
     def find(self, path: Sequence[str | int]) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from datetime import time
 from typing import Any
 
 from policy_engine._exceptions import Issue, Location
+from policy_engine.policy.errors import format_path
 from policy_engine.policy.models import Cap, ContactHours, Guardrails, Hold, LegalRules, PolicyFile
 from policy_engine.policy.source import SourceFile
 
@@ -94,9 +95,9 @@ class _Merger:
             return
         origin = self.base_origins.get(key)
         related = (origin.location,) if origin else ()
-        whose = f" of {origin.kind} {origin.policy_id}" if origin else " of the baseline"
-        self.issues.append(Issue(self.child.location(*path), ".".join(str(p) for p in path if isinstance(p, str)),
-                                 message.replace("{base}", whose.strip()), code="loosens_baseline",
+        whose = f"{origin.kind} {origin.policy_id}" if origin else "the baseline"
+        self.issues.append(Issue(self.child.location(*path), format_path(path),
+                                 message.replace("{base}", whose), code="loosens_baseline",
                                  hint="a policy may only tighten what it extends", related=related))
 
     def guardrails(self) -> Guardrails:
@@ -104,12 +105,12 @@ class _Merger:
         updates: dict[str, Any] = {}
         given = c.model_fields_set
 
-        if c.contact_hours and b.contact_hours:
-            if _minutes(c.contact_hours.start) < _minutes(b.contact_hours.start) or _end(
-                    c.contact_hours.end) > _end(b.contact_hours.end):
-                self.loosens("contact_hours", ("guardrails", "contact_hours"),
-                             f"widens contact hours to {_hours_text(c.contact_hours)}; {{base}} allows only "
-                             f"{_hours_text(b.contact_hours)}")
+        if c.contact_hours and b.contact_hours and (
+                _minutes(c.contact_hours.start) < _minutes(b.contact_hours.start)
+                or _end(c.contact_hours.end) > _end(b.contact_hours.end)):
+            self.loosens("contact_hours", ("guardrails", "contact_hours"),
+                         f"widens contact hours to {_hours_text(c.contact_hours)}; {{base}} allows only "
+                         f"{_hours_text(b.contact_hours)}")
         updates["contact_hours"] = c.contact_hours or b.contact_hours
 
         channel_hours = dict(b.channel_hours)
@@ -173,7 +174,8 @@ class _Merger:
             if old is not None and cap.max > old.max:
                 chans = ", ".join(cap.channels) or "all channels"
                 self.loosens(f"cap:{cap.key}", ("guardrails", "caps", i, "max"),
-                             f"raises the cap on {chans} over {cap.days} days to {cap.max}; "
+                             f"raises the cap on {chans} over {cap.days} day{'s' if cap.days != 1 else ''} "
+                             f"to {cap.max}; "
                              f"{{base}} allows {old.max}")
                 continue
             if old is None:
@@ -219,7 +221,7 @@ class _Merger:
         if b.require_notice and not c.require_notice:
             self.loosens("legal.require_notice", path + ("require_notice",),
                          "drops the written notice required before legal action by {base}")
-        if c.min_notice_days < b.min_notice_days:
+        if "min_notice_days" in c.model_fields_set and c.min_notice_days < b.min_notice_days:
             self.loosens("legal.min_notice_days", path + ("min_notice_days",),
                          f"shortens the wait after the pre-legal notice to {c.min_notice_days} days; {{base}} "
                          f"requires {b.min_notice_days}")
@@ -243,13 +245,17 @@ class _Merger:
         for i, hold in enumerate(self.child.model.holds):
             old = merged.get(hold.id)
             if old is not None:
-                narrower = (old.when != hold.when) or bool(hold.channels and (
-                    not old.channels or not set(old.channels) <= set(hold.channels))) or bool(
-                    set(hold.except_channels) - set(old.except_channels))
-                if narrower:
-                    self.loosens(f"hold:{hold.id}", ("holds", i),
-                                 f"redefines hold '{hold.id}' of {{base}} more narrowly; a baseline hold cannot "
-                                 "be dropped or narrowed (add a new hold with another id instead)")
+                fewer = bool(hold.channels and (not old.channels or not set(old.channels) <= set(hold.channels)))
+                exempt = bool(set(hold.except_channels) - set(old.except_channels))
+                if old.when != hold.when or fewer or exempt:
+                    if old.when != hold.when:
+                        what, key = f"changes the condition of hold '{hold.id}' of {{base}}", "when"
+                    else:
+                        what, key = (f"narrows hold '{hold.id}' of {{base}} to fewer channels",
+                                     "channels" if fewer else "except_channels")
+                    self.loosens(f"hold:{hold.id}", ("holds", i, key),
+                                 f"{what}; a baseline hold cannot be dropped, changed or narrowed (add a new "
+                                 "hold with another id instead)")
                     continue
             else:
                 order.append(hold.id)

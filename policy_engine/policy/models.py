@@ -94,7 +94,7 @@ def _condition_validator(allow: frozenset[str] | None) -> Any:
             return value  # already parsed (merging re-validates)
         raise PydanticCustomError(
             "condition",
-            "a condition must be a table such as {{ dpd = {{ gte = 30 }} }}, found {found}",
+            "a condition must be a table such as { dpd = { gte = 30 } }, found {found}",
             {"found": repr(value), "subpath": []},
         )
 
@@ -139,6 +139,19 @@ Clock = Annotated[
     PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^\d{2}:\d{2}$"}),
 ]
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("date", "'{value}' is not a date: write YYYY-MM-DD, e.g. 2026-10-01",
+                                      {"value": value}) from None
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 class Strict(BaseModel):
@@ -257,7 +270,7 @@ class Guardrails(Strict):
     channel_hours: dict[str, ContactHours] = Field(default_factory=dict)
     days_off: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(default_factory=list)
     holidays: str | None = Field(default=None, description="holiday calendar: CN, US, GB, US-MA, ...")
-    extra_holidays: list[date] = Field(default_factory=list)
+    extra_holidays: list[IsoDate] = Field(default_factory=list)
     max_contacts_per_day: int | None = Field(default=None, ge=0)
     max_installment_months: int | None = Field(default=None, ge=1, le=120)
     caps: list[Cap] = Field(default_factory=list)
@@ -266,13 +279,6 @@ class Guardrails(Strict):
     pause_while_promise_active: bool | None = None
     content: ContentRules | None = None
     legal: LegalRules | None = None
-
-    @field_validator("extra_holidays", mode="before")
-    @classmethod
-    def _dates(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [date.fromisoformat(v) if isinstance(v, str) else v for v in value]
-        return value
 
 
 class DpdRange(Strict):
@@ -355,8 +361,8 @@ class Action(Strict):
                                            ("at_most", self.at_most is not None), ("once", self.once)) if set_]
         if len(chosen) > 1:
             raise PydanticCustomError(
-                "cadence", "choose one cadence: {chosen} were all given (every_days, at_most or once)",
-                {"chosen": " and ".join(chosen)},
+                "cadence", "choose one cadence: {chosen} were {all} given (every_days, at_most or once)",
+                {"chosen": " and ".join(chosen), "all": "both" if len(chosen) == 2 else "all"},
             )
         return self
 
@@ -394,15 +400,17 @@ class Offer(Strict):
     min_payment: float | None = Field(default=None, ge=0)
     description: str | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # strict like every table (months = true is an error, not 1 month); strict floats still take whole numbers
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     @model_validator(mode="after")
     def _terms(self) -> Offer:
         needed = {"installment": "months", "refinance": "months", "rate_reduction": "rate_reduction_pct",
                   "settlement": "settlement_pct", "token_payment": "min_payment"}.get(self.kind)
         if needed and getattr(self, needed) is None:
-            raise PydanticCustomError("offer", "a {kind} offer needs '{needed}'", {"kind": self.kind,
-                                                                                   "needed": needed})
+            article = "an" if self.kind[0] in "aeiou" else "a"
+            raise PydanticCustomError("offer", "{article} {kind} offer needs '{needed}'",
+                                      {"article": article, "kind": self.kind, "needed": needed})
         if self.min_months and self.months and self.min_months > self.months:
             raise PydanticCustomError("offer", "min_months ({a}) is more than months ({b})",
                                       {"a": self.min_months, "b": self.months})

@@ -15,7 +15,7 @@ from policy_engine.policy.errors import issues_from_validation
 from policy_engine.policy.locate import PositionIndex
 from policy_engine.policy.models import PolicyFile, TestFile
 
-if sys.version_info >= (3, 11):
+if sys.version_info >= (3, 11):  # noqa: UP036  (tomli is the declared fallback for older Pythons)
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib

@@ -42,6 +42,11 @@ class Provider:
         with self.lock:
             self.failures.extend([(status, delay)] * count)
 
+    def slow_next(self, count: int, delay: float) -> None:
+        """Handle the next ``count`` requests normally, but only after ``delay`` seconds."""
+        with self.lock:
+            self.failures.extend([(0, delay)] * count)
+
     def keys_received(self) -> list[str]:
         """Idempotency keys of every request, duplicates included."""
         return [r.key for r in self.requests if r.key]
@@ -67,8 +72,9 @@ def start_http_provider(provider: Provider) -> tuple[ThreadingHTTPServer, str]:
                 status, delay = failure
                 if delay:
                     time.sleep(delay)
-                self._reply(status, {"error": "simulated"})
-                return
+                if status:
+                    self._reply(status, {"error": "simulated"})
+                    return
             if provider.secret and not ok:
                 self._reply(401, {"error": "bad signature"})
                 return
@@ -94,7 +100,7 @@ def start_http_provider(provider: Provider) -> tuple[ThreadingHTTPServer, str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 

@@ -51,7 +51,7 @@ def test_wrong_secret_is_a_permanent_failure(pe_ledger: Ledger, provider: tuple[
 def test_http_500_and_timeout_are_retried(pe_ledger: Ledger, provider: tuple[Provider, str]) -> None:
     state, url = provider
     state.fail_next(1, status=500)
-    state.fail_next(1, status=200, delay=1.0)  # answers too late: the client times out
+    state.slow_next(1, delay=1.0)  # accepts, but answers too late: the client times out and retries
     action = make_action("webhook")
     summary = run_dispatch(
         [make_decision("A1", action)], {"A1": sample_account("A1")}, registry=builtin("webhook"),
