@@ -170,7 +170,7 @@ class Engine:
 
     def _promise_hold(self, ctx: FactContext) -> bool:
         return bool(self.policy.guardrails.pause_while_promise_active) and \
-            ctx.view.active_promise(self.grace) is not None
+            ctx.active_promise is not None
 
     def _candidates(self, stage: Any, segment: str, variant: str | None, rules: frozenset[str],
                     ctx: FactContext, trace: list[TraceEntry] | None) -> list[Candidate]:

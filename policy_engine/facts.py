@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from policy_engine.data.history import HistoryView
+from policy_engine.data.history import HistoryView, PromiseState
 from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.policy.conditions import Compare
 
@@ -51,6 +51,14 @@ class FactContext:
             self._flags = frozenset(self.account.flags.active()) | frozenset(self.view.event_holds())
         return self._flags
 
+    @property
+    def active_promise(self) -> PromiseState | None:
+        """The running promise to pay, if any (computed once per account)."""
+        cached = self._cache.get(("$active_promise", ()), _MISSING)
+        if cached is _MISSING:
+            cached = self._cache[("$active_promise", ())] = self.view.active_promise(self.grace)
+        return cached  # type: ignore[return-value]
+
     def consent(self, channel: str) -> bool | None:
         """Consent for ``channel``: the latest consent event wins over the record; None when unknown."""
         override = self.view.consent_override(channel)
@@ -86,7 +94,7 @@ class FactContext:
         if fact == "days_since_last_conversation":
             return v.days_since_last_conversation(p.get("channels"))
         if fact == "active_promise":
-            return v.active_promise(self.grace) is not None
+            return self.active_promise is not None
         if fact == "broken_promises":
             return v.broken_promises(self.grace, p.get("days"))
         if fact == "contacts":

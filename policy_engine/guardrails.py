@@ -96,7 +96,7 @@ def check_holds(c: Candidate, s: GuardrailState) -> Suppression | None:
                              + (f": {hold.description}" if hold.description else ""), s.source(f"hold:{hold.id}"))
     g = s.guardrails
     if g.pause_while_promise_active and not c.key_suffix:
-        promise = s.ctx.view.active_promise(_grace(s))
+        promise = s.ctx.active_promise
         if promise is not None:
             return _suppress(c, "promise_active", f"promise to pay {promise.amount or ''} due "
                              f"{promise.due.isoformat()} is active".replace("pay  due", "pay due"),
@@ -108,10 +108,6 @@ def check_holds(c: Candidate, s: GuardrailState) -> Suppression | None:
             return _suppress(c, "time_barred", f"debt unpaid for {age} days; legal action is barred after "
                              f"{g.legal.time_barred_after_days}", s.source("legal.time_barred_after_days"))
     return None
-
-
-def _grace(s: GuardrailState) -> int:
-    return s.ctx.grace
 
 
 def check_consent(c: Candidate, s: GuardrailState) -> Suppression | None:

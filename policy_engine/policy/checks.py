@@ -333,6 +333,10 @@ class _Checker:
             if total != 100:
                 self.error(("variants",), f"variant weights add up to {total}, not 100", "variant_weights")
 
+    def _expected(self, path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+        """`[j].action` when the expectation is a table, `[j]` when it is written as a bare action id."""
+        return path + ("action",) if self.src.index.exact(path + ("action",)) else path
+
     def tests(self) -> None:
         actions = {a.id for _, _, _, a in self.actions()}
         if self.p.escalation.broken_promise:
@@ -340,11 +344,11 @@ class _Checker:
         for i, test in enumerate(self.own.tests):
             for j, exp in enumerate(test.expect.actions or []):
                 if exp.action not in actions:
-                    self.error(("tests", i, "expect", "actions", j, "action"), f"unknown action '{exp.action}'"
+                    self.error(self._expected(("tests", i, "expect", "actions", j)), f"unknown action '{exp.action}'"
                                f"{did_you_mean(exp.action, actions)}", "unknown_action")
             for j, sup in enumerate(test.expect.suppressed or []):
                 if sup.action not in actions:
-                    self.error(("tests", i, "expect", "suppressed", j, "action"), f"unknown action '{sup.action}'"
+                    self.error(self._expected(("tests", i, "expect", "suppressed", j)), f"unknown action '{sup.action}'"
                                f"{did_you_mean(sup.action, actions)}", "unknown_action")
                 if sup.reason not in REASONS and ":" not in sup.reason:
                     self.error(("tests", i, "expect", "suppressed", j, "reason"), f"unknown reason '{sup.reason}'"

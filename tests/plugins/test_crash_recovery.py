@@ -49,7 +49,7 @@ class CrashingChannel:
 
     @hookimpl
     def policy_engine_register_channels(self) -> list[ChannelSpec]:
-        return [ChannelSpec(name="paging", kind="text", contact_point="phone", idempotent_provider=False)]
+        return [ChannelSpec(name="paging", kind="text", contact_point="phone", idempotent_provider=True)]
 
     @hookimpl
     def policy_engine_before_dispatch(self) -> None:
