@@ -18,6 +18,7 @@ PolicyEngineError
 │   └── DeliveryError                a send failed (transient or permanent)
 │       ├── TransientDeliveryError
 │       └── PermanentDeliveryError
+├── TemplateError                    a message template is missing, invalid or fails to render
 └── LedgerError                      the ledger database refused an operation
 ```
 """
@@ -43,6 +44,7 @@ __all__ = [
     "PolicySyntaxError",
     "PolicyValidationError",
     "RowError",
+    "TemplateError",
     "TransientDeliveryError",
 ]
 
@@ -169,6 +171,10 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """A failure that retrying will not fix (4xx, invalid address)."""
+
+
+class TemplateError(PolicyEngineError):
+    """A message template cannot be found, parsed or rendered (unknown variable, sandbox violation)."""
 
 
 class LedgerError(PolicyEngineError):

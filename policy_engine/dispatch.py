@@ -31,7 +31,7 @@ from typing import Any
 from policy_engine._exceptions import PermanentDeliveryError, PluginError, TransientDeliveryError
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message
 from policy_engine.ledger import Claim, Ledger, worker_identity
-from policy_engine.ledger.clock import parse_instant, utc_iso, utc_now
+from policy_engine.ledger.clock import parse_instant, utc_iso
 from policy_engine.plugins import PluginRegistry, get_registry, load_settings
 from policy_engine.templates import TemplateError, TemplateStore, render
 
@@ -139,7 +139,7 @@ class Dispatcher:
         self.settings = dict(settings) if settings is not None else load_settings(self.channels, config)
         self.retry = retry or RetryPolicy()
         self.lease_seconds = lease_seconds
-        self.clock = clock or ledger.clock or utc_now
+        self.clock = clock if clock is not None else ledger.clock
         self.sleep = sleep
         self.worker = worker or worker_identity()
 
@@ -182,10 +182,15 @@ class Dispatcher:
         tally = summary.tally(name)
         spec = self.channels.get(name)
 
+        bad_send_at: str | None = None
         send_at = action.get("send_at")
-        if send_at and parse_instant(str(send_at)) > self.clock():
-            tally.deferred += 1
-            return
+        if send_at:
+            try:
+                if parse_instant(str(send_at)) > self.clock():
+                    tally.deferred += 1
+                    return
+            except ValueError as exc:
+                bad_send_at = f"invalid_send_at: {exc}"
 
         outcome = self.ledger.claim(
             key,
@@ -204,7 +209,7 @@ class Dispatcher:
             return
         claim = outcome.claim
 
-        problem = self._precheck(spec, name, account)
+        problem = bad_send_at or self._precheck(spec, name, account)
         if problem is not None:
             self._fail_permanently(claim, decision, action, spec, problem, summary)
             return
@@ -266,9 +271,12 @@ class Dispatcher:
         self, decision: Mapping[str, Any], action: Mapping[str, Any], account: Mapping[str, Any], spec: ChannelSpec
     ) -> dict[str, Any]:
         """What a template sees for this action (see :mod:`policy_engine.templates`)."""
-        offer_id = action.get("offer")
+        offer_ref = action.get("offer")
         offers = self.context.get("offers") or {}
-        offer = offers.get(offer_id, {"id": offer_id}) if offer_id else None
+        if isinstance(offer_ref, Mapping):  # the engine attaches the offer's terms to the action
+            offer: Any = dict(offer_ref)
+        else:
+            offer = offers.get(offer_ref, {"id": offer_ref}) if offer_ref else None
         return {
             "account": account,
             "stage": decision.get("stage"),
@@ -281,6 +289,7 @@ class Dispatcher:
             "policy": decision.get("policy") or {},
             "as_of": decision.get("as_of"),
             "bank": self.context.get("bank") or {},
+            "opt_out": self.context.get("opt_out", ""),
         }
 
     def _send_with_retries(

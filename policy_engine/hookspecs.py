@@ -25,7 +25,31 @@ from typing import Any, Literal
 
 import pluggy
 
-from policy_engine._exceptions import Issue
+from policy_engine._exceptions import (
+    Issue,
+    Location,
+    PermanentDeliveryError,
+    PluginError,
+    TransientDeliveryError,
+)
+
+__all__ = [
+    "CHANNEL_KINDS",
+    "CONTACT_POINTS",
+    "CONTENT_RULES",
+    "PROJECT_NAME",
+    "ChannelSpec",
+    "DeliveryResult",
+    "Issue",
+    "Location",
+    "Message",
+    "PermanentDeliveryError",
+    "PluginError",
+    "TransientDeliveryError",
+    "hookimpl",
+    "hookspec",
+]
+"""Everything a plugin author imports: the markers, the types, and the errors a send may raise."""
 
 PROJECT_NAME = "policy_engine"
 """The pluggy project name, and the entry-point group plugins are published under."""
@@ -117,21 +141,21 @@ def policy_engine_register_channels() -> list[ChannelSpec]:  # type: ignore[empt
 
 
 @hookspec(firstresult=True)
-def policy_engine_render_message(  # type: ignore[empty-body]
+def policy_engine_render_message(
     channel: ChannelSpec, action: Mapping[str, Any], account: Mapping[str, Any], context: Mapping[str, Any]
 ) -> Message | None:
     """Render the message for an action on a channel you own, or return None to use the template store."""
 
 
 @hookspec
-def policy_engine_validate_template(  # type: ignore[empty-body]
+def policy_engine_validate_template(
     channel: ChannelSpec, template_id: str, source: str
 ) -> list[Issue] | None:
     """Return the problems a template source has for a channel you own (content rules), or None."""
 
 
 @hookspec(firstresult=True)
-def policy_engine_send(  # type: ignore[empty-body]
+def policy_engine_send(
     channel: ChannelSpec,
     action: Mapping[str, Any],
     account: Mapping[str, Any],

@@ -169,7 +169,7 @@ class PluginRegistry:
         owners: dict[str, str] = {}
         caller = self.pm.hook.policy_engine_register_channels
         for impl in reversed(caller.get_hookimpls()):
-            specs = impl.function() or []
+            specs = _specs_of(impl)
             for spec in specs:
                 if not isinstance(spec, ChannelSpec):
                     raise PluginRegistrationError(
@@ -189,7 +189,8 @@ class PluginRegistry:
         """Which plugin provides each channel."""
         owners: dict[str, str] = {}
         for impl in self.pm.hook.policy_engine_register_channels.get_hookimpls():
-            for spec in impl.function() or []:
+            specs = _specs_of(impl)
+            for spec in specs:
                 owners.setdefault(spec.name, impl.plugin_name)
         return owners
 
@@ -209,6 +210,11 @@ class PluginRegistry:
     def _name_of(self, plugin: object) -> str:
         name = self.pm.get_name(plugin)
         return name if name is not None else _default_name(plugin)
+
+
+def _specs_of(impl: Any) -> list[Any]:
+    """What one plugin's ``policy_engine_register_channels`` returns, as a list."""
+    return list(impl.function() or [])
 
 
 def _default_name(plugin: object) -> str:

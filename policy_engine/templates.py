@@ -20,7 +20,7 @@ from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 
-from policy_engine._exceptions import Issue, Location
+from policy_engine._exceptions import Issue, Location, TemplateError
 from policy_engine.hookspecs import Message
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "TemplateSource",
     "TemplateStore",
     "render",
+    "validate_store",
     "validate_template",
     "with_opt_out",
 ]
@@ -40,7 +41,7 @@ ACCOUNT_FIELDS: frozenset[str] = frozenset(
     {
         "account_id", "customer_id", "region", "timezone", "currency", "balance", "amount_past_due",
         "minimum_due", "delinquent_since", "credit_score", "prior_delinquencies", "product", "language",
-        "contact", "consent", "flags", "attributes", "name",
+        "contact", "consent", "flags", "attributes", "name", "customer_name",
     }
 )
 
@@ -56,12 +57,9 @@ TEMPLATE_VARIABLES: dict[str, Collection[str] | None] = {
     "policy": None,
     "as_of": None,
     "bank": None,
+    "opt_out": None,
 }
 """The variables a template may use; for ``account`` also the attributes it may read."""
-
-
-class TemplateError(Exception):
-    """A template cannot be found or rendered (unknown variable, syntax error, sandbox violation)."""
 
 
 @dataclass(frozen=True)
@@ -247,3 +245,39 @@ def validate_template(
             )
         )
     return sorted(issues, key=lambda i: (i.location.line, i.path))
+
+
+def validate_store(
+    store: TemplateStore,
+    usages: Iterable[tuple[str, str]] = (),
+    registry: Any = None,
+    allowed_variables: Mapping[str, Collection[str] | None] = TEMPLATE_VARIABLES,
+) -> list[Issue]:
+    """Every problem of a template store: each part in each language, plus the content rules of the
+    channels that use a template (``usages`` = (channel name, template id) pairs, checked by the
+    plugins of ``registry`` through ``policy_engine_validate_template``). Unknown template ids are issues.
+    """
+    issues: list[Issue] = []
+    for source in store.sources():
+        for part, text in source.parts().items():
+            where = source.origin.get(part, f"<template {source.id}.{part}>")
+            issues += validate_template(text, allowed_variables, file=where)
+    channels = registry.registered_channels() if registry is not None else {}
+    for channel_name, template_id in usages:
+        variants = [s for s in store.sources() if s.id == template_id]
+        if not variants:
+            issues.append(Issue(Location(""), template_id, f"template {template_id!r} does not exist",
+                                code="unknown_template"))
+            continue
+        spec = channels.get(channel_name)
+        if spec is None:
+            continue
+        for source in variants:
+            for part, text in source.parts().items():
+                found = registry.hook.policy_engine_validate_template(
+                    channel=spec, template_id=template_id, source=text
+                )
+                where = source.origin.get(part, f"<template {source.id}.{part}>")
+                for plugin_issues in found:
+                    issues += [replace(i, location=Location(where, i.location.line)) for i in plugin_issues or []]
+    return issues

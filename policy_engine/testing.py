@@ -12,7 +12,7 @@ gives the fixtures ``pe_registry`` (a registry with no plugins), ``pe_ledger`` (
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,7 +190,7 @@ def make_decision(account_id: str, *actions: Mapping[str, Any], **extra: Any) ->
 
 
 def run_dispatch(
-    decisions: list[Mapping[str, Any]],
+    decisions: Sequence[Mapping[str, Any]],
     accounts: Mapping[str, Mapping[str, Any]],
     *,
     registry: PluginRegistry,
@@ -233,8 +233,8 @@ else:
 
         def register(plugin: object, name: str | None = None) -> str:
             plugin_name = pe_registry.register(plugin, name=name)
-            pe_registry.check()
             names.append(plugin_name)
+            pe_registry.check()
             return plugin_name
 
         yield register

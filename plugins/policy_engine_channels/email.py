@@ -12,6 +12,7 @@ travels in ``Message-ID`` and ``X-Idempotency-Key`` so mail systems downstream c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import smtplib
 import ssl
@@ -110,10 +111,8 @@ def policy_engine_send(
         try:
             refused = smtp.send_message(mail)
         finally:
-            try:
+            with contextlib.suppress(smtplib.SMTPException):
                 smtp.quit()
-            except smtplib.SMTPException:
-                pass
     except smtplib.SMTPRecipientsRefused as exc:
         raise PermanentDeliveryError(f"recipient refused: {exc.recipients}") from exc
     except smtplib.SMTPAuthenticationError as exc:

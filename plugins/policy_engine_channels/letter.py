@@ -13,9 +13,9 @@ On Debian: ``apt-get install fonts-wqy-microhei``. Settings (``[channels.letter]
 from __future__ import annotations
 
 import fcntl
-import os
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Mapping

@@ -38,7 +38,9 @@ _WORDS = (
 FORBIDDEN = re.compile(r"\b(?:" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
 FORBIDDEN_CJK = re.compile(r"欠款|欠费|逾期|债务|还款|催收|金额|账单|违约|拖欠")
 MONEY = re.compile(r"[$¥€£]\s*\d|\d[\d,]*\.\d{2}\b")
-FORBIDDEN_FIELDS = re.compile(r"\baccount\.(?:balance|amount_past_due|minimum_due|delinquent_since)\b|\bdpd\b|\boffer\b")
+FORBIDDEN_FIELDS = re.compile(
+    r"\baccount\.(?:balance|amount_past_due|minimum_due|delinquent_since)\b|\bdpd\b|\boffer\b"
+)
 
 
 def limited_content_problems(text: str) -> list[tuple[int, str]]:

@@ -163,6 +163,7 @@ class Account(_Frozen):
 
     account_id: str = Field(min_length=1)
     customer_id: str | None = None
+    name: str | None = None  # the customer's name, for letters and greetings (extra to the contract)
     region: str | None = None
     timezone: str | None = None
     currency: str | None = None

@@ -313,12 +313,13 @@ class _Checker:
         for si, _, ai, action in self.actions():
             if action.template:
                 refs.append((action.template, ("stages", si, "actions", ai, "template")))
-        for i, notice in enumerate(self.p.notices):
-            if notice.template and i < len(self.own.notices):
+        for i, notice in enumerate(self.own.notices):  # own index: baseline notices come first in self.p
+            if notice.template:
                 refs.append((notice.template, ("notices", i, "template")))
         bp = self.p.escalation.broken_promise
         if bp and bp.action.template:
             refs.append((bp.action.template, ("escalation", "broken_promise", "action", "template")))
+        self.template_texts()
         for name, path in refs:
             if name not in templates:
                 self.error(path, f"unknown template '{name}'{did_you_mean(name, templates)}", "unknown_template",
@@ -326,6 +327,29 @@ class _Checker:
             elif locale and locale not in templates[name]:
                 self.warn(path, f"template '{name}' has no text for the policy locale {locale} "
                           f"(has: {allowed_list(templates[name])})", "template_locale")
+
+    def template_texts(self) -> None:
+        """Every template text must only use variables that exist (bank.* only what [bank] defines)."""
+        from policy_engine.templates import TEMPLATE_VARIABLES, validate_template  # noqa: PLC0415
+
+        allowed = dict(TEMPLATE_VARIABLES)
+        bank = self.p.bank
+        allowed["bank"] = frozenset(k for k, v in (bank.model_dump() if bank else {}).items() if v is not None)
+        for tid, per_locale in self.own.templates.items():
+            for locale, text in per_locale.items():
+                for part, source in (("body", text.body), ("subject", text.subject)):
+                    if source is None:
+                        continue
+                    for issue in validate_template(source, allowed):
+                        message = issue.message
+                        if issue.path.startswith("bank.") and not bank:
+                            message += " (add a [bank] table with name, phone, url, address, email)"
+                        elif issue.path.startswith("bank."):
+                            message += " (not set in the [bank] table)"
+                        line = f", line {issue.location.line} of the text" if issue.location.line > 1 else ""
+                        hint = issue.hint if issue.hint and not issue.hint.endswith("known: ") else None
+                        self.error(("templates", tid, locale, part), f"template '{tid}' ({locale}{line}): {message}",
+                                   "template_variable", hint)
 
     def variants(self) -> None:
         if self.own.variants:

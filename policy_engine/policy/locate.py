@@ -8,13 +8,20 @@ element starts. A key path is a tuple such as ``("stages", 2, "actions", 0, "cha
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 
 __all__ = ["PositionIndex", "Path"]
 
 Path = tuple[str | int, ...]
 
-_BARE_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_\-]*")
+_WS = re.compile(r"(?:[ \t\r]|#[^\n]*)*")
+_WS_NL = re.compile(r"(?:[ \t\r\n]|#[^\n]*)*")
+_SCALAR = re.compile(r"[^,\]}\n#]*")
+_BASIC = re.compile(r'(?:[^"\\]|\\[\s\S])*')
+_BASIC_ML = re.compile(r'(?:[^"\\]|\\[\s\S]|"(?!""))*')
+_ESCAPE = re.compile(r"\\([\s\S])")
 
 
 class PositionIndex:
@@ -38,8 +45,21 @@ class PositionIndex:
         while key:
             if key in self.positions:
                 return self.positions[key]
+            single = self._single_table(key)
+            if single in self.positions:
+                return self.positions[single]
             key = key[:-1]
         return (0, 0)
+
+    def _single_table(self, key: Path) -> Path:
+        """``key`` without the index 0 of a lone table written where a list is allowed (``requires = {...}``)."""
+        out: list[str | int] = []
+        for part in key:
+            if isinstance(part, int) and part == 0 and tuple(out) in self.positions \
+                    and tuple(out) + (0,) not in self.positions:
+                continue
+            out.append(part)
+        return tuple(out)
 
     def exact(self, path: Sequence[str | int]) -> tuple[int, int] | None:
         """Position of exactly ``path``, or None when it is not written in the file."""
@@ -54,22 +74,16 @@ class PositionIndex:
         return self._text[i] if i < len(self._text) else ""
 
     def _advance(self, n: int = 1) -> None:
-        for _ in range(n):
-            if self._pos < len(self._text) and self._text[self._pos] == "\n":
-                self._line += 1
-                self._line_start = self._pos + 1
-            self._pos += 1
+        end = min(self._pos + n, len(self._text))
+        lines = self._text.count("\n", self._pos, end)
+        if lines:
+            self._line += lines
+            self._line_start = self._text.rfind("\n", self._pos, end) + 1
+        self._pos += n
 
     def _skip_ws(self, newlines: bool = False) -> None:
-        while self._pos < len(self._text):
-            c = self._text[self._pos]
-            if c in " \t\r" or (newlines and c == "\n"):
-                self._advance()
-            elif c == "#":
-                while self._pos < len(self._text) and self._text[self._pos] != "\n":
-                    self._advance()
-            else:
-                return
+        m = (_WS_NL if newlines else _WS).match(self._text, self._pos)
+        self._advance(m.end() - self._pos)
 
     def _record(self, path: Path, where: tuple[int, int]) -> None:
         self.positions.setdefault(path, where)
@@ -111,6 +125,8 @@ class PositionIndex:
             self._record(base, where)
         else:
             path = self._resolve(keys)
+        for end in range(1, len(path)):  # [a.b.c] also introduces a and a.b when nothing wrote them before
+            self._record(path[:end], where)
         self._record(path, where)
         return path
 
@@ -125,8 +141,7 @@ class PositionIndex:
                 keys.append(self._scan_literal_string())
             else:
                 start = self._pos
-                while self._peek() and self._peek() in _BARE_KEY_CHARS:
-                    self._advance()
+                self._advance(_BARE_KEY.match(self._text, start).end() - start)
                 keys.append(self._text[start : self._pos])
             self._skip_ws()
             if self._peek() == ".":
@@ -158,8 +173,7 @@ class PositionIndex:
         elif c == "'":
             self._scan_literal_string()
         else:
-            while self._peek() and self._peek() not in ",]}\n#":
-                self._advance()
+            self._advance(_SCALAR.match(self._text, self._pos).end() - self._pos)
 
     def _scan_inline_table(self, path: Path) -> None:
         self._advance()  # {
@@ -193,31 +207,23 @@ class PositionIndex:
         if self._text.startswith('"""', self._pos):
             self._advance(3)
             start = self._pos
-            while not self._text.startswith('"""', self._pos) and self._pos < len(self._text):
-                self._advance(2 if self._peek() == "\\" else 1)
+            self._advance(_BASIC_ML.match(self._text, self._pos).end() - self._pos)
             while self._text.startswith('""""', self._pos):
                 self._advance()
             value = self._text[start : self._pos]
             self._advance(3)
             return value
         self._advance()
-        chars: list[str] = []
-        while self._peek() not in ('"', ""):
-            if self._peek() == "\\":
-                chars.append(self._peek(1))
-                self._advance(2)
-            else:
-                chars.append(self._peek())
-                self._advance()
-        self._advance()
-        return "".join(chars)
+        raw = _BASIC.match(self._text, self._pos)[0]
+        self._advance(len(raw) + 1)
+        return _ESCAPE.sub(r"\1", raw)
 
     def _scan_literal_string(self) -> str:
         if self._text.startswith("'''", self._pos):
             self._advance(3)
             start = self._pos
-            while not self._text.startswith("'''", self._pos) and self._pos < len(self._text):
-                self._advance()
+            end = self._text.find("'''", self._pos)
+            self._advance((end if end >= 0 else len(self._text)) - self._pos)
             while self._text.startswith("''''", self._pos):
                 self._advance()
             value = self._text[start : self._pos]
@@ -225,8 +231,8 @@ class PositionIndex:
             return value
         self._advance()
         start = self._pos
-        while self._peek() not in ("'", ""):
-            self._advance()
+        end = self._text.find("'", start)
+        self._advance((end if end >= 0 else len(self._text)) - start)
         value = self._text[start : self._pos]
         self._advance()
         return value

@@ -296,5 +296,6 @@ def merge_onto(base: PolicyFile, base_origins: Origins, child: SourceFile,
         "escalation": c.escalation if c.escalation.broken_promise else base.escalation,
         "templates": templates,
         "variants": c.variants or base.variants,
+        "bank": c.bank or base.bank,
     })
     return effective, m.origins, m.issues

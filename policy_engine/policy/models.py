@@ -350,7 +350,7 @@ class Action(Strict):
     offer: str | None = None
     requires: list[Requirement] = Field(default_factory=list)
 
-    @field_validator("requires", mode="before")
+    @field_validator("requires", mode="before", json_schema_input_type=Requirement | list[Requirement])
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
@@ -441,6 +441,16 @@ class Escalation(Strict):
     broken_promise: BrokenPromise | None = None
 
 
+class Bank(Strict):
+    """The bank's own details that messages and letters show (`bank.name`, `bank.phone`, ...)."""
+
+    name: str
+    phone: str | None = None
+    url: str | None = None
+    address: str | None = None
+    email: str | None = None
+
+
 class TemplateText(Strict):
     """A message in one locale."""
 
@@ -480,12 +490,22 @@ class Expectation(Strict):
     stage: str | None = None
     holds: list[str] | None = None
 
-    @field_validator("actions", "suppressed", mode="before")
+    # the schema must accept what validation accepts: `actions = ["reminder_sms"]` (bare action ids)
+    @field_validator("actions", mode="before", json_schema_input_type=list[str | ExpectedAction] | None)
     @classmethod
     def _names(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"action": v} if isinstance(v, str) else v for v in value]
-        return value
+        return _bare_action_ids(value)
+
+    @field_validator("suppressed", mode="before")
+    @classmethod
+    def _suppressed_names(cls, value: Any) -> Any:
+        return _bare_action_ids(value)
+
+
+def _bare_action_ids(value: Any) -> Any:
+    if isinstance(value, list):
+        return [{"action": v} if isinstance(v, str) else v for v in value]
+    return value
 
 
 class PolicyTest(Strict):
@@ -510,6 +530,7 @@ class PolicyFile(Strict):
     """One policy (or baseline) TOML file."""
 
     policy: Metadata
+    bank: Bank | None = None
     guardrails: Guardrails = Field(default_factory=Guardrails)
     holds: list[Hold] = Field(default_factory=list)
     notices: list[Notice] = Field(default_factory=list)

@@ -82,7 +82,8 @@ def _syntax_issue(text: str, msg: str, display: str) -> Issue:
 def _explain(reason: str, line_text: str, col: int) -> tuple[str, int]:
     """tomllib's terse reason in words a policy author can act on, and a better column when known."""
     before = line_text[: max(col - 1, 0)]
-    if reason in ("Illegal character '\\n'", "Found invalid character '\\n'", "Unterminated string"):
+    if reason in ("Illegal character '\\n'", "Found invalid character '\\n'", "Unterminated string",
+                  'Expected "\'"'):
         start = max(before.rfind('"'), before.rfind("'"))
         return ("text not closed: the closing quote is missing at the end of the line",
                 start + 1 if start >= 0 else col)

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-from policy_engine.ledger import Ledger
 from plugin_servers import MailSink, Provider, start_http_provider, start_smtp
 
+from policy_engine.ledger import Ledger
 from policy_engine.testing import pe_ledger, pe_registry, register_plugin  # noqa: F401  (fixtures)
 
 PG_BASE = os.environ.get("POLICY_ENGINE_TEST_PG", "postgresql+psycopg://{user}@127.0.0.1:5432/test")

@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
-
 from policy_engine_channels._common import verify
 
 
@@ -126,5 +125,34 @@ def start_smtp() -> tuple[Controller, MailSink]:
     """A real SMTP server on 127.0.0.1 (no STARTTLS)."""
     sink = MailSink()
     controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    return controller, sink
+
+
+def make_certificate(folder: str) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 made with the openssl CLI: (cert file, key file)."""
+    import subprocess
+
+    cert, key = f"{folder}/cert.pem", f"{folder}/key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
+def start_smtp_tls(cert: str, key: str, *, implicit: bool) -> tuple[Controller, MailSink]:
+    """An SMTP server on 127.0.0.1 offering STARTTLS, or speaking TLS from the start (``implicit``)."""
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    sink = MailSink()
+    if implicit:
+        controller = Controller(sink, hostname="127.0.0.1", port=free_port(), ssl_context=context)
+    else:
+        controller = Controller(sink, hostname="127.0.0.1", port=free_port(), tls_context=context,
+                                require_starttls=True)
     controller.start()
     return controller, sink

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import email
 import json
+import shutil
 from email import policy as email_policy
 from pathlib import Path
 from typing import Any
 
-from plugin_servers import MailSink, Provider
+import pytest
+from plugin_servers import MailSink, Provider, make_certificate, start_smtp_tls
 from pypdf import PdfReader
 
 from policy_engine.ledger import AgentQueue, Ledger
@@ -36,7 +38,7 @@ def test_sms_is_signed_carries_key_and_opt_out(pe_ledger: Ledger, provider: tupl
     assert received.signature_ok is True and received.key == action["idempotency_key"]
     assert received.body["to"] == "+15550100"
     assert received.body["text"] == "Your card is 35 days past due.\n\nReply STOP to opt out."
-    assert pe_ledger.get_dispatch(action["idempotency_key"])["provider_id"] == "prov-1"
+    assert (pe_ledger.get_dispatch(action["idempotency_key"]) or {})["provider_id"] == "prov-1"
 
 
 def test_wrong_secret_is_a_permanent_failure(pe_ledger: Ledger, provider: tuple[Provider, str]) -> None:
@@ -139,8 +141,9 @@ def test_letter_pdf_with_chinese_text_and_single_manifest_line(
     outbox = tmp_path / "print-shop"
     action = make_action("letter", template="arrears_notice", notice="arrears_notice")
     account = sample_account("A1", language="zh-CN", name="张三", contact={"address": "上海市浦东新区世纪大道100号"})
-    templates = {"arrears_notice": {"subject": "逾期通知", "txt": "尊敬的{{ account.name }}：您的信用卡已逾期 {{ dpd }} 天，"
-                                    "欠款 ¥{{ account.balance }}。逾期将影响您的信用记录。"}}
+    body = ("尊敬的{{ account.name }}：您的信用卡已逾期 {{ dpd }} 天，"
+            "欠款 ¥{{ account.balance }}。逾期将影响您的信用记录。")
+    templates = {"arrears_notice": {"subject": "逾期通知", "txt": body}}
     settings = {"letter": {"outbox": str(outbox), "sender": "示例银行 信用卡中心"}}
     summary = run_dispatch([make_decision("A1", action)], {"A1": account}, registry=builtin("letter"),
                            ledger=pe_ledger, templates=templates, settings=settings)
@@ -153,7 +156,7 @@ def test_letter_pdf_with_chinese_text_and_single_manifest_line(
     from policy_engine_channels import letter  # a second write (re-send after a crash) adds no manifest line
 
     letter.policy_engine_send(channel=letter.SPEC, action=action, account=account,
-                              message=summary and _message("again"), settings=settings["letter"])
+                              message=_message("again"), settings=settings["letter"])
     assert len((outbox / "manifest.jsonl").read_text().splitlines()) == 1
 
 
@@ -191,3 +194,23 @@ def test_agent_task_queued_once(pe_ledger: Ledger) -> None:
     (task,) = AgentQueue(pe_ledger).list()
     assert task["state"] == "open" and task["message"] == "Explain the impact on the credit record; offer None."
     assert task["payload"]["segment"] == "high_risk"
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_email_over_tls_verifies_the_server(pe_ledger: Ledger, tmp_path: Path, security: str) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not installed: cannot make a test certificate")
+    cert, key = make_certificate(str(tmp_path))
+    controller, sink = start_smtp_tls(cert, key, implicit=security == "ssl")
+    try:
+        base = {"host": "127.0.0.1", "port": controller.port, "security": security, "from_addr": "c@bank.test"}
+        trusted = run_dispatch([make_decision("A1", make_action("email"))], {"A1": sample_account("A1")},
+                               registry=builtin("email"), ledger=pe_ledger,
+                               settings={"email": {**base, "ca_file": cert}})
+        untrusted = run_dispatch([make_decision("A2", make_action("email"))], {"A2": sample_account("A2")},
+                                 registry=builtin("email"), ledger=pe_ledger, settings={"email": base})
+    finally:
+        controller.stop()
+    assert trusted.tally("email").sent == 1, trusted.failures
+    assert len(sink.messages) == 1 and sink.messages[0][1] == ["a1@example.test"]
+    assert untrusted.tally("email").failed == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.failures[0].error

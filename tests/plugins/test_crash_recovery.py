@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 from plugin_servers import Provider
+from policy_engine_channels._common import post_signed_json
 from sqlalchemy import event
 
 from policy_engine.dispatch import Dispatcher, RetryPolicy
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
 from policy_engine.ledger import Ledger
 from policy_engine.testing import make_action, make_decision, make_registry, sample_account
-from policy_engine_channels._common import post_signed_json
 
 BATCH = 10
 SECRET = "s3cret-value"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from policy_engine.dispatch import Dispatcher, RetryPolicy
-from policy_engine.hookspecs import ChannelSpec, hookimpl
+from policy_engine.hookspecs import ChannelSpec, DeliveryResult, hookimpl
 from policy_engine.ledger import Ledger
 from policy_engine.templates import TemplateStore
 from policy_engine.testing import (
@@ -52,7 +54,7 @@ def test_transient_failures_are_retried_with_backoff(pe_ledger: Ledger) -> None:
     assert waits == [0.5, 1.0]  # 0.5, then 1.5 capped at 1.0
     attempts = pe_ledger.list_attempts(action["idempotency_key"])
     assert [a["status"] for a in attempts] == ["transient_failure", "transient_failure", "delivered"]
-    assert pe_ledger.get_dispatch(action["idempotency_key"])["attempts"] == 3
+    assert (pe_ledger.get_dispatch(action["idempotency_key"]) or {})["attempts"] == 3
 
 
 def test_exhausted_retries_stay_retryable_for_the_next_run(pe_ledger: Ledger) -> None:
@@ -112,7 +114,7 @@ def test_unknown_template_variable_fails_at_render_not_silently(pe_ledger: Ledge
     assert chat.calls == [] and "nickname" in summary.failures[0].error
 
 
-def test_future_send_at_is_deferred(tmp_path) -> None:
+def test_future_send_at_is_deferred(tmp_path: Path) -> None:
     clock = lambda: datetime(2026, 11, 28, 0, 0, tzinfo=UTC)  # noqa: E731  08:00 in Shanghai
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}", clock=clock)
     chat = DeliveryRecorder(channel="chat")
@@ -146,7 +148,7 @@ def test_crashed_sending_row_resolution_depends_on_provider_dedup(pe_ledger: Led
     assert summary.failures[0].error.startswith("interrupted")
 
 
-def test_concurrent_runs_never_double_send(tmp_path) -> None:
+def test_concurrent_runs_never_double_send(tmp_path: Path) -> None:
     chat = DeliveryRecorder(channel="chat", deduplicate=False)
     registry = make_registry(chat)
     url = f"sqlite:///{tmp_path / 'shared.db'}"
@@ -177,11 +179,11 @@ class Observer:
         self.seen: list[tuple[str, str]] = []
 
     @hookimpl
-    def policy_engine_before_dispatch(self, action, channel: ChannelSpec) -> None:  # type: ignore[no-untyped-def]
+    def policy_engine_before_dispatch(self, action: dict[str, Any], channel: ChannelSpec) -> None:
         self.seen.append(("before", action["idempotency_key"]))
 
     @hookimpl
-    def policy_engine_after_dispatch(self, action, result) -> None:  # type: ignore[no-untyped-def]
+    def policy_engine_after_dispatch(self, action: dict[str, Any], result: DeliveryResult) -> None:
         self.seen.append((result.status, action["idempotency_key"]))
         raise RuntimeError("observers must not break dispatch")
 
@@ -208,3 +210,24 @@ def test_language_specific_template_and_offer_context(pe_ledger: Ledger) -> None
                  make_decision("A2", make_action("chat", template="t", offer="i24"))]
     dispatcher.dispatch(decisions, {"A1": sample_account("A1"), "A2": sample_account("A2", language="zh-CN")})
     assert chat.texts() == ["Offer i24: 24 months", "示例银行：分期 24 期"]
+
+
+def test_full_flow_on_each_ledger_backend(ledger: Ledger) -> None:
+    chat = DeliveryRecorder(channel="chat", transient_failures=1)
+    registry = make_registry(chat)
+    decisions = [make_decision(f"A{i}", make_action("chat"), make_action("chat")) for i in range(3)]
+    accounts = {f"A{i}": sample_account(f"A{i}") for i in range(3)}
+    first = run_dispatch(decisions, accounts, registry=registry, ledger=ledger)
+    again = run_dispatch(decisions, accounts, registry=registry, ledger=ledger)
+    assert first.tally("chat").sent == 6 and again.tally("chat").skipped == 6
+    assert len(chat.delivered) == 6 and len(chat.calls) == 7
+    assert len(list(ledger.iter_history())) == 6
+    assert len(list(ledger.iter_decisions())) == 3
+
+
+def test_send_at_without_offset_is_a_reported_failure(pe_ledger: Ledger) -> None:
+    chat = DeliveryRecorder(channel="chat")
+    good, bad = make_action("chat"), make_action("chat", send_at="2026-11-28 09:00")
+    summary = run_dispatch([make_decision("A1", bad, good)], {"A1": sample_account("A1")},
+                           registry=make_registry(chat), ledger=pe_ledger)
+    assert summary.tally("chat").sent == 1 and summary.failures[0].error.startswith("invalid_send_at")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from policy_engine.hookspecs import Message
 from policy_engine.plugins import PluginRegistry
 from policy_engine.templates import TemplateError, TemplateStore, render, validate_template, with_opt_out
-from policy_engine.hookspecs import Message
 
 
 def test_unknown_variable_is_a_located_issue() -> None:
@@ -77,3 +77,17 @@ def test_voice_templates_must_be_limited_content() -> None:
     good = "This is Jane from Acme for {{ account.name }}. Please call us back at 555-0100."
     assert not any(registry.hook.policy_engine_validate_template(channel=voice, template_id="c", source=good))
     assert not any(registry.hook.policy_engine_validate_template(channel=sms, template_id="c", source=bad))
+
+
+def test_validate_store_reports_files_lines_and_channel_rules(tmp_path: Path) -> None:
+    (tmp_path / "call.txt").write_text("This is Acme.\nYour balance is {{ account.balance }}.\n")
+    (tmp_path / "remind.txt").write_text("Hi {{ account.nam }}")
+    registry = PluginRegistry()
+    registry.load_entry_points({"voice"})
+    from policy_engine.templates import validate_store
+
+    issues = validate_store(TemplateStore.from_directory(tmp_path), [("voice", "call"), ("voice", "gone")], registry)
+    rendered = sorted(str(i) for i in issues)
+    assert any(r.startswith(f"{tmp_path / 'remind.txt'}:1: error: account.nam") for r in rendered)
+    assert any(r.startswith(f"{tmp_path / 'call.txt'}:2: error: call:") and "balance" in r for r in rendered)
+    assert any("'gone' does not exist" in r for r in rendered)

@@ -1,0 +1,93 @@
+"""The daily batch: evaluate -> persist decisions -> dispatch through plugins -> record outcomes.
+
+The ledger is the history the engine reads on the next run, so cadence and caps hold across runs, and a
+rerun the same day finds every action already sent (idempotency keys are unique in the ledger).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from policy_engine.data.history import HistoryIndex
+from policy_engine.data.records import Account, HistoryEvent
+from policy_engine.dispatch import DispatchSummary, RetryPolicy, dispatch
+from policy_engine.engine import Engine
+from policy_engine.ledger import Ledger
+from policy_engine.plugins import PluginRegistry
+from policy_engine.policy.models import PolicyFile
+from policy_engine.templates import TemplateStore
+
+__all__ = ["RunReport", "history_with_ledger", "run_batch", "template_account", "templates_of"]
+
+
+@dataclass
+class RunReport:
+    """What a run did: decisions made, what the dispatcher sent or failed, and what was suppressed."""
+
+    accounts: int = 0
+    suppressed: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dispatch: DispatchSummary = field(default_factory=DispatchSummary)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready report."""
+        return {"accounts": self.accounts, "dispatch": self.dispatch.as_dict(),
+                "suppressed": [{"channel": c, "reason": r, "count": n}
+                               for (c, r), n in sorted(self.suppressed.items())]}
+
+
+def templates_of(policy: PolicyFile) -> TemplateStore:
+    """The policy's `[templates]` as a template store (one source per template and locale)."""
+    mapping: dict[str, dict[str, str]] = {}
+    for template_id, per_locale in sorted(policy.templates.items()):
+        for locale, text in sorted(per_locale.items()):
+            parts = {"txt": text.body}
+            if text.subject:
+                parts["subject"] = text.subject
+            mapping[f"{template_id}.{locale}"] = parts
+    return TemplateStore.from_mapping(mapping)
+
+
+def template_account(account: Account) -> dict[str, Any]:
+    """The account as templates see it: the record plus ``customer_name`` (empty when unknown)."""
+    data = account.model_dump(mode="json")
+    data["name"] = data["customer_name"] = account.name or ""
+    return data
+
+
+def history_with_ledger(files: HistoryIndex, ledger: Ledger) -> HistoryIndex:
+    """File history plus every event the ledger recorded in earlier runs."""
+    for data in ledger.iter_history():
+        files.add(HistoryEvent.model_validate(data))
+    return files
+
+
+def run_batch(engine: Engine, accounts: Iterable[Account], history: HistoryIndex, as_of: datetime, *,
+              ledger: Ledger, registry: PluginRegistry | None = None, config: str | Path | None = None,
+              retry: RetryPolicy | None = None) -> RunReport:
+    """Decide every account and dispatch the planned actions exactly once; returns the run report."""
+    report = RunReport()
+    current: dict[str, dict[str, Any]] = {}
+    policy = engine.policy
+
+    def decisions() -> Iterator[dict[str, Any]]:
+        for account in accounts:
+            decision = engine.decide(account, history.for_account(account.account_id), as_of)
+            report.accounts += 1
+            for s in decision.suppressed:
+                report.suppressed[(s.channel, s.reason)] += 1
+            current.clear()
+            current[account.account_id] = template_account(account)
+            yield decision.to_dict()
+
+    context: dict[str, Any] = {
+        "bank": policy.bank.model_dump(exclude_none=True) if policy.bank else {},
+        "offers": {o.id: o.model_dump(exclude_none=True, exclude={"when"}) for o in policy.offers},
+    }
+    report.dispatch = dispatch(decisions(), accounts=current.get, ledger=ledger, registry=registry,
+                               templates=templates_of(policy), context=context, config=config, retry=retry)
+    return report

@@ -1,0 +1,441 @@
+"""Differential test: the `durable` backend decides exactly like the `compiled` one.
+
+Hypothesis generates batches of accounts with histories (values on and around every threshold of the
+policy below, missing values, free-form attributes of every JSON type, Decimals finer than a double) and
+each account is evaluated by both backends: the matched rule sets of both phases and the full decision
+JSON must be identical. The policy uses every fact, every operator, all/any/not (nested, over missing
+values). The test counts the accounts it compared and requires at least 10,000; it is derandomised, so CI
+sees the same accounts on every run.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from policy_engine.data.records import Account, HistoryEvent
+from policy_engine.engine import NO_SEGMENT, Engine
+from policy_engine.facts import FactContext
+from policy_engine.policy import load_policy
+from policy_engine.policy.loader import LoadedPolicy
+
+BATCH = 50  # accounts per hypothesis example (kept under Hypothesis' per-example choice budget)
+EXAMPLES = 205  # 205 x 50 = 10,250 accounts
+MIN_ACCOUNTS = 10_000
+
+POLICY = r'''
+[policy]
+id = "differential"
+version = "1"
+timezone = "America/New_York"
+currency = "USD"
+
+[guardrails]
+contact_hours = { start = "08:00", end = "21:00" }
+max_contacts_per_day = 3
+caps = [ { channels = ["voice"], max = 3, days = 7 }, { channels = ["sms", "email"], max = 4, days = 7 } ]
+after_conversation = [ { channels = ["voice"], days = 7 } ]
+unknown_consent = { sms = "deny", email = "allow" }
+pause_while_promise_active = true
+
+[guardrails.legal]
+min_dpd = 90
+require_notice = true
+notice_channels = ["letter"]
+min_notice_days = 30
+
+[escalation.broken_promise]
+grace_days = 1
+action = { channel = "agent" }
+
+[[notices]]
+id = "arrears_notice"
+
+[[notices]]
+id = "final_notice"
+
+# -- holds ---------------------------------------------------------------------------------------------
+[[holds]]
+id = "dispute"
+when = { flags.dispute = true }
+
+[[holds]]
+id = "vulnerable"
+when.any = [ { flags.hardship = true }, { attributes.vulnerable = true }, { attributes.vulnerable = "yes" } ]
+channels = ["voice"]
+
+[[holds]]
+id = "cease"
+when = { flags.cease_contact = true }
+except_channels = ["letter"]
+
+[[holds]]
+id = "estate"
+when.any = [ { flags.deceased = true }, { flags.bankruptcy = true }, { flags.attorney = true },
+             { flags.breathing_space = true } ]
+
+[[holds]]
+id = "no_email_consent"
+when = { consent.email = false }
+channels = ["email"]
+
+[[holds]]
+id = "no_phone"
+when = { not = { contact.phone = { exists = true } } }
+channels = ["sms", "voice"]
+
+# -- segments (first match wins; `segment` cannot be used here) ------------------------------------------
+[[segments]]
+id = "vip"
+when = { attributes.tier = { in = ["gold", "platinum"] }, credit_score = { gte = 750 } }
+
+[[segments]]
+id = "low_risk"
+when = { credit_score = { gte = 700 }, prior_delinquencies = 0 }
+
+[[segments]]
+id = "high_risk"
+when.any = [ { credit_score = { lt = 600 } }, { prior_delinquencies = { gte = 2 } },
+             { not = { credit_score = { exists = true } } } ]
+
+[[segments]]
+id = "big_balance"
+when = { balance = { gt = 5000.5 }, not = { amount_past_due = { lte = 100 } } }
+
+[[segments]]
+id = "foreign"
+when = { not = { region = { in = ["US", "US-NY", "US-MA"] } } }
+
+[[segments]]
+id = "small_minimum"
+when = { minimum_due = { lte = 25 }, currency = { ne = "USD" } }
+
+[[segments]]
+id = "product_language"
+when.any = [ { product = "gold" }, { language = { not_in = ["en-US", "es-US"] } } ]
+
+[[segments]]
+id = "exotic"
+when = { attributes.score = { gt = 0.5 }, not = { attributes.grade = { lt = "B" } } }
+
+[[segments]]
+id = "quiet"
+when.days_since_last_payment = { gte = 30 }
+when.not = { days_since_last_conversation = { channels = ["voice"], lt = 14 } }
+
+[[segments]]
+id = "standard"
+
+# -- stages ---------------------------------------------------------------------------------------------
+[[stages]]
+id = "promise_watch"
+dpd = { from = 1, to = 29 }
+when = { active_promise = true }
+
+  [[stages.actions]]
+  id = "promise_sms"
+  channel = "sms"
+  when = { not = { active_promise = false } }
+
+[[stages]]
+id = "early"
+dpd = { from = 1, to = 29 }
+when.any = [ { segment = { in = ["low_risk", "vip"] } }, { dpd = { lt = 15 } } ]
+
+  [[stages.actions]]
+  id = "sms_reminder"
+  channel = "sms"
+  when = { contacts = { channels = ["sms"], days = 7, lt = 3 } }
+  every_days = 2
+
+  [[stages.actions]]
+  id = "email_reminder"
+  channel = "email"
+  when.all = [ { consent.email = true }, { contact.email = { exists = true } } ]
+
+[[stages]]
+id = "early_other"
+dpd = { from = 1, to = 29 }
+
+  [[stages.actions]]
+  id = "early_call"
+  channel = "voice"
+  when = { not = { any = [ { conversations = { days = 14, gte = 1 } }, { broken_promises = { gte = 2 } } ] } }
+  at_most = { times = 2, days = 7 }
+
+  [[stages.actions]]
+  id = "early_agent"
+  channel = "agent"
+  segments = ["high_risk", "foreign"]
+  when = { segment = { ne = "vip" } }
+
+[[stages]]
+id = "mid"
+dpd = { from = 30, to = 89 }
+when = { not = { segment = "high_risk" } }
+
+  [[stages.actions]]
+  id = "arrears_letter"
+  channel = "letter"
+  notice = "arrears_notice"
+  once = true
+  when = { notices_sent = { notice = "arrears_notice", eq = 0 } }
+
+  [[stages.actions]]
+  id = "mid_call"
+  channel = "voice"
+  when = { days_since_notice = { notice = "arrears_notice", gte = 10 } }
+  offer = "installment_12"
+
+  [[stages.actions]]
+  id = "mid_webhook"
+  channel = "webhook"
+  when = { attributes.months_on_book = { in = [1, 2, 3.5, true] } }
+
+[[stages]]
+id = "mid_high"
+dpd = { from = 30, to = 89 }
+
+  [[stages.actions]]
+  id = "mid_high_call"
+  channel = "voice"
+  when.any = [ { consent.voice = { exists = false } }, { consent.voice = true } ]
+
+  [[stages.actions]]
+  id = "mid_high_letter"
+  channel = "letter"
+  notice = "arrears_notice"
+  once = true
+
+[[stages]]
+id = "late"
+dpd = { from = 90 }
+when = { balance = { gte = 1000 } }
+
+  [[stages.actions]]
+  id = "final_letter"
+  channel = "letter"
+  notice = "final_notice"
+  when = { notices_sent = { lt = 1 } }
+  once = true
+
+  [[stages.actions]]
+  id = "legal_referral"
+  channel = "legal"
+  requires = { notice = "final_notice", delivered_days_ago = { gte = 30 } }
+  when.all = [ { balance = { gte = 1000.00 } }, { not = { broken_promises = { days = 30, eq = 0 } } } ]
+  once = true
+
+[[stages]]
+id = "late_small"
+dpd = { from = 90 }
+
+  [[stages.actions]]
+  id = "late_sms"
+  channel = "sms"
+  when = { not = { not = { dpd = { gte = 120 } } } }
+
+# -- offers ---------------------------------------------------------------------------------------------
+[[offers]]
+id = "installment_12"
+kind = "installment"
+months = 12
+when = { dpd = { gte = 30 }, balance = { gte = 2000 } }
+
+[[offers]]
+id = "settlement_40"
+kind = "settlement"
+settlement_pct = 40
+when.any = [ { not = { attributes.tier = { exists = true } } }, { attributes.tier = "silver" } ]
+
+[[offers]]
+id = "fee_waiver"
+kind = "fee_waiver"
+when = { segment = { not_in = ["vip", "low_risk"] } }
+
+[[offers]]
+id = "rate_cut"
+kind = "rate_reduction"
+rate_reduction_pct = 5
+when.not.all = [ { attributes.score = { lte = 1 } }, { attributes.grade = { ne = "A" } } ]
+
+[[offers]]
+id = "token"
+kind = "token_payment"
+min_payment = 5
+when.any = [ { attributes.tags = { eq = ["a", "b"] } }, { attributes.grade = { gte = "b" } },
+             { attributes.score = { gte = true } }, { attributes.meta = { ne = { k = 1 } } },
+             { not = { attributes.score = { in = ["1", 2, 0.5] } } } ]
+
+[[offers]]
+id = "refinance"
+kind = "refinance"
+months = 24
+when.all = [ { credit_score = { in = [600, 700, 750] } }, { prior_delinquencies = { not_in = [0, 1] } },
+             { currency = { in = ["USD", "CNY"] } }, { consent.sms = { ne = false } },
+             { contact.email = "x@example.com" }, { product = { ne = "classic" } } ]
+
+[[offers]]
+id = "fee_waiver_contacts"
+kind = "fee_waiver"
+when.any = [ { contacts = { days = 30, gt = 4 } },
+             { conversations = { channels = ["voice", "agent"], days = 30, lte = 0 } },
+             { days_since_last_conversation = { gte = 3 } }, { broken_promises = { days = 60, gt = 0 } },
+             { amount_past_due = { ne = 310.00 } }, { minimum_due = { eq = 35.5 } },
+             { region = { ne = "US" } }, { not = { all = [ { language = "en-US" }, { not = { dpd = { gt = 45 } } } ] } } ]
+'''
+
+AS_OF = [
+    datetime.fromisoformat("2026-11-28T15:00:00+00:00"),
+    datetime.fromisoformat("2026-03-08T06:30:00+00:00"),  # the night the US clocks go forward
+    datetime.fromisoformat("2026-12-25T23:59:00-05:00"),
+]
+
+# Values on, just below and just above the thresholds of the policy (and a few far away).
+MONEY = [Decimal(v) for v in (
+    "0", "25", "24.99", "25.00", "25.01", "35.5", "35.50", "35.49", "100", "99.99", "100.00", "100.01",
+    "310", "310.00", "310.01", "1000", "999.99", "1000.00", "1000.01", "1000.0000000000000001",
+    "999.9999999999999999", "2000", "1999.99", "5000.5", "5000.50", "5000.49", "5000.51",
+    "5000.5000000000000001", "5000.4999999999999999", "12345.67", "1E+2",
+)]
+ATTRIBUTE_VALUES: list[Any] = [
+    None, True, False, 0, 1, 2, 3, 3.5, 0.5, 0.5000000000000001, 0.49999999999999994, 1.0, 1.5, -1, "1", "2",
+    "0.5", "yes", "Yes", "", "A", "B", "b", "Bb", "a", "AZ", "é", "B\x00", "gold", "platinum", "silver", "Gold",
+    ["a", "b"], ["a"], [], {"k": 1}, {"k": 2}, {}, 10**20,
+]
+DELINQUENT_DAYS = [None, 0, 1, 14, 15, 16, 29, 30, 31, 45, 46, 89, 90, 91, 119, 120, 121, 400]
+
+
+def _money(draw: st.DrawFn, *, optional: bool) -> Decimal | None:
+    pool = ([None] if optional else []) + MONEY
+    if draw(st.booleans()):
+        return draw(st.sampled_from(pool))
+    return draw(st.decimals(min_value=0, max_value=20_000, places=2, allow_nan=False, allow_infinity=False))
+
+
+@st.composite
+def account_with_history(draw: st.DrawFn, n: int, as_of: datetime) -> tuple[Account, list[HistoryEvent]]:
+    """One account and its history around ``as_of`` (a few events after it, which must be ignored)."""
+    account_id = f"A{n}"
+    days = draw(st.sampled_from(DELINQUENT_DAYS))
+    attributes: dict[str, Any] = {}
+    for name in ("tier", "score", "grade", "vulnerable", "months_on_book", "tags", "meta"):
+        value = draw(st.sampled_from(ATTRIBUTE_VALUES))
+        if value is not None or draw(st.booleans()):
+            attributes[name] = value
+    record: dict[str, Any] = {
+        "account_id": account_id,
+        "region": draw(st.sampled_from([None, "US", "US-NY", "US-MA", "CN", "UK", "us"])),
+        "timezone": draw(st.sampled_from([None, "America/New_York", "America/Los_Angeles", "Asia/Shanghai"])),
+        "currency": draw(st.sampled_from([None, "USD", "CNY", "GBP"])),
+        "balance": _money(draw, optional=False),
+        "amount_past_due": _money(draw, optional=True),
+        "minimum_due": _money(draw, optional=True),
+        "delinquent_since": None if days is None else (as_of.date() - timedelta(days=days)).isoformat(),
+        "credit_score": draw(st.sampled_from([None, 300, 599, 600, 601, 699, 700, 701, 749, 750, 751, 850])),
+        "prior_delinquencies": draw(st.sampled_from([None, 0, 1, 2, 3])),
+        "product": draw(st.sampled_from([None, "classic", "gold", "platinum", "Gold"])),
+        "language": draw(st.sampled_from([None, "en-US", "es-US", "zh-CN", "en-us"])),
+        "contact": {
+            "phone": draw(st.sampled_from([None, "+12125550100", ""])),
+            "email": draw(st.sampled_from([None, "x@example.com", "y@example.com", "X@example.com"])),
+            "address": draw(st.sampled_from([None, "1 Main St"])),
+        },
+        "consent": {ch: draw(st.sampled_from([None, True, False])) for ch in ("sms", "email", "voice")},
+        "flags": {f: draw(st.sampled_from([False, False, False, False, True]))
+                  for f in ("dispute", "cease_contact", "bankruptcy", "deceased", "attorney", "breathing_space",
+                            "hardship")},
+        "attributes": attributes,
+    }
+    events: list[HistoryEvent] = []
+    for _ in range(draw(st.integers(min_value=0, max_value=6))):
+        ago = draw(st.sampled_from([-2, 0, 0, 1, 2, 3, 6, 7, 8, 9, 10, 11, 13, 14, 15, 29, 30, 31, 40, 60, 61, 90]))
+        at = as_of - timedelta(days=ago, hours=draw(st.sampled_from([0, 3, 11, 20])))
+        kind = draw(st.sampled_from(["contact", "contact", "contact", "payment", "promise", "consent",
+                                     "dispute_opened", "dispute_resolved", "cease_request", "hardship_started",
+                                     "hardship_ended"]))
+        event: dict[str, Any] = {"account_id": account_id, "at": at.isoformat(), "type": kind}
+        if kind == "contact":
+            event["channel"] = draw(st.sampled_from(["sms", "voice", "email", "letter", "agent"]))
+            event["outcome"] = draw(st.sampled_from(["sent", "delivered", "failed", "no_answer", "voicemail",
+                                                     "conversation"]))
+            event["notice"] = draw(st.sampled_from([None, None, "arrears_notice", "final_notice"]))
+            event["action"] = draw(st.sampled_from([None, "sms_reminder", "early_call", "broken_promise_followup"]))
+        elif kind == "payment":
+            event["amount"] = draw(st.sampled_from(["10", "50", "310", "1000"]))
+        elif kind == "promise":
+            event["due"] = (at.date() + timedelta(days=draw(st.sampled_from([0, 3, 7, 20])))).isoformat()
+            event["amount"] = draw(st.sampled_from([None, "50", "500"]))
+        elif kind == "consent":
+            event["channel"] = draw(st.sampled_from(["sms", "email", "voice"]))
+            event["granted"] = draw(st.booleans())
+        events.append(HistoryEvent.model_validate({k: v for k, v in event.items() if v is not None}))
+    return Account.model_validate(record), events
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> tuple[datetime, list[tuple[Account, list[HistoryEvent]]]]:
+    as_of = draw(st.sampled_from(AS_OF))
+    return as_of, [draw(account_with_history(n, as_of)) for n in range(BATCH)]
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> LoadedPolicy:
+    path: Path = tmp_path_factory.mktemp("policy") / "differential.toml"
+    path.write_text(POLICY, encoding="utf-8")
+    return load_policy(path)
+
+
+def _segment(engine: Engine, matched: frozenset[str]) -> str:
+    for seg in engine.policy.segments:
+        if seg.when is None or f"segment:{seg.id}" in matched:
+            return seg.id
+    return NO_SEGMENT
+
+
+def test_durable_and_compiled_agree(loaded: LoadedPolicy) -> None:
+    compiled = Engine(loaded, backend="compiled")
+    durable = Engine(loaded, backend="durable")
+    assert durable.rules.backend == "durable"
+    compared = 0
+    seen: dict[str, set[str]] = {"segments": set(), "rules": set(), "stages": set()}
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.large_base_example])
+    @given(batch=batches())
+    def check(batch: tuple[datetime, list[tuple[Account, list[HistoryEvent]]]]) -> None:
+        nonlocal compared
+        as_of, accounts = batch
+        for account, events in accounts:
+            zone = compiled.zone_of(account)
+            ctx_c = FactContext(account, tuple(events), as_of, zone, compiled.grace)
+            ctx_d = FactContext(account, tuple(events), as_of, zone, durable.grace)
+            seg_c = compiled.rules.match(ctx_c, "segments")
+            seg_d = durable.rules.match(ctx_d, "segments")
+            assert seg_d == seg_c, account
+            ctx_c.segment = ctx_d.segment = _segment(compiled, seg_c)
+            rules_c = compiled.rules.match(ctx_c, "rules")
+            rules_d = durable.rules.match(ctx_d, "rules")
+            assert rules_d == rules_c, account
+            want = compiled.decide(account, events, as_of).to_dict(explain=False)
+            got = durable.decide(account, events, as_of).to_dict(explain=False)
+            assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+            seen["segments"] |= seg_c
+            seen["rules"] |= rules_c
+            seen["stages"].add(str(want["stage"]))
+            compared += 1
+
+    check()
+    assert compared >= MIN_ACCOUNTS
+    # the data reaches most of the policy (every segment rule, most stage/action/offer/hold rules)
+    assert len(seen["segments"]) == 9, sorted(seen["segments"])
+    assert len(seen["rules"]) >= 25, sorted(seen["rules"])
+    assert len(seen["stages"]) >= 6, sorted(seen["stages"])
