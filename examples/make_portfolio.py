@@ -438,10 +438,12 @@ def notice_aged(notice: str, days_old: int, dpd: int) -> Case:
 
 
 def letter_failed(notice: str, dpd: int) -> Case:
+    """The ``notice`` letter came back undelivered; the notices that would follow it were never sent."""
     def case(acct: Account) -> None:
         acct.set_dpd(dpd)
-        add_letters(acct, skip=(notice,))
-        action = next(a for _, a, n in LETTERS[acct.region.family] if n == notice)
+        letters = LETTERS[acct.region.family]
+        threshold, action = next((t, a) for t, a, n in letters if n == notice)
+        add_letters(acct, skip=tuple(n for t, _, n in letters if t >= threshold))
         acct.contact(dpd - 31, "letter", "failed", action, notice, hour=11)
         add_background(acct)
     return case
@@ -512,7 +514,7 @@ def build_region(region: Region, rng: random.Random) -> list[Account]:
             "current", "dpd_1", "dpd_30", "dpd_90", "flag_dispute", "flag_cease_contact", "consent_unknown",
             "no_phone", "promise_active", "promise_broken", "conversation_yesterday", "calls_this_week",
             "validation_pending", "pre_legal_warning_10_days", "pre_legal_warning_40_days")]
-    accounts = []
+    accounts: list[Account] = []
     for i in range(region.count):
         acct = new_account(region, i, rng)
         if i < len(cases):

@@ -38,7 +38,8 @@ def variant_for(policy: PolicyFile, account_id: str) -> str | None:
     """The champion/challenger variant of an account: a stable hash of its id into the weights."""
     if not policy.variants:
         return None
-    bucket = int(hashlib.sha256(f"{policy.policy.id}|{account_id}".encode()).hexdigest(), 16) % 100
+    # the account id alone: a base and a candidate policy split the portfolio the same way
+    bucket = int(hashlib.sha256(account_id.encode("utf-8")).hexdigest(), 16) % 100
     acc = 0
     for v in policy.variants:
         acc += v.weight

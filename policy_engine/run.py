@@ -41,14 +41,19 @@ class RunReport:
 
 
 def templates_of(policy: PolicyFile) -> TemplateStore:
-    """The policy's `[templates]` as a template store (one source per template and locale)."""
+    """The policy's `[templates]` as a template store: one source per template and locale, plus a
+    language-less fallback in the policy's locale for accounts whose language has no text."""
     mapping: dict[str, dict[str, str]] = {}
+    default_locale = policy.policy.locale
     for template_id, per_locale in sorted(policy.templates.items()):
         for locale, text in sorted(per_locale.items()):
             parts = {"txt": text.body}
             if text.subject:
                 parts["subject"] = text.subject
             mapping[f"{template_id}.{locale}"] = parts
+            # an account whose language has no text gets the policy's locale (else the first written)
+            if locale == default_locale or template_id not in mapping:
+                mapping[template_id] = parts
     return TemplateStore.from_mapping(mapping)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -420,8 +421,27 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
         elif len(cells) != len(columns):
             yield _Row(start, raw, None, f"row has {len(cells)} cells but the header has {len(columns)}")
         else:
-            data = {col: cell for col, cell in zip(columns, cells, strict=True) if cell.strip()}
+            data = {col: _csv_attribute(cell) if col.startswith("attributes.") else cell
+                    for col, cell in zip(columns, cells, strict=True) if cell.strip()}
             yield _Row(start, raw, data)
+
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+)")
+
+
+def _csv_attribute(cell: str) -> Any:
+    """A free-form attribute cell typed as JSON Lines would type it: true/false, whole and decimal
+    numbers; anything else stays text. So a policy decides the same whatever the file format."""
+    text = cell.strip()
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if _DECIMAL.fullmatch(text):
+        return float(text)
+    return cell
 
 
 def _parquet_rows(path: Path, name: str) -> Iterator[_Row]:

@@ -66,7 +66,8 @@ class _Checker:
                 self.channel(ch, fact_at + ("channels",))
             notice = params.get("notice")
             if notice and notice not in notices:
-                self.error(fact_at + ("notice",), f"unknown notice '{notice}'{did_you_mean(notice, notices)}", "unknown_notice",
+                self.error(fact_at + ("notice",), f"unknown notice '{notice}'{did_you_mean(notice, notices)}",
+                           "unknown_notice",
                            f"notices: {allowed_list(notices)}" if notices else "define it under [[notices]]")
             if cmp.fact == "segment":
                 values = cmp.value if isinstance(cmp.value, tuple) else (cmp.value,)
@@ -190,6 +191,9 @@ class _Checker:
                 self.warn(("stages",), f"no stage covers DPD {int(reach) + 1}-{a - 1}", "dpd_gap")
             reach = max(reach, b)
             first = False
+        if spans and reach != float("inf"):
+            self.warn(("stages",), f"no stage covers DPD {int(reach) + 1} and above: accounts past DPD {int(reach)}"
+                      " get no action", "dpd_gap", "give the last stage an open end: dpd = { from = N }")
 
     def references(self) -> None:
         notices = {n.id for n in self.p.notices}
@@ -379,16 +383,17 @@ class _Checker:
                                f"{did_you_mean(sup.reason, REASONS)}", "unknown_reason",
                                f"reasons: {allowed_list(REASONS)}")
             # a misspelt stage, segment or hold in a test would only show up as a failing test later
-            exp = test.expect
-            known = {"stage": {s.id for s in self.p.stages}, "segment": {s.id for s in self.p.segments} | {"none"}}
+            expect = test.expect
+            known = {"stage": {s.id for s in self.p.stages} | {"none"},
+                     "segment": {s.id for s in self.p.segments} | {"none"}}
             for kind in ("stage", "segment"):
-                value = getattr(exp, kind)
+                value = getattr(expect, kind)
                 if value is not None and value not in known[kind]:
                     self.error(("tests", i, "expect", kind), f"unknown {kind} '{value}'"
                                f"{did_you_mean(value, known[kind])}", f"unknown_{kind}",
                                f"{kind}s: {allowed_list(known[kind])}")
-            holds = {h.id for h in self.p.holds}
-            for j, hold in enumerate(exp.holds or []):
+            holds = {h.id for h in self.p.holds} | {"promise_active"}
+            for j, hold in enumerate(expect.holds or []):
                 if hold not in holds:
                     self.error(("tests", i, "expect", "holds", j), f"unknown hold '{hold}'{did_you_mean(hold, holds)}",
                                "unknown_hold", f"holds: {allowed_list(holds)}")

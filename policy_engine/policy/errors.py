@@ -95,7 +95,8 @@ def _message(err: Any, root: type[BaseModel], loc: tuple[str | int, ...]) -> tup
         key = str(loc[-1])
         model = _model_at(root, loc[:-1])
         allowed = _allowed_keys(model) if model else []
-        if len(loc) > 1 and key in _allowed_keys(root) and key not in allowed:
+        misplaced = len(loc) > 1 and key in _allowed_keys(root) and key not in allowed
+        if misplaced and not did_you_mean(key, allowed):
             # a top-level section written after a [table] header lands inside that table
             return (f"unknown key '{key}' in [{format_path([p for p in loc[:-1] if isinstance(p, str)])}]: "
                     f"'{key}' is a section of its own; write it as {_header(root, key)} or move it above "

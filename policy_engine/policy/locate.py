@@ -82,8 +82,12 @@ class PositionIndex:
         self._pos += n
 
     def _skip_ws(self, newlines: bool = False) -> None:
-        m = (_WS_NL if newlines else _WS).match(self._text, self._pos)
-        self._advance(m.end() - self._pos)
+        self._advance(self._span(_WS_NL if newlines else _WS))
+
+    def _span(self, pattern: re.Pattern[str]) -> int:
+        """How many characters from here ``pattern`` matches (all patterns here may match nothing)."""
+        m = pattern.match(self._text, self._pos)
+        return m.end() - self._pos if m else 0
 
     def _record(self, path: Path, where: tuple[int, int]) -> None:
         self.positions.setdefault(path, where)
@@ -141,7 +145,7 @@ class PositionIndex:
                 keys.append(self._scan_literal_string())
             else:
                 start = self._pos
-                self._advance(_BARE_KEY.match(self._text, start).end() - start)
+                self._advance(self._span(_BARE_KEY))
                 keys.append(self._text[start : self._pos])
             self._skip_ws()
             if self._peek() == ".":
@@ -173,7 +177,7 @@ class PositionIndex:
         elif c == "'":
             self._scan_literal_string()
         else:
-            self._advance(_SCALAR.match(self._text, self._pos).end() - self._pos)
+            self._advance(self._span(_SCALAR))
 
     def _scan_inline_table(self, path: Path) -> None:
         self._advance()  # {
@@ -207,14 +211,14 @@ class PositionIndex:
         if self._text.startswith('"""', self._pos):
             self._advance(3)
             start = self._pos
-            self._advance(_BASIC_ML.match(self._text, self._pos).end() - self._pos)
+            self._advance(self._span(_BASIC_ML))
             while self._text.startswith('""""', self._pos):
                 self._advance()
             value = self._text[start : self._pos]
             self._advance(3)
             return value
         self._advance()
-        raw = _BASIC.match(self._text, self._pos)[0]
+        raw = self._text[self._pos : self._pos + self._span(_BASIC)]
         self._advance(len(raw) + 1)
         return _ESCAPE.sub(r"\1", raw)
 

@@ -111,7 +111,7 @@ class _Merger:
             self.loosens("contact_hours", ("guardrails", "contact_hours"),
                          f"widens contact hours to {_hours_text(c.contact_hours)}; {{base}} allows only "
                          f"{_hours_text(b.contact_hours)}")
-        updates["contact_hours"] = c.contact_hours or b.contact_hours
+        updates["contact_hours"] = _narrowest(b.contact_hours, c.contact_hours)
 
         channel_hours = dict(b.channel_hours)
         for ch, hours in c.channel_hours.items():
@@ -120,7 +120,7 @@ class _Merger:
                 key = f"channel_hours.{ch}" if ch in b.channel_hours else "contact_hours"
                 self.loosens(key, ("guardrails", "channel_hours", ch),
                              f"widens {ch} hours to {_hours_text(hours)}; {{base}} allows only {_hours_text(ref)}")
-            channel_hours[ch] = hours
+            channel_hours[ch] = _narrowest(ref, hours) or hours
         updates["channel_hours"] = channel_hours
         updates["days_off"] = sorted(set(b.days_off) | set(c.days_off),
                                      key=["mon", "tue", "wed", "thu", "fri", "sat", "sun"].index)
@@ -129,7 +129,8 @@ class _Merger:
             self.loosens("holidays", ("guardrails", "holidays"),
                          f"replaces the holiday calendar '{b.holidays}' of {{base}} with '{c.holidays}' "
                          f"(a policy may only add a subdivision such as '{b.holidays}-XX')")
-        updates["holidays"] = c.holidays if "holidays" in given else b.holidays
+        keeps_calendar = not b.holidays or c.holidays == b.holidays or (c.holidays or "").startswith(b.holidays + "-")
+        updates["holidays"] = c.holidays if "holidays" in given and keeps_calendar else b.holidays
         updates["extra_holidays"] = sorted(set(b.extra_holidays) | set(c.extra_holidays))
 
         if c.max_contacts_per_day is not None and b.max_contacts_per_day is not None \
@@ -159,8 +160,9 @@ class _Merger:
         if b.pause_while_promise_active and c.pause_while_promise_active is False:
             self.loosens("pause_while_promise_active", ("guardrails", "pause_while_promise_active"),
                          "stops pausing contact during an active promise; {base} requires the pause")
+        # the stricter wins: once a baseline pauses contact during a promise, nothing turns that off
         updates["pause_while_promise_active"] = (
-            c.pause_while_promise_active if c.pause_while_promise_active is not None else b.pause_while_promise_active
+            True if b.pause_while_promise_active else c.pause_while_promise_active
         )
         updates["content"] = self._content(b, c)
         updates["legal"] = self._legal(b.legal, c.legal)
@@ -261,6 +263,17 @@ class _Merger:
                 order.append(hold.id)
             merged[hold.id] = hold
         return [merged[k] for k in order]
+
+
+def _narrowest(a: ContactHours | None, b: ContactHours | None) -> ContactHours | None:
+    """The intersection of two contact windows (the stricter of both), or whichever exists."""
+    if a is None or b is None:
+        return a or b
+    start = a.start if _minutes(a.start) >= _minutes(b.start) else b.start
+    end = a.end if _end(a.end) <= _end(b.end) else b.end
+    if _end(end) <= _minutes(start):  # disjoint windows cannot be intersected: keep the baseline's
+        return a
+    return ContactHours(start=start, end=end)
 
 
 def _lowest(a: int | None, b: int | None) -> int | None:

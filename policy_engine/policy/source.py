@@ -90,8 +90,14 @@ def _explain(reason: str, line_text: str, col: int) -> tuple[str, int]:
     key = re.match(r"\s*([^=\[\]]+?)\s*=", line_text)
     indent = len(line_text) - len(line_text.lstrip())
     if reason == "Cannot overwrite a value":
+        if key and "." in key[1]:
+            return (f"'{key[1]}' clashes with a key set earlier: each key may appear only once in a table",
+                    indent + 1)
         if key:
             return (f"'{key[1]}' is set twice: each key may appear only once in a table", indent + 1)
+        header = re.match(r"\s*\[\[?\s*([^\]]+?)\s*\]", line_text)
+        if header:
+            return f"[{header[1]}] was already set earlier in the file as a value", indent + 1
         return "this table or key was already set earlier in the file", indent + 1
     m = re.fullmatch(r"Cannot declare \((.*)\) twice", reason)
     if m:
@@ -101,6 +107,11 @@ def _explain(reason: str, line_text: str, col: int) -> tuple[str, int]:
     m = re.fullmatch(r"Duplicate inline table key '(.*)'", reason)
     if m:
         return f"'{m[1]}' is set twice in this {{ ... }} table", col
+    if reason == "Expected newline or end of document after a statement" and re.search(r"\d{4}$", before) \
+            and line_text[col - 1 : col] == "-":  # 2026-13-45: tomllib read 2026 as a number
+        return "not a valid date: write 2026-11-28 (month 01-12, day 01-31)", col - 4
+    if reason == "Unescaped '\\' in a string" and "\\" in before:
+        return "a backslash in text must be doubled (\\\\), or use 'single quotes'", before.rfind("\\") + 1
     if reason == "Invalid initial character for a key part" and line_text.count("{") > line_text.count("}"):
         return ("a { ... } table must be closed with '}' on the same line (TOML allows no line break "
                 "inside { ... })", col)
@@ -134,6 +145,10 @@ def read_source(path: Path, display: str | None = None) -> SourceFile:
     display = display or display_path(path)
     data, index = _parse_toml(path, display)
     if "policy" not in data:
+        if path.name.endswith("_test.toml") and "tests" in data:
+            raise PolicyValidationError([Issue(Location(display, 1, 1), "", "this is a policy test suite, not a "
+                                               "policy: run it with `policy-engine test "
+                                               f"{display.removesuffix('_test.toml')}.toml`", code="test_suite")])
         raise PolicyValidationError([Issue(Location(display, 1, 1), "policy",
                                            "missing the [policy] table (id, version, extends, ...)",
                                            code="missing")])

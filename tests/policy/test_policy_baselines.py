@@ -6,7 +6,7 @@ Every loosening must name the policy's line (Issue.location) and the baseline's 
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +14,6 @@ import pytest
 
 from policy_engine._exceptions import Location
 from tests.policy.helpers import FILE, MINIMAL, REPO, at, baseline_line, change, issues, only_issue, report
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 pytestmark = pytest.mark.usefixtures("in_tmp")
 
@@ -73,6 +68,9 @@ LOOSENINGS = [
               '{ channels = ["sms", "voice"], max = 3, days = 7 }', "max = 3",
               "guardrails.caps[0].max", "raises the cap on sms, voice over 7 days to 3; baseline us-ma allows 2",
               ("us-ma", "[[guardrails.caps]]")),
+    Loosening("raise-cap-set-two-baselines-up", "us-nyc", "max = 4, days = 1", "max = 8, days = 7", "max = 8",
+              "guardrails.caps[0].max", "raises the cap on voice over 7 days to 8; baseline us-reg-f allows 7",
+              ("us-reg-f", "[[guardrails.caps]]")),
     Loosening("shorten-after-conversation", "us-reg-f", "max_contacts_per_day = 3\n",
               'max_contacts_per_day = 3\nafter_conversation = [ { channels = ["voice"], days = 3 } ]\n',
               "days = 3", "guardrails.after_conversation[0].days",

@@ -31,11 +31,6 @@ WIDER_HOURS = change('start = "09:00"', 'start = "07:00"')
 DPD_GAP = change("dpd = { from = 1, to = 89 }", "dpd = { from = 1, to = 59 }")
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    """The installed console script, as CI and users run it."""
-    return subprocess.run([console_script(), *args], capture_output=True, text=True, timeout=60)
-
-
 def invoke(*args: str):  # noqa: ANN201  (click's Result)
     return CliRunner().invoke(app, list(args))
 
@@ -47,21 +42,40 @@ def write(text: str, name: str = FILE) -> str:
     return name
 
 
-# ---------------------------------------------------------------------- the real console script (2 runs: slow)
-def test_console_script_valid_policy_exits_0() -> None:
-    result = run("validate", write(MINIMAL))
+# ---------------------------------------------------------------------- the real console script
+@pytest.fixture(scope="module")
+def script_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Two runs of the installed console script, started together (each pays ~1 s of imports)."""
+    good = tmp_path_factory.mktemp("good")
+    (good / FILE).write_text(MINIMAL, encoding="utf-8")
+    bad = tmp_path_factory.mktemp("bad")
+    for name, text in [("a_typo.toml", CHANNEL_TYPO), ("b_wider.toml", WIDER_HOURS),
+                       ("c_syntax.toml", '[policy]\nid = "a\n'), ("d_empty.toml", "")]:
+        (bad / name).write_text(text, encoding="utf-8")
+    (bad / "e_binary.toml").write_bytes(b"\xff\xfe\x00[policy]")
+    procs = {
+        "good": subprocess.Popen([console_script(), "validate", FILE], cwd=good, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+        "bad": subprocess.Popen([console_script(), "validate", *sorted(p.name for p in bad.glob("*.toml"))],
+                                cwd=bad, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+    }
+    out = {}
+    for key, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=60)
+        out[key] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    return out
+
+
+def test_console_script_valid_policy_exits_0(script_runs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    result = script_runs["good"]
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == "ok  policy.toml  test-bank 1\n1 file checked, 0 invalid\n"
     assert result.stderr == ""
 
 
-def test_console_script_invalid_policies_exit_3_with_located_lines_and_no_traceback() -> None:
-    write(CHANNEL_TYPO, "a_typo.toml")
-    write(WIDER_HOURS, "b_wider.toml")
-    write('[policy]\nid = "a\n', "c_syntax.toml")
-    write("", "d_empty.toml")
-    Path("e_binary.toml").write_bytes(b"\xff\xfe\x00[policy]")
-    result = run("validate", *sorted(str(p) for p in Path().glob("*.toml")))
+def test_console_script_invalid_policies_exit_3_with_located_lines_and_no_traceback(
+        script_runs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    result = script_runs["bad"]
     assert result.returncode == 3
     assert "Traceback" not in result.stdout + result.stderr
     assert result.stderr == ""
@@ -130,21 +144,24 @@ def test_at_least_45_distinct_malformed_policies() -> None:
     assert len({text for _, text in MALFORMED}) == len(MALFORMED) >= 45
 
 
-@pytest.mark.parametrize(("name", "text"), MALFORMED, ids=[m[0] for m in MALFORMED])
-def test_malformed_policy_fails_cleanly(name: str, text: str) -> None:
-    result = invoke("validate", write(text))
-    assert result.exit_code == 3, result.output
+def test_every_malformed_policy_fails_cleanly(in_tmp: Path) -> None:
+    """All malformed policies in one run over a directory (one CliRunner call keeps the suite fast)."""
+    for name, text in MALFORMED:
+        write(text, f"malformed/{name}.toml")
+    result = invoke("validate", "malformed")
+    assert result.exit_code == 3
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
     lines = result.stdout.splitlines()
-    assert re.fullmatch(rf"FAIL {FILE}: \d+ problems?", lines[-2]) and lines[-1] == "1 file checked, 1 invalid"
-    issue_lines = [ln for ln in lines[:-2] if not ln.startswith("    see ")]
-    assert issue_lines, result.stdout
-    for ln in issue_lines:
-        m = LINE.match(ln) or re.match(r"^(?P<file>[^:\n]+):(?P<line>[1-9]\d*):(?P<col>[1-9]\d*): error: (?P<msg>.+)$",
-                                       ln)
+    assert lines[-1] == f"{len(MALFORMED)} files checked, {len(MALFORMED)} invalid"
+    failed = {m[1] for ln in lines if (m := re.fullmatch(r"FAIL malformed/(.+)\.toml: \d+ problems?", ln))}
+    assert failed == {name for name, _ in MALFORMED}
+    for ln in lines[:-1]:
+        if ln.startswith(("FAIL ", "    see policies/baselines/")):
+            continue
+        m = LINE.match(ln) or re.match(r"^(?P<file>[^:\n]+):(?P<line>[1-9]\d*):(?P<col>[1-9]\d*): error: .+$", ln)
         assert m, f"not file:line:col: severity: path: message: {ln!r}"
-        assert m["file"] in (FILE, "policies/baselines/cn.toml")
+        assert m["file"].startswith("malformed/") or m["file"] == "policies/baselines/cn.toml", ln
 
 
 def _mutations() -> list[tuple[str, str]]:
@@ -153,7 +170,7 @@ def _mutations() -> list[tuple[str, str]]:
     out = [(f"without-line-{i + 1}", "\n".join(lines[:i] + lines[i + 1:])) for i in range(len(lines))]
     out += [(f"truncated-at-{n}", MINIMAL[:n]) for n in range(0, len(MINIMAL), 53)]
     rnd = random.Random(20261128)
-    for k in range(60):
+    for k in range(40):
         chars = list(MINIMAL)
         chars[rnd.randrange(len(chars))] = rnd.choice("\"'[]{}=,.\n#0a -")
         out.append((f"edit-{k}", "".join(chars)))

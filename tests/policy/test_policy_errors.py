@@ -222,7 +222,8 @@ CASES = [
          "policy.kind", "'basline' is not allowed — did you mean 'baseline'?"),
     # ------------------------------------------------------------------ semantic checks
     Case("duplicate-action-id", 'id = "courtesy_call"', 'id = "reminder_sms"', 'id = "reminder_sms"',
-         "stages[0].actions[1].id", f"duplicate action id 'reminder_sms' (first defined at {first('reminder_sms')})", nth=2),
+         "stages[0].actions[1].id",
+         f"duplicate action id 'reminder_sms' (first defined at {first('reminder_sms')})", nth=2),
     Case("duplicate-stage-id", 'id = "pre_legal"', 'id = "early"', 'id = "early"', "stages[1].id",
          f"duplicate stage id 'early' (first defined at {first('early')})", nth=2),
     Case("duplicate-segment-id", 'id = "standard"', 'id = "high_risk"', 'id = "high_risk"', "segments[1].id",
@@ -328,7 +329,8 @@ SYNTAX = [
     ("capitalised-boolean", '[policy]\nid = "a"\n[guardrails]\npause_while_promise_active = True\n', (4, 30),
      "TOML syntax error: value not understood: write text in quotes (\"sms\"), numbers as digits (30), "
      "true or false in lowercase, lists as [ ... ]"),
-    ("missing-equals", '[policy]\nid "a"\n', (2, 4), "TOML syntax error: expected '=' after the key: write key = value"),
+    ("missing-equals", '[policy]\nid "a"\n', (2, 4),
+     "TOML syntax error: expected '=' after the key: write key = value"),
     ("unclosed-list-at-end-of-file", '[policy]\nid = "a"\nextends = ["baseline:cn"\n', (3, 25),
      "TOML syntax error: list not closed: a ']' is missing"),
     ("inline-table-over-two-lines", '[policy]\nid = "a"\n[guardrails]\ncontact_hours = { start = "08:00",\n'
@@ -336,6 +338,14 @@ SYNTAX = [
      "TOML syntax error: a { ... } table must be closed with '}' on the same line (TOML allows no line break "
      "inside { ... })"),
     ("unclosed-header", '[policy\nid = "a"\n', (1, 8), "TOML syntax error: table header not closed: a ']' is missing"),
+    ("dotted-key-clashes", '[policy]\nid = "a"\nid.x = 1\n', (3, 1),
+     "TOML syntax error: 'id.x' clashes with a key set earlier: each key may appear only once in a table"),
+    ("table-clashes-with-value", 'policy = 3\n[policy]\nid = "a"\n', (2, 1),
+     "TOML syntax error: [policy] was already set earlier in the file as a value"),
+    ("invalid-date", '[guardrails]\nextra_holidays = [2026-13-45]\n', (2, 19),
+     "TOML syntax error: not a valid date: write 2026-11-28 (month 01-12, day 01-31)"),
+    ("single-backslash", '[policy]\nid = "a"\ntitle = "C:\\policies"\n', (3, 12),
+     "TOML syntax error: a backslash in text must be doubled (\\\\), or use 'single quotes'"),
     ("text-after-value", '[policy]\nid = "a" version = "1"\n', (2, 10),
      "TOML syntax error: unexpected text after the value: put each key = value on its own line (text needs quotes)"),
 ]

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,6 @@ from policy_engine.cli import app
 from policy_engine.policy.source import read_test_file
 from policy_engine.policy.validate import policy_schema, validate_paths
 from tests.policy.helpers import MINIMAL, REPO
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SCHEMA_FILE = REPO / "policies" / "policy.schema.json"
 SHIPPED = sorted(p for p in (REPO / "policies").rglob("*.toml") if not p.name.endswith("_test.toml"))
