@@ -107,8 +107,7 @@ def _explain(reason: str, line_text: str, col: int) -> tuple[str, int]:
     m = re.fullmatch(r"Duplicate inline table key '(.*)'", reason)
     if m:
         return f"'{m[1]}' is set twice in this {{ ... }} table", col
-    if reason == "Expected newline or end of document after a statement" and re.search(r"\d{4}$", before) \
-            and line_text[col - 1 : col] == "-":  # 2026-13-45: tomllib read 2026 as a number
+    if re.search(r"(^|[^\w.])\d{4}$", before) and line_text[col - 1 : col] == "-":  # 2026-13-45: read 2026 as a number
         return "not a valid date: write 2026-11-28 (month 01-12, day 01-31)", col - 4
     if reason == "Unescaped '\\' in a string" and "\\" in before:
         return "a backslash in text must be doubled (\\\\), or use 'single quotes'", before.rfind("\\") + 1

@@ -302,7 +302,7 @@ class _Translator:
         other_class: Node = False
         if key.kind == "dynamic":
             other_class = _and([self._present(key), _lit("$nex", chan, 1)])
-        return _or([self._absent(key), self._positive(key, _NEGATE[op], value), other_class])
+        return _or([self._positive(key, _NEGATE[op], value), other_class])
 
     @staticmethod
     def _present(key: _Key) -> Node:

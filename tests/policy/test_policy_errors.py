@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine._exceptions import Location
+from policy_engine._exceptions import Issue, Location
+from policy_engine.policy.validate import validate_paths
 from tests.policy.helpers import FILE, MINIMAL, at, change, issues, only_issue, pos, report
 
 pytestmark = pytest.mark.usefixtures("in_tmp")
@@ -242,7 +243,12 @@ CASES = [
     Case("prerequisite-wait-longer-than-stage", 'id = "pre_legal"\ndpd = { from = 90 }',
          'id = "pre_legal"\ndpd = { from = 90, to = 100 }', "requires =", "stages[1].actions[1].requires[0]",
          "prerequisite can never be met: notice 'pre_legal_warning' is sent at DPD 90 at the earliest, so it "
-         "cannot be 30 days old before stage 'pre_legal' ends at DPD 100"),
+         "cannot be 30 days old before stage 'pre_legal' ends at DPD 100",
+         also=(("[[offers]]", '[[stages]]\nid = "written_off"\ndpd = { from = 101 }\n\n  [[stages.actions]]\n'
+                '  id = "final_letter"\n  channel = "letter"\n  once = true\n\n[[offers]]'),)),
+    Case("dpd-open-end-missing", "dpd = { from = 90 }", "dpd = { from = 90, to = 365 }", "[[stages]]", "stages",
+         "no stage covers DPD 366 and above: accounts past DPD 365 get no action", severity="warning",
+         hint="give the last stage an open end: dpd = { from = N }"),
     Case("test-expects-unknown-action", 'action = "legal_referral"', 'action = "legal_referal"',
          'action = "legal_referal"', "tests[0].expect.suppressed[0].action",
          "unknown action 'legal_referal' — did you mean 'legal_referral'?"),
@@ -255,7 +261,7 @@ CASES = [
          "unknown action 'reminder_sm' — did you mean 'reminder_sms'?"),
     Case("test-expects-unknown-stage", "expect.suppressed = [", 'expect.stage = "prelegal"\nexpect.suppressed = [',
          "expect.stage", "tests[0].expect.stage", "unknown stage 'prelegal' — did you mean 'pre_legal'?",
-         hint="stages: early, pre_legal"),
+         hint="stages: early, none, pre_legal"),
     Case("test-expects-unknown-segment", "expect.suppressed = [",
          'expect.segment = "standrd"\nexpect.suppressed = [', "expect.segment", "tests[0].expect.segment",
          "unknown segment 'standrd' — did you mean 'standard'?"),
@@ -396,9 +402,7 @@ def test_windows_line_endings_keep_positions() -> None:
     assert issue.location == at(text, "temlate")
 
 
-def issues_of_written_file() -> list:
-    from policy_engine.policy.validate import validate_paths
-
+def issues_of_written_file() -> list[Issue]:
     [rep] = validate_paths([Path(FILE)])
     return rep.issues
 
