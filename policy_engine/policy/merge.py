@@ -217,10 +217,10 @@ class _Merger:
         if c is None or b is None:
             return c or b
         path = ("guardrails", "legal")
-        if c.min_dpd < b.min_dpd:
+        if "min_dpd" in c.model_fields_set and c.min_dpd < b.min_dpd:
             self.loosens("legal.min_dpd", path + ("min_dpd",),
                          f"allows legal action from DPD {c.min_dpd}; {{base}} requires at least {b.min_dpd}")
-        if b.require_notice and not c.require_notice:
+        if b.require_notice and "require_notice" in c.model_fields_set and not c.require_notice:
             self.loosens("legal.require_notice", path + ("require_notice",),
                          "drops the written notice required before legal action by {base}")
         if "min_notice_days" in c.model_fields_set and c.min_notice_days < b.min_notice_days:

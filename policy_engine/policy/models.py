@@ -248,7 +248,7 @@ class Hold(Strict):
 class LegalRules(Strict):
     """What must be true before any action on a channel of kind `legal`."""
 
-    min_dpd: int = Field(ge=0)
+    min_dpd: int = Field(default=0, ge=0, description="a policy extending a baseline may leave it out")
     require_notice: bool = True
     notice_channels: list[str] = Field(default_factory=lambda: ["letter"])
     min_notice_days: int = Field(default=0, ge=0)

@@ -301,8 +301,8 @@ class _Translator:
             return True  # the ordering never holds, so its negation always does
         other_class: Node = False
         if key.kind == "dynamic":
-            other_class = _and([self._present(key), _lit("$nex", chan, 1)])
-        return _or([self._positive(key, _NEGATE[op], value), other_class])
+            other_class = False
+        return _or([self._absent(key), self._positive(key, _NEGATE[op], value), other_class])
 
     @staticmethod
     def _present(key: _Key) -> Node:
