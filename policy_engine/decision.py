@@ -27,10 +27,11 @@ class PlannedAction:
     idempotency_key: str
     priority: int
     stage: str | None
+    content_rules: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The contract's JSON object for this action."""
-        return {
+        """The contract's JSON object for this action (``content_rules`` only when some apply)."""
+        data: dict[str, Any] = {
             "action": self.action,
             "channel": self.channel,
             "template": self.template,
@@ -40,6 +41,9 @@ class PlannedAction:
             "idempotency_key": self.idempotency_key,
             "priority": self.priority,
         }
+        if self.content_rules:
+            data["content_rules"] = list(self.content_rules)
+        return data
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,7 @@ class Engine:
             action = PlannedAction(
                 cand.action, cand.channel, cand.template, state.send_at, cand.notice, offer,
                 idempotency_key(p.policy.id, account.account_id, cand.action, day, cand.key_suffix),
-                cand.priority, cand.stage)
+                cand.priority, cand.stage, self._content_rules(cand.channel))
             planned.append(action)
             state.chosen.append(action)
             if trace is not None:
@@ -168,6 +168,19 @@ class Engine:
             holds=sorted(set(active_holds) | ({"promise_active"} if self._promise_hold(ctx) else set())),
             actions=planned, suppressed=suppressed, offers=offers,
             variant=variant, trace=trace)
+
+    def _content_rules(self, channel: str) -> tuple[str, ...]:
+        """Content rules the policy's baseline imposes on this channel; the channel plugin enforces them."""
+        content = self.policy.guardrails.content
+        if content is None:
+            return ()
+        rules = []
+        if channel in content.opt_out_required:
+            rules.append("opt_out")
+        info = self.loaded.channels.get(channel)
+        if content.voicemail_limited_content and info is not None and info.kind == "call":
+            rules.append("limited_content_voicemail")
+        return tuple(rules)
 
     def _promise_hold(self, ctx: FactContext) -> bool:
         return bool(self.policy.guardrails.pause_while_promise_active) and \

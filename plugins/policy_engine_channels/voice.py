@@ -87,7 +87,9 @@ def policy_engine_send(
     """Ask the provider to place the call."""
     if channel.name != SPEC.name:
         return None
-    problems = limited_content_problems(message.text)
+    # the policy's baseline decides (US Reg F: limited-content voicemail); the engine marks the action
+    required = "limited_content_voicemail" in (action.get("content_rules") or ())
+    problems = limited_content_problems(message.text) if required else []
     if problems:
         words = ", ".join(sorted({found for _, found in problems}))
         raise PermanentDeliveryError(f"limited_content_voicemail: the message mentions {words}; not called")

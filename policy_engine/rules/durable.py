@@ -99,7 +99,7 @@ def _rank(sorted_constants: Sequence[Any], value: Any) -> int:
     """``2*i + 1`` when ``value`` equals the i-th constant, else ``2*i`` with i its insertion point."""
     i = bisect_left(sorted_constants, value)
     if i < len(sorted_constants) and sorted_constants[i] == value:
-        return 2 * i + 1
+        return 2 * i + 1 if not isinstance(value, Decimal) or value == value.to_integral_value() else 2 * i
     return 2 * i
 
 
@@ -301,7 +301,7 @@ class _Translator:
             return True  # the ordering never holds, so its negation always does
         other_class: Node = False
         if key.kind == "dynamic":
-            other_class = False
+            other_class = _and([self._present(key), _lit("$nex", chan, 1)])
         return _or([self._absent(key), self._positive(key, _NEGATE[op], value), other_class])
 
     @staticmethod

@@ -87,7 +87,9 @@ def test_voice_passes_provider_outcome_and_refuses_debt_words(
 ) -> None:
     state, url = provider
     state.outcome = "voicemail"
-    ok, bad = make_action("voice", template="ok"), make_action("voice", template="bad")
+    rules = ["limited_content_voicemail"]  # what the engine attaches under a US baseline
+    ok = make_action("voice", template="ok", content_rules=rules)
+    bad = make_action("voice", template="bad", content_rules=rules)
     summary = run_dispatch(
         [make_decision("A1", ok), make_decision("A2", bad)],
         {"A1": sample_account("A1"), "A2": sample_account("A2")}, registry=builtin("voice"), ledger=pe_ledger,
@@ -99,6 +101,18 @@ def test_voice_passes_provider_outcome_and_refuses_debt_words(
     assert "limited_content_voicemail" in summary.failures[0].error
     (event,) = [e for e in pe_ledger.iter_history() if e["outcome"] != "failed"]
     assert event["outcome"] == "voicemail"
+
+
+def test_voice_script_may_name_the_debt_where_no_baseline_limits_voicemail(
+    pe_ledger: Ledger, provider: tuple[Provider, str]
+) -> None:
+    state, url = provider
+    summary = run_dispatch(
+        [make_decision("A1", make_action("voice", template="cn"))], {"A1": sample_account("A1")},
+        registry=builtin("voice"), ledger=pe_ledger, templates={"cn": "您的账户已逾期，请尽快还款。"},
+        settings={"voice": {"url": f"{url}/call", "secret": "s3cret-value"}},
+    )
+    assert summary.tally("voice").sent == 1 and state.requests[0].body["script"] == "您的账户已逾期，请尽快还款。"
 
 
 def _mail(sink: MailSink, index: int = 0) -> Any:
