@@ -44,7 +44,7 @@ def known_channels() -> dict[str, ChannelInfo]:
     try:
         from policy_engine import plugins  # noqa: PLC0415  (optional at this layer)
 
-        registered = plugins.registered_channel_infos()  # type: ignore[attr-defined]
+        registered = plugins.registered_channel_infos()
     except Exception:  # the registry is optional here: never fail validation because of it
         return dict(BUILTIN_CHANNELS)
     merged = dict(BUILTIN_CHANNELS)

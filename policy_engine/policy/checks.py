@@ -88,6 +88,7 @@ class _Checker:
         self.legal()
         self.offers()
         self.templates()
+        self.content_rules()
         self.variants()
         self.tests()
         return self.issues
@@ -354,6 +355,39 @@ class _Checker:
                         hint = issue.hint if issue.hint and not issue.hint.endswith("known: ") else None
                         self.error(("templates", tid, locale, part), f"template '{tid}' ({locale}{line}): {message}",
                                    "template_variable", hint)
+
+    def content_rules(self) -> None:
+        """Templates of call actions must be limited-content where the baseline requires it (Reg F)."""
+        content = self.p.guardrails.content
+        if content is None or not content.voicemail_limited_content:
+            return
+        try:
+            from policy_engine.plugins import get_registry  # noqa: PLC0415  (channels arrive via the registry)
+
+            registry = get_registry()
+            specs = registry.registered_channels()
+        except Exception:  # no usable registry: the dispatcher still enforces the rule at send time
+            return
+        own_templates = self.own.templates
+        for si, _, ai, action in self.actions():
+            info = self.channels.get(action.channel)
+            spec = specs.get(action.channel)
+            if info is None or info.kind != "call" or spec is None or not action.template:
+                continue
+            for locale, text in own_templates.get(action.template, {}).items():
+                for found in registry.hook.policy_engine_validate_template(
+                        channel=spec, template_id=action.template, source=text.body):
+                    for issue in found or []:
+                        origin = self.origins_text("content.voicemail_limited_content")
+                        self.error(("templates", action.template, locale, "body"),
+                                   f"template '{action.template}' ({locale}) is used by call action "
+                                   f"'{action.id}': {issue.message}{origin}", "limited_content_voicemail",
+                                   issue.hint)
+                del si, ai
+
+    def origins_text(self, key: str) -> str:
+        origin = self.loaded.origins.get(key)
+        return f" (required by {origin.kind} {origin.policy_id})" if origin else ""
 
     def variants(self) -> None:
         if self.own.variants:
