@@ -8,7 +8,7 @@ and cached for the account.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,7 +57,7 @@ class FactContext:
         cached = self._cache.get(("$active_promise", ()), _MISSING)
         if cached is _MISSING:
             cached = self._cache[("$active_promise", ())] = self.view.active_promise(self.grace)
-        return cached  # type: ignore[return-value]
+        return cached  # type: ignore[no-any-return]
 
     def consent(self, channel: str) -> bool | None:
         """Consent for ``channel``: the latest consent event wins over the record; None when unknown."""
@@ -147,6 +147,6 @@ def compare_values(op: str, actual: Any, expected: Any) -> bool:
             return actual in expected
         if op == "not_in":
             return actual not in expected
-    except TypeError:  # e.g. a free-form attribute holding text compared with a number
+    except (TypeError, InvalidOperation):  # text compared with a number; a NaN attribute
         return False
     raise ValueError(f"unknown operator {op}")

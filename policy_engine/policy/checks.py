@@ -369,7 +369,7 @@ class _Checker:
         except Exception:  # no usable registry: the dispatcher still enforces the rule at send time
             return
         own_templates = self.own.templates
-        for si, _, ai, action in self.actions():
+        for _, _, _, action in self.actions():
             info = self.channels.get(action.channel)
             spec = specs.get(action.channel)
             if info is None or info.kind != "call" or spec is None or not action.template:
@@ -383,7 +383,6 @@ class _Checker:
                                    f"template '{action.template}' ({locale}) is used by call action "
                                    f"'{action.id}': {issue.message}{origin}", "limited_content_voicemail",
                                    issue.hint)
-                del si, ai
 
     def origins_text(self, key: str) -> str:
         origin = self.loaded.origins.get(key)

@@ -18,9 +18,9 @@ How a phase ("segments" or "rules") is translated
    use one field. Free-form ``attributes.*`` may hold any type, so they use three: ``fNn`` (the numeric
    code, only when the value is a number, for orderings), ``fNs`` (the string code, only when it is a
    string, for orderings) and ``fN`` (a code unique across classes, present for any value, used by
-   eq/ne/in/not_in/exists). A value that is
-   neither number nor string (a list, a table, NaN) only gets the code -1: it equals no constant, differs
-   from every one and is not ordered, as in Python (where the ordering raises TypeError, read as False).
+   eq/ne/in/not_in/exists). A value that is neither number nor string (a list, a table, NaN) only gets
+   the code -1: it equals no constant, differs from every one and is not ordered, as in Python (where
+   the ordering raises TypeError, read as False).
    A comparison whose constant is itself a list or a table (possible only on ``attributes.*``) cannot be
    coded: it is computed in Python and sent as a 0/1 field ``gN``.
 3. **Operators.** eq, ne, lt, lte, gt, gte map to durable's field, ``$neq``, ``$lt``... ``in`` becomes an
@@ -46,10 +46,12 @@ module uses one private host per process (a :class:`durable.engine.Host` whose b
 timer threads are not started: no rule here uses timers or asynchronous actions, and with many rulesets
 registered those threads spin and halve throughput) and a registry of the rulesets it created. The
 durable name is ``{name}_{phase}_{fingerprint}``: ``name`` embeds the policy digest and the fingerprint
-covers the translated rules, so building the same policy twice reuses the ruleset already registered, and
-two different rule lists given the same name do not collide. Registered rulesets live as long as the
-process. Matching holds a process-wide lock, so concurrent threads are safe but serialised: evaluate one
-account at a time per process (use processes, not threads, to scale).
+is a hash of the durable JSON, so building the same policy twice reuses the ruleset already registered,
+and two different rule lists given the same name do not collide. (Reuse only needs identical durable
+JSON: the Python side, which turns an account into codes and fired rules into names, is per instance.)
+Registered rulesets live as long as the process. Matching holds a process-wide lock, so concurrent
+threads are safe but serialised: evaluate one account at a time per process (use processes, not
+threads, to scale).
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def _rank(sorted_constants: Sequence[Any], value: Any) -> int:
     """``2*i + 1`` when ``value`` equals the i-th constant, else ``2*i`` with i its insertion point."""
     i = bisect_left(sorted_constants, value)
     if i < len(sorted_constants) and sorted_constants[i] == value:
-        return 2 * i + 1 if not isinstance(value, Decimal) or value == value.to_integral_value() else 2 * i
+        return 2 * i + 1
     return 2 * i
 
 
@@ -168,17 +170,6 @@ class _Key:
             raise TypeError(f"durable backend: {self.fact} is a {self.kind} fact but has the value {value!r}")
         into[self.code_field] = self.class_code(cls, value)
 
-    def spec(self) -> list[Any]:
-        return [self.fact, [[k, _plain(v)] for k, v in self.params], self.kind,
-                [_plain(v) for v in self.numbers], self.strings]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal | float):
-        return f"d:{value}"
-    return value
 
 
 # -- negation normal form -----------------------------------------------------------------------------------
@@ -394,7 +385,7 @@ class _Registered:
     """A durable ruleset this module registered, shared by every DurableRuleSet built with the same rules."""
 
     name: str
-    sink: list[tuple[int, int]]
+    sink: list[int]  # indices of the rules fired by the fact being matched (filled under _LOCK)
     ids: Iterator[int]
 
 
@@ -415,9 +406,9 @@ def _host() -> Any:
     return _HOST
 
 
-def _action(sink: list[tuple[int, int]], index: int) -> Callable[[Any], None]:
-    def record(c: Any) -> None:
-        sink.append((c.m.id, index))
+def _action(sink: list[int], index: int) -> Callable[[Any], None]:
+    def record(c: Any) -> None:  # runs inside assert_fact, on the caller's thread (no dispatch threads)
+        sink.append(index)
 
     return record
 
@@ -427,7 +418,7 @@ def _register(name: str, tests: list[dict[str, Any] | None]) -> _Registered:
         found = _REGISTRY.get(name)
         if found is not None:
             return found
-        sink: list[tuple[int, int]] = []
+        sink: list[int] = []
         definition = {
             f"r{i}": {"all": [{"m": test}], "run": _action(sink, i)}
             for i, test in enumerate(tests) if test is not None
@@ -465,9 +456,7 @@ class DurableRuleSet:
             tr, tests = translate([r.condition for r in phase_rules])
             definition = {f"r{i}": t for i, t in enumerate(tests) if t is not None}
             keys = sorted(tr.keys.values(), key=lambda k: k.index)
-            fingerprint = hashlib.sha256(json.dumps(
-                {"rules": definition, "keys": [k.spec() for k in keys]}, sort_keys=True, default=str,
-            ).encode()).hexdigest()[:16]
+            fingerprint = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
             registered = None
             if definition:
                 registered = _register(f"{name}_{phase}_{fingerprint}", tests)
@@ -503,7 +492,7 @@ class DurableRuleSet:
         data = self.fact(ctx, phase)
         host = _host()
         with _LOCK:
-            fact_id = data["id"] = next(reg.ids)
+            data["id"] = next(reg.ids)
             reg.sink.clear()
             try:
                 with contextlib.suppress(MessageNotHandledException):  # raised when no rule matched
@@ -511,6 +500,6 @@ class DurableRuleSet:
             finally:
                 with contextlib.suppress(MessageNotHandledException):
                     host.retract_fact(reg.name, data)
-            fired = {index for seen_id, index in reg.sink if seen_id == fact_id}
+            fired = set(reg.sink)
             reg.sink.clear()
         return frozenset(p.names[i] for i in fired)

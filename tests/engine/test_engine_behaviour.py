@@ -204,3 +204,9 @@ def test_same_inputs_give_byte_identical_output(decide: Decide) -> None:
     runs = [json.dumps(decide(POLICY, account(delinquent_since=EARLY), history, AS_OF, explain=True)
                        .to_dict(explain=True), sort_keys=False) for _ in range(3)]
     assert runs[0] == runs[1] == runs[2]
+
+
+def test_nan_attribute_satisfies_no_comparison(decide: Decide) -> None:
+    policy = POLICY.replace('id = "standard"', 'id = "standard"\nwhen = { attributes.ratio = { lt = 5 } }')
+    d = decide(policy, account(delinquent_since=EARLY, attributes={"ratio": float("nan")}), [], AS_OF)
+    assert d.segment == "none"
