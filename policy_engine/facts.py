@@ -57,7 +57,7 @@ class FactContext:
         cached = self._cache.get(("$active_promise", ()), _MISSING)
         if cached is _MISSING:
             cached = self._cache[("$active_promise", ())] = self.view.active_promise(self.grace)
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     def consent(self, channel: str) -> bool | None:
         """Consent for ``channel``: the latest consent event wins over the record; None when unknown."""
