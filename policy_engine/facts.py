@@ -7,6 +7,7 @@ and cached for the account.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,7 +17,7 @@ from policy_engine.data.history import HistoryView, PromiseState
 from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.policy.conditions import Compare
 
-__all__ = ["FactContext", "compare_values", "dpd_at"]
+__all__ = ["ACCOUNT_FIELDS", "FactContext", "compare_values", "dpd_at"]
 
 _MISSING = object()
 
@@ -122,6 +123,22 @@ class FactContext:
         """Whether a comparison holds, and the value it saw."""
         actual = self.value(cmp.fact, cmp.params)
         return compare_values(cmp.op, actual, cmp.value), actual
+
+
+ACCOUNT_FIELDS: dict[str, Callable[[FactContext], Any]] = {
+    "dpd": lambda ctx: ctx.dpd,
+    "balance": lambda ctx: ctx.account.balance,
+    "amount_past_due": lambda ctx: ctx.account.past_due,
+    "minimum_due": lambda ctx: ctx.account.minimum_due,
+    "credit_score": lambda ctx: ctx.account.credit_score,
+    "prior_delinquencies": lambda ctx: ctx.account.prior_delinquencies,
+    "region": lambda ctx: ctx.account.region,
+    "product": lambda ctx: ctx.account.product,
+    "language": lambda ctx: ctx.account.language,
+    "currency": lambda ctx: ctx.account.currency,
+    "segment": lambda ctx: ctx.segment,
+}
+"""Facts read straight from the record: the compiled backend skips the cache for these."""
 
 
 def compare_values(op: str, actual: Any, expected: Any) -> bool:

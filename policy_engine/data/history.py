@@ -233,9 +233,15 @@ class HistoryView:
         return count > 0 if amount is None else count > 0 and paid >= amount
 
     def promises(self, grace_days: int) -> list[PromiseState]:
-        """Every promise not superseded, oldest first, with its status at ``as_of``."""
+        """Every promise not superseded, oldest first, with its status at ``as_of`` (computed once per grace)."""
         if grace_days < 0:
             raise ValueError(f"grace_days cannot be negative, got {grace_days}")
+        memo = self.__dict__.setdefault("_promise_memo", {})
+        if grace_days not in memo:
+            memo[grace_days] = self._promises(grace_days)
+        return list(memo[grace_days])
+
+    def _promises(self, grace_days: int) -> list[PromiseState]:
         grace = timedelta(days=grace_days)
         made = [e for e, _ in self._dated("promise")]
         states: list[PromiseState] = []

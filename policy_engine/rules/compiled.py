@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from policy_engine.facts import FactContext, compare_values
+from policy_engine.facts import ACCOUNT_FIELDS, FactContext, compare_values
 from policy_engine.policy.conditions import All, Any_, Compare, Condition, Not
 from policy_engine.rules.base import Rule
 
@@ -17,6 +17,12 @@ def compile_condition(cond: Condition) -> Predicate:
     """A closure that evaluates ``cond`` against a FactContext, short-circuiting like the explainer."""
     if isinstance(cond, Compare):
         fact, params, op, expected = cond.fact, cond.params, cond.op, cond.value
+        direct = ACCOUNT_FIELDS.get(fact) if not params else None
+        if direct is not None:  # a plain field of the record: no cache lookup needed
+            def compare_field(ctx: FactContext) -> bool:
+                return compare_values(op, direct(ctx), expected)
+
+            return compare_field
 
         def compare(ctx: FactContext) -> bool:
             return compare_values(op, ctx.value(fact, params), expected)
