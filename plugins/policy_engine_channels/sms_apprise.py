@@ -1,0 +1,61 @@
+"""SMS through apprise: any of the SMS services apprise supports (Twilio, Vonage, AWS SNS, ...).
+
+Settings (``[channels.sms_apprise]`` or ``POLICY_ENGINE_SMS_APPRISE_*``): ``url`` (required), an apprise
+URL in which ``{phone}`` is replaced by the customer's number, e.g.
+``twilio://ACCOUNT_SID:AUTH_TOKEN@+15550100/{phone}``; ``opt_out_text`` (appended to every message).
+
+We use apprise rather than one client per SMS vendor because it is a well-kept library that already
+speaks dozens of provider APIs. apprise passes no idempotency key to providers, so this channel does not
+declare ``idempotent_provider``: a send interrupted by a crash is reported for review, never repeated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.templates import with_opt_out
+from policy_engine_channels._common import channel_settings, contact
+
+DEFAULT_OPT_OUT = "Reply STOP to opt out."
+
+SPEC = ChannelSpec(
+    name="sms_apprise",
+    kind="text",
+    contact_point="phone",
+    content_rules=("opt_out",),
+    idempotent_provider=False,
+    consent_key="sms",
+    description="SMS through any apprise-supported service",
+)
+
+
+@hookimpl
+def policy_engine_register_channels() -> list[ChannelSpec]:
+    """The sms_apprise channel."""
+    return [SPEC]
+
+
+@hookimpl
+def policy_engine_send(
+    channel: ChannelSpec,
+    action: Mapping[str, Any],
+    account: Mapping[str, Any],
+    message: Message,
+    settings: Mapping[str, Any],
+) -> DeliveryResult | None:
+    """Send the text through the apprise URL configured for this channel."""
+    if channel.name != SPEC.name:
+        return None
+    import apprise  # noqa: PLC0415  (imported only when this channel sends)
+
+    conf = channel_settings(channel.name, settings)
+    url = str(conf.require("url")).replace("{phone}", contact(account, "phone"))
+    text = with_opt_out(message, str(conf.get("opt_out_text", DEFAULT_OPT_OUT))).text
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        return DeliveryResult("permanent_failure", None, "apprise does not understand the configured url")
+    if notifier.notify(body=text, title=message.subject or ""):
+        return DeliveryResult("delivered", None, None, "sent")
+    return DeliveryResult("transient_failure", None, "apprise could not deliver the message")
