@@ -89,8 +89,9 @@ def _needs_unicode_font(text: str) -> bool:
     return False
 
 
-def render_pdf(message: Message, *, address: str, sender: str | None, font_path: str | None) -> bytes:
-    """The letter as PDF bytes: sender, date, recipient address, subject and body."""
+def render_pdf(message: Message, *, address: str, sender: str | None, font_path: str | None,
+               dated: str | None = None) -> bytes:
+    """The letter as PDF bytes: sender, date (``dated``, else today in UTC), recipient address, subject, body."""
     text_all = "\n".join(x for x in (message.text, message.subject or "", address, sender or "") if x)
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=20)
@@ -109,7 +110,7 @@ def render_pdf(message: Message, *, address: str, sender: str | None, font_path:
     if sender:
         pdf.multi_cell(0, 5, sender, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
-    pdf.cell(0, 5, datetime.now(UTC).strftime("%Y-%m-%d"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, dated or datetime.now(UTC).strftime("%Y-%m-%d"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font(family, size=11)
     pdf.multi_cell(0, 6, address, new_x="LMARGIN", new_y="NEXT")
@@ -153,8 +154,9 @@ def policy_engine_send(
     account: Mapping[str, Any],
     message: Message,
     settings: Mapping[str, Any],
+    decision: Mapping[str, Any] | None = None,
 ) -> DeliveryResult | None:
-    """Write the PDF and its manifest line."""
+    """Write the PDF and its manifest line; the letter is dated with the decision's local date."""
     if channel.name != SPEC.name:
         return None
     conf = channel_settings(channel.name, settings)
@@ -163,7 +165,9 @@ def policy_engine_send(
     address = contact(account, "address")
     name = account.get("name")
     recipient = f"{name}\n{address}" if name else address
-    data = render_pdf(message, address=recipient, sender=conf.get("sender"), font_path=find_cjk_font(conf))
+    send_at = str(action.get("send_at") or (decision or {}).get("as_of") or "")
+    data = render_pdf(message, address=recipient, sender=conf.get("sender"), font_path=find_cjk_font(conf),
+                      dated=send_at[:10] or None)
     file_name = safe_name(key) + ".pdf"
     write_atomically(outbox / file_name, data)
     added = _append_manifest_once(
