@@ -81,6 +81,7 @@ class Decision:
     offers: list[str] = field(default_factory=list)
     variant: str | None = None
     trace: list[TraceEntry] | None = None
+    in_scope: bool = True
 
     def to_dict(self, explain: bool = False) -> dict[str, Any]:
         """The contract's Decision JSON (with ``trace`` when ``explain``)."""
@@ -96,6 +97,8 @@ class Decision:
             "suppressed": [s.to_dict() for s in self.suppressed],
             "offers": self.offers,
         }
+        if not self.in_scope:
+            data["in_scope"] = False
         if self.variant is not None:
             data["variant"] = self.variant
         if explain and self.trace is not None:

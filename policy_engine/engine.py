@@ -98,6 +98,15 @@ class Engine:
         p = self.policy
 
         matched = self.rules.match(ctx, "segments")
+        scope = p.policy.applies_to
+        if scope is not None:
+            in_scope = "scope:policy" in matched
+            if trace is not None:
+                trace.append(self._trace_rule("scope", p.policy.id, scope, ctx, in_scope))
+            if not in_scope:
+                return Decision(account_id=account.account_id, as_of=as_of, policy=self.loaded.stamp(),
+                                dpd=ctx.dpd, segment=None, stage=None, holds=[], actions=[], suppressed=[],
+                                trace=trace, in_scope=False)
         segment = NO_SEGMENT
         for seg in p.segments:
             held = seg.when is None or f"segment:{seg.id}" in matched

@@ -44,7 +44,7 @@ class Summary:
     def add(self, d: Decision) -> None:
         """Count one decision."""
         self.accounts += 1
-        self.stages[d.stage or "(no stage)"] += 1
+        self.stages[d.stage or ("(no stage)" if d.in_scope else "(out of scope)")] += 1
         for a in d.actions:
             self.channels[a.channel] += 1
         for s in d.suppressed:

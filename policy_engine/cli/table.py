@@ -33,7 +33,7 @@ def print_table(rows: Iterable[tuple[Account, Decision]], console: Console, limi
     shown = 0
     for account, d in rows:
         summary.add(d)
-        if shown >= limit:
+        if shown >= limit or not d.in_scope:  # out-of-scope accounts only count in the summary
             continue
         shown += 1
         first = True
@@ -50,8 +50,9 @@ def print_table(rows: Iterable[tuple[Account, Decision]], console: Console, limi
             table.add_row(d.account_id, str(d.dpd), d.segment or "", d.stage or "", "[dim]-[/dim]", "", "",
                           "holds: " + ", ".join(d.holds) if d.holds else "nothing to do")
     console.print(table)
-    if summary.accounts > limit:
-        console.print(f"... {summary.accounts - limit} more accounts not shown (use --limit, or --format jsonl)")
+    in_scope = summary.accounts - summary.stages.get("(out of scope)", 0)
+    if in_scope > limit:
+        console.print(f"... {in_scope - limit} more accounts not shown (use --limit, or --format jsonl)")
     _summary_tables(summary, console)
     return summary
 
@@ -92,7 +93,8 @@ def print_explanation(d: Decision, account: Account, console: Console) -> None:
     """Print why an account gets each action, and why not the others, as a readable tree."""
     root = Tree(f"[bold]account {d.account_id}[/bold] at {d.as_of.isoformat()} — DPD {d.dpd}, policy "
                 f"{d.policy.get('id')} {d.policy.get('version') or ''}")
-    sections = {"segment": root.add("[bold]segment[/bold] (first match wins)"),
+    sections = {"scope": root.add("[bold]scope[/bold] (which accounts the policy governs)"),
+                "segment": root.add("[bold]segment[/bold] (first match wins)"),
                 "hold": root.add("[bold]holds[/bold]"),
                 "stage": root.add("[bold]stage[/bold] (first match wins)"),
                 "action": root.add("[bold]actions of the stage[/bold]")}
@@ -125,7 +127,9 @@ def print_explanation(d: Decision, account: Account, console: Console) -> None:
                     f"at {a.send_at.isoformat()}" + (f" with offer {a.offer['id']}" if a.offer else ""))
     for s in d.suppressed:
         verdict.add(f"[yellow]no[/yellow] {s.action} ({s.channel}): {s.reason} — {s.detail}")
-    if not d.actions and not d.suppressed:
+    if not d.in_scope:
+        verdict.add("outside the policy's scope (policy.applies_to): nothing to do")
+    elif not d.actions and not d.suppressed:
         verdict.add("nothing to do" + (f" (holds: {', '.join(d.holds)})" if d.holds else ""))
     if d.offers:
         verdict.add("eligible offers: " + ", ".join(d.offers))

@@ -148,6 +148,7 @@ class _Checker:
                        f"{did_you_mean(subdiv, supported[country])}", "unknown_holidays")
 
     def segments(self) -> None:
+        self.condition(self.own.policy.applies_to, ("policy", "applies_to"))
         catch_all: int | None = None
         for i, seg in enumerate(self.own.segments):
             if catch_all is not None:

@@ -174,6 +174,9 @@ class Metadata(Strict):
     locale: str | None = None
     extends: list[str] = Field(default_factory=list)
     owner: str | None = None
+    applies_to: SegmentConditionField | None = Field(
+        default=None, description="which accounts this policy governs, e.g. { region = { in = ['CN'] } }; "
+        "the others get an empty decision marked in_scope = false")
 
     @field_validator("timezone")
     @classmethod

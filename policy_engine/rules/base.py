@@ -26,6 +26,8 @@ class Rule:
 def rules_of(policy: PolicyFile) -> list[Rule]:
     """Every conditional rule of a policy, in policy order; rules without a condition always hold."""
     rules: list[Rule] = []
+    if policy.policy.applies_to is not None:
+        rules.append(Rule("scope:policy", policy.policy.applies_to, "segments"))
     for seg in policy.segments:
         if seg.when is not None:
             rules.append(Rule(f"segment:{seg.id}", seg.when, "segments"))

@@ -210,3 +210,14 @@ def test_nan_attribute_satisfies_no_comparison(decide: Decide) -> None:
     policy = POLICY.replace('id = "standard"', 'id = "standard"\nwhen = { attributes.ratio = { lt = 5 } }')
     d = decide(policy, account(delinquent_since=EARLY, attributes={"ratio": float("nan")}), [], AS_OF)
     assert d.segment == "none"
+
+
+def test_accounts_outside_the_policy_scope_get_an_empty_decision(decide: Decide) -> None:
+    scoped = POLICY.replace('extends = ["baseline:cn"]', 'extends = ["baseline:cn"]\napplies_to = { region = "CN" }')
+    inside = decide(scoped, account(delinquent_since=EARLY, region="CN"), [], AS_OF)
+    outside = decide(scoped, account(delinquent_since=EARLY, region="US"), [], AS_OF, explain=True)
+    assert inside.actions and inside.to_dict().get("in_scope", True) is True
+    data = outside.to_dict(explain=True)
+    assert (data["in_scope"], data["stage"], data["actions"], data["suppressed"]) == (False, None, [], [])
+    assert data["trace"][0] == {"step": "scope", "id": "bank", "held": False,
+                                "condition": {"condition": "region == 'CN'", "value": "US", "held": False}}

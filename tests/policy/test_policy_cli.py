@@ -83,7 +83,7 @@ def test_console_script_invalid_policies_exit_3_with_located_lines_and_no_traceb
     hours = at(WIDER_HOURS, "contact_hours")
     assert result.stdout.splitlines() == [
         f"a_typo.toml:{typo.line}:{typo.column}: error: stages[0].actions[0].channel: unknown channel 'smss' — "
-        "did you mean 'sms'? (registered channels: agent, email, legal, letter, sms, voice, webhook)",
+        "did you mean 'sms'? (registered channels: agent, email, legal, letter, sms, sms_apprise, voice, webhook)",
         "FAIL a_typo.toml: 1 problem",
         f"b_wider.toml:{hours.line}:{hours.column}: error: guardrails.contact_hours: widens contact hours to "
         "07:00-21:00; baseline cn allows only 08:00-22:00 (a policy may only tighten what it extends)",
@@ -115,7 +115,7 @@ def test_json_format() -> None:
     assert bad["issues"] == [{
         "file": "bad.toml", "line": where.line, "column": where.column, "path": "stages[0].actions[0].channel",
         "severity": "error", "code": "unknown_channel", "message": "unknown channel 'smss' — did you mean 'sms'?",
-        "hint": "registered channels: agent, email, legal, letter, sms, voice, webhook", "related": [],
+        "hint": "registered channels: agent, email, legal, letter, sms, sms_apprise, voice, webhook", "related": [],
     }]
 
 

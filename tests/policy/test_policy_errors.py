@@ -18,7 +18,7 @@ from tests.policy.helpers import FILE, MINIMAL, at, change, issues, only_issue, 
 
 pytestmark = pytest.mark.usefixtures("in_tmp")
 
-CHANNELS = "agent, email, legal, letter, sms, voice, webhook"
+CHANNELS = "agent, email, legal, letter, sms, sms_apprise, voice, webhook"
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ CASES = [
          "'segment' cannot be used here: a segment's condition decides the segment, so it cannot test it"),
     # ------------------------------------------------------------------ unknown keys, every level
     Case("unknown-key-policy", 'locale = "zh-CN"\n', 'locale = "zh-CN"\nextnds = ["baseline:cn"]\n', "extnds",
-         "policy.extnds", "unknown key 'extnds' — did you mean 'extends'?", hint="allowed here: currency, description"),
+         "policy.extnds", "unknown key 'extnds' — did you mean 'extends'?", hint="allowed here: applies_to, currency, description"),
     Case("unknown-key-guardrails", "max_contacts_per_day = 3\n",
          "max_contacts_per_day = 3\nmax_contact_per_day = 2\n", "max_contact_per_day = 2",
          "guardrails.max_contact_per_day", "unknown key 'max_contact_per_day' — did you mean 'max_contacts_per_day'?"),
@@ -382,7 +382,7 @@ def test_policy_written_as_list_of_tables() -> None:
     issue = only_issue('[[policy]]\nid = "a"\n')
     assert issue.location == Location(FILE, 1, 1)
     assert issue.message == "expected a table ({...}), found a list"
-    assert "keys allowed in this table: currency, description, extends, id" in (issue.hint or "")
+    assert "keys allowed in this table: applies_to, currency, description, extends, id" in (issue.hint or "")
 
 
 def test_not_utf8() -> None:
