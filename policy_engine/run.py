@@ -65,10 +65,21 @@ def template_account(account: Account) -> dict[str, Any]:
 
 
 def history_with_ledger(files: HistoryIndex, ledger: Ledger) -> HistoryIndex:
-    """File history plus every event the ledger recorded in earlier runs."""
+    """File history plus every event the ledger recorded in earlier runs, each event once.
+
+    A history file exported from the ledger and passed again with ``--history`` must not count its
+    contacts twice against the caps, so ledger events already in the files are skipped.
+    """
+    seen = {_event_key(e) for account in files.accounts() for e in files.for_account(account)}
     for data in ledger.iter_history():
-        files.add(HistoryEvent.model_validate(data))
+        event = HistoryEvent.model_validate(data)
+        if _event_key(event) not in seen:
+            files.add(event)
     return files
+
+
+def _event_key(event: HistoryEvent) -> tuple[object, ...]:
+    return (event.account_id, event.at, event.type, event.channel, event.action, event.notice, event.outcome)
 
 
 def run_batch(engine: Engine, accounts: Iterable[Account], history: HistoryIndex, as_of: datetime, *,

@@ -10,7 +10,6 @@ from pathlib import Path
 from policy_engine._exceptions import (
     Issue,
     Location,
-    PolicyError,
     PolicyResolutionError,
     PolicyValidationError,
 )
@@ -163,7 +162,3 @@ def load_policy(path: str | Path, *, channels: dict[str, ChannelInfo] | None = N
             raise PolicyValidationError(sorted(found, key=lambda i: (i.location.line, i.location.column)))
     return loaded
 
-
-def is_policy_error(exc: BaseException) -> bool:
-    """True for errors that mean 'this policy cannot be used'."""
-    return isinstance(exc, PolicyError)

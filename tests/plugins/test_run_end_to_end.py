@@ -96,3 +96,21 @@ def test_run_sends_through_every_channel_once_and_a_rerun_sends_nothing(
     assert len(list((tmp_path / "print-shop").glob("*.pdf"))) == len(pdfs)
     reasons = {s["reason"] for s in second["suppressed"]}
     assert "already_sent" in reasons
+
+
+def test_history_exported_from_the_ledger_is_not_counted_twice(tmp_path: Path) -> None:
+    from policy_engine.data.history import HistoryIndex
+    from policy_engine.data.records import HistoryEvent
+    from policy_engine.ledger import open_ledger
+    from policy_engine.run import history_with_ledger
+
+    event = {"account_id": "A1", "at": "2026-11-20T10:00:00+08:00", "type": "contact", "channel": "sms",
+             "outcome": "delivered", "action": "early_sms"}
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    try:
+        ledger.append_history([event])
+        files = HistoryIndex.from_events([HistoryEvent.model_validate(event)])
+        merged = history_with_ledger(files, ledger)
+    finally:
+        ledger.close()
+    assert len(merged.for_account("A1")) == 1

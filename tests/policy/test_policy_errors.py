@@ -99,7 +99,8 @@ CASES = [
          "'segment' cannot be used here: a segment's condition decides the segment, so it cannot test it"),
     # ------------------------------------------------------------------ unknown keys, every level
     Case("unknown-key-policy", 'locale = "zh-CN"\n', 'locale = "zh-CN"\nextnds = ["baseline:cn"]\n', "extnds",
-         "policy.extnds", "unknown key 'extnds' — did you mean 'extends'?", hint="allowed here: applies_to, currency, description"),
+         "policy.extnds", "unknown key 'extnds' — did you mean 'extends'?",
+         hint="allowed here: applies_to, currency, description"),
     Case("unknown-key-guardrails", "max_contacts_per_day = 3\n",
          "max_contacts_per_day = 3\nmax_contact_per_day = 2\n", "max_contact_per_day = 2",
          "guardrails.max_contact_per_day", "unknown key 'max_contact_per_day' — did you mean 'max_contacts_per_day'?"),
