@@ -168,8 +168,11 @@ class Engine:
             planned.append(action)
             state.chosen.append(action)
             if trace is not None:
-                trace.append({"step": "planned", "action": cand.action, "channel": cand.channel,
-                              "send_at": state.send_at.isoformat()})
+                entry: TraceEntry = {"step": "planned", "action": cand.action, "channel": cand.channel,
+                                     "send_at": state.send_at.isoformat()}
+                if cand.requires:  # the audit trail of a legal step: which notice, served when
+                    entry["prerequisites"] = [self._prerequisite_met(r, ctx) for r in cand.requires]
+                trace.append(entry)
         planned.sort(key=lambda a: (a.send_at, a.priority, a.action))
         return Decision(
             account_id=account.account_id, as_of=as_of, policy=self.loaded.stamp(), dpd=ctx.dpd,
@@ -177,6 +180,13 @@ class Engine:
             holds=sorted(set(active_holds) | ({"promise_active"} if self._promise_hold(ctx) else set())),
             actions=planned, suppressed=suppressed, offers=offers,
             variant=variant, trace=trace)
+
+    @staticmethod
+    def _prerequisite_met(req: Any, ctx: FactContext) -> str:
+        served = ctx.view.notice_delivered_on(req.notice)
+        age = (ctx.today - served).days if served else 0
+        return (f"notice '{req.notice}' served on {served.isoformat() if served else '?'}, {age} days ago "
+                f"(at least {req.delivered_days_ago.gte} required)")
 
     def _content_rules(self, channel: str) -> tuple[str, ...]:
         """Content rules the policy's baseline imposes on this channel; the channel plugin enforces them."""

@@ -117,7 +117,9 @@ def print_explanation(d: Decision, account: Account, console: Console) -> None:
             src = f"  [dim]— {entry['source']}[/dim]" if entry.get("source") else ""
             guard.add(f"[red]✗[/red] {entry['action']}: [yellow]{entry['reason']}[/yellow] — {entry['detail']}{src}")
         elif step == "planned":
-            guard.add(f"[green]✓[/green] {entry['action']} via {entry['channel']} at {entry['send_at']}")
+            node = guard.add(f"[green]✓[/green] {entry['action']} via {entry['channel']} at {entry['send_at']}")
+            for met in entry.get("prerequisites", []):
+                node.add(f"[green]✓[/green] {met}")
         elif step == "escalation":
             root.add(f"broken promise due {entry['promise_due']} (broken {entry['broken_on']}): "
                      f"{'already escalated' if entry['already_escalated'] else 'escalates with ' + entry['id']}")

@@ -283,3 +283,12 @@ dpd = { from = 90 }
                       action="default_notice_letter")]
     d = decide(policy, account(delinquent_since="2019-06-01"), served, "2026-11-24T12:00:00+00:00")
     assert reasons(d)["referral"] == "time_barred"
+
+
+def test_the_trace_of_a_legal_referral_names_the_notice_that_allowed_it(decide: Decide) -> None:
+    served = [contact("2026-11-01T10:00:00+08:00", "letter", "delivered", notice="pre_legal_warning",
+                      action="warning")]
+    d = decide(CN, account(delinquent_since="2026-07-01"), served, "2026-12-01T10:00:00+08:00", explain=True)
+    (entry,) = [t for t in d.trace or [] if t["step"] == "planned" and t["action"] == "referral"]
+    assert entry["prerequisites"] == [
+        "notice 'pre_legal_warning' served on 2026-11-01, 30 days ago (at least 30 required)"]
