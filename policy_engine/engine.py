@@ -168,11 +168,11 @@ class Engine:
             planned.append(action)
             state.chosen.append(action)
             if trace is not None:
-                entry: TraceEntry = {"step": "planned", "action": cand.action, "channel": cand.channel,
-                                     "send_at": state.send_at.isoformat()}
+                done: TraceEntry = {"step": "planned", "action": cand.action, "channel": cand.channel,
+                                    "send_at": state.send_at.isoformat()}
                 if cand.requires:  # the audit trail of a legal step: which notice, served when
-                    entry["prerequisites"] = [self._prerequisite_met(r, ctx) for r in cand.requires]
-                trace.append(entry)
+                    done["prerequisites"] = [self._prerequisite_met(r, ctx) for r in cand.requires]
+                trace.append(done)
         planned.sort(key=lambda a: (a.send_at, a.priority, a.action))
         return Decision(
             account_id=account.account_id, as_of=as_of, policy=self.loaded.stamp(), dpd=ctx.dpd,
