@@ -85,6 +85,8 @@ class ChannelSpec:
     idempotent_provider: bool = False
     consent_key: str | None = None
     description: str = ""
+    required_settings: tuple[str, ...] = ()
+    """Settings the channel cannot send without; ``"a|b"`` means one of them. Checked before a run."""
 
     def __post_init__(self) -> None:
         if self.kind not in CHANNEL_KINDS:
@@ -94,6 +96,7 @@ class ChannelSpec:
                 f"channel {self.name!r}: contact_point {self.contact_point!r} is not one of {CONTACT_POINTS}"
             )
         object.__setattr__(self, "content_rules", tuple(self.content_rules))
+        object.__setattr__(self, "required_settings", tuple(self.required_settings))
 
     def as_dict(self) -> dict[str, Any]:
         """The spec as plain JSON-ready data."""

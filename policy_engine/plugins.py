@@ -32,6 +32,7 @@ __all__ = [
     "allowed_plugin_names",
     "get_registry",
     "load_settings",
+    "missing_settings",
     "registered_channel_infos",
 ]
 
@@ -328,6 +329,14 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
         raise PluginError(f"config file {str(path)!r} does not exist") from exc
     except tomllib.TOMLDecodeError as exc:
         raise PluginError(f"config file {str(path)!r}: {exc}") from exc
+
+
+def missing_settings(spec: Any, settings: ChannelSettings) -> list[str]:
+    """The required settings of a channel that are not set (``"a|b"``: neither is set)."""
+    def present(key: str) -> bool:
+        return settings.get(key) not in (None, "")
+
+    return [need for need in spec.required_settings if not any(present(k) for k in need.split("|"))]
 
 
 def load_settings(

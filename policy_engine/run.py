@@ -18,11 +18,12 @@ from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.dispatch import DispatchSummary, RetryPolicy, dispatch
 from policy_engine.engine import Engine
 from policy_engine.ledger import Ledger
-from policy_engine.plugins import PluginRegistry
+from policy_engine.plugins import PluginRegistry, load_settings, missing_settings
 from policy_engine.policy.models import PolicyFile
 from policy_engine.templates import TemplateStore
 
-__all__ = ["RunReport", "history_with_ledger", "run_batch", "template_account", "templates_of"]
+__all__ = ["RunReport", "channels_used", "history_with_ledger", "run_batch", "template_account", "templates_of",
+           "unconfigured_channels"]
 
 
 @dataclass
@@ -38,6 +39,28 @@ class RunReport:
         return {"accounts": self.accounts, "dispatch": self.dispatch.as_dict(),
                 "suppressed": [{"channel": c, "reason": r, "count": n}
                                for (c, r), n in sorted(self.suppressed.items())]}
+
+
+def channels_used(policy: PolicyFile) -> list[str]:
+    """Every channel a policy can send on (stage actions and the broken-promise escalation)."""
+    used = {a.channel for stage in policy.stages for a in stage.actions}
+    if policy.escalation.broken_promise:
+        used.add(policy.escalation.broken_promise.action.channel)
+    return sorted(used)
+
+
+def unconfigured_channels(policy: PolicyFile, registry: PluginRegistry,
+                          config: str | Path | None) -> dict[str, list[str]]:
+    """Channel -> required settings that are missing, for the channels the policy uses.
+
+    ``run`` checks this before sending anything: a missing endpoint is a configuration error to fix,
+    not hundreds of failed deliveries.
+    """
+    specs = registry.registered_channels()
+    used = [c for c in channels_used(policy) if c in specs]
+    settings = load_settings(used, config)
+    missing = {c: missing_settings(specs[c], settings[c]) for c in used}
+    return {c: m for c, m in missing.items() if m}
 
 
 def templates_of(policy: PolicyFile) -> TemplateStore:

@@ -37,6 +37,7 @@ SPEC = ChannelSpec(
     idempotent_provider=False,
     consent_key="email",
     description="email via SMTP (STARTTLS, SSL or plain)",
+    required_settings=("host", "from_addr"),
 )
 
 

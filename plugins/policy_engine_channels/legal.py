@@ -24,6 +24,7 @@ SPEC = ChannelSpec(
     counts_as_attempt=False,
     idempotent_provider=True,
     description="legal referral (JSON drop folder or signed webhook)",
+    required_settings=("drop_folder|url",),
 )
 
 ACCOUNT_FIELDS = (

@@ -36,6 +36,7 @@ SPEC = ChannelSpec(
     contact_point="address",
     idempotent_provider=True,
     description="PDF letters in a print-shop folder with a JSONL manifest",
+    required_settings=("outbox",),
 )
 
 PREFERRED_FONTS = ("wqy-microhei", "notosanscjk", "notoserifcjk", "wqy-zenhei", "sourcehan", "droidsansfallback")

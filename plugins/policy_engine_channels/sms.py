@@ -24,6 +24,7 @@ SPEC = ChannelSpec(
     idempotent_provider=True,
     consent_key="sms",
     description="SMS via an HTTP gateway (signed JSON POST)",
+    required_settings=("url", "secret"),
 )
 
 

@@ -28,6 +28,7 @@ SPEC = ChannelSpec(
     idempotent_provider=False,
     consent_key="sms",
     description="SMS through any apprise-supported service",
+    required_settings=("url",),
 )
 
 

@@ -28,6 +28,7 @@ SPEC = ChannelSpec(
     idempotent_provider=True,
     consent_key="voice",
     description="outbound calls via a voice provider's HTTP API",
+    required_settings=("url",),
 )
 
 _WORDS = (

@@ -18,6 +18,7 @@ SPEC = ChannelSpec(
     counts_as_attempt=False,
     idempotent_provider=True,
     description="signed JSON POST of the action to a URL of the bank's",
+    required_settings=("url", "secret"),
 )
 
 

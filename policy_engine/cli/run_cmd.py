@@ -8,17 +8,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from policy_engine._exceptions import InputError, LedgerError, PluginError
-from policy_engine.cli.app import EXIT_INPUT_UNUSABLE, app
+from policy_engine.cli.app import EXIT_INPUT_UNUSABLE, EXIT_USAGE, app
 from policy_engine.cli.common import fail, load_history, load_policy_or_exit, parse_as_of
 from policy_engine.cli.dryrun_cmd import AccountsOpt, AsOfOpt, HistoryOpt, PolicyOpt, RejectsOpt, _open_accounts
 from policy_engine.data.readers import Rejects
 from policy_engine.engine import Engine
 from policy_engine.ledger import open_ledger
 from policy_engine.plugins import get_registry
-from policy_engine.run import RunReport, history_with_ledger, run_batch
+from policy_engine.run import RunReport, history_with_ledger, run_batch, unconfigured_channels
 
 EXIT_RUNTIME = 1
 
@@ -38,7 +39,8 @@ def _print_report(report: RunReport, console: Console) -> None:
                       str(t.get("deferred", 0)), str(suppressed_by_channel.get(ch, 0)))
     console.print(table)
     for failure in report.dispatch.failures[:50]:
-        console.print(f"[red]failed[/red] {failure.account_id} {failure.action} ({failure.channel}): {failure.error}")
+        console.print(f"[red]failed[/red] {failure.account_id} {failure.action} ({failure.channel}): "
+                      f"{escape(failure.error)}")
 
 
 @app.command()
@@ -61,8 +63,19 @@ def run(
         config = Path("policy-engine.toml")
     try:
         registry = get_registry()
+        missing = unconfigured_channels(loaded.policy, registry, config)
+    except PluginError as exc:
+        raise fail(f"error: {exc}", EXIT_RUNTIME) from None
+    if missing:
+        for channel, keys in missing.items():
+            env = "POLICY_ENGINE_" + channel.upper().replace("-", "_") + "_" + keys[0].split("|")[0].upper()
+            wanted = ", ".join(k.replace("|", " or ") for k in keys)
+            typer.echo(f"error: channel '{channel}' is not configured: set {wanted} under "
+                       f"[channels.{channel}] in the config file (--config), or e.g. {env}", err=True)
+        raise fail("nothing was sent", EXIT_USAGE)
+    try:
         ledger = open_ledger(ledger_url)
-    except (PluginError, LedgerError) as exc:
+    except LedgerError as exc:
         raise fail(f"error: {exc}", EXIT_RUNTIME) from None
     try:
         with Rejects(rejects) as rejected:

@@ -114,3 +114,16 @@ def test_history_exported_from_the_ledger_is_not_counted_twice(tmp_path: Path) -
     finally:
         ledger.close()
     assert len(merged.for_account("A1")) == 1
+
+
+def test_run_refuses_to_start_when_a_channel_the_policy_uses_is_not_configured(tmp_path: Path) -> None:
+    config = tmp_path / "channels.toml"
+    config.write_text('[channels.sms]\nurl = "http://127.0.0.1:9/sms"\nsecret = "x"\n', encoding="utf-8")
+    ledger = tmp_path / "ledger.db"
+    result = CliRunner().invoke(app, ["run", "--policy", str(POLICY), "--accounts", str(ACCOUNTS),
+                                      "--as-of", AS_OF, "--ledger", f"sqlite:///{ledger}", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "error: channel 'email' is not configured: set host, from_addr under [channels.email]" in result.stderr
+    assert "channel 'legal' is not configured: set drop_folder or url" in result.stderr
+    assert "channel 'sms'" not in result.stderr
+    assert not ledger.exists()  # nothing was decided, recorded or sent
