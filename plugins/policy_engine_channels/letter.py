@@ -29,6 +29,7 @@ from fpdf import FPDF
 from policy_engine._exceptions import PermanentDeliveryError
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
 from policy_engine_channels._common import channel_settings, contact, safe_name, write_atomically
+from policy_engine_channels.fontcache import font_for
 
 SPEC = ChannelSpec(
     name="letter",
@@ -98,7 +99,7 @@ def render_pdf(message: Message, *, address: str, sender: str | None, font_path:
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.add_page()
     if font_path:
-        pdf.add_font("letter", fname=font_path)
+        pdf.add_font("letter", fname=font_for(font_path, text_all + (dated or "")))
         family = "letter"
     elif _needs_unicode_font(text_all):
         raise PermanentDeliveryError(
