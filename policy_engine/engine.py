@@ -66,6 +66,13 @@ class Engine:
         self.grace = bp.grace_days if bp else 0
         self._zones: dict[str, ZoneInfo] = {}
         self._offers = {o.id: o for o in self.policy.offers}
+        # rule names ("segment:low_risk", ...) per policy object, built once instead of per account
+        self._names: dict[int, str] = {id(s): f"segment:{s.id}" for s in self.policy.segments}
+        self._names.update({id(h): f"hold:{h.id}" for h in self.policy.holds})
+        self._names.update({id(o): f"offer:{o.id}" for o in self.policy.offers})
+        for stage in self.policy.stages:
+            self._names[id(stage)] = f"stage:{stage.id}"
+            self._names.update({id(a): f"action:{a.id}" for a in stage.actions})
         self.origins = dict(loaded.origins)
         for si, stage in enumerate(loaded.source.model.stages):
             for ai, action in enumerate(stage.actions):
@@ -109,7 +116,7 @@ class Engine:
                                 trace=trace, in_scope=False)
         segment = NO_SEGMENT
         for seg in p.segments:
-            held = seg.when is None or f"segment:{seg.id}" in matched
+            held = seg.when is None or self._names[id(seg)] in matched
             if trace is not None:
                 trace.append(self._trace_rule("segment", seg.id, seg.when, ctx, held))
             if held:
@@ -118,7 +125,7 @@ class Engine:
         ctx.segment = segment if p.segments else None
 
         rules = self.rules.match(ctx, "rules")
-        active_holds = [h.id for h in p.holds if f"hold:{h.id}" in rules]
+        active_holds = [h.id for h in p.holds if self._names[id(h)] in rules]
         if trace is not None:
             for h in p.holds:
                 trace.append(self._trace_rule("hold", h.id, h.when, ctx, h.id in active_holds))
@@ -126,7 +133,7 @@ class Engine:
         stage = None
         for st in p.stages:
             in_range = st.dpd is None or st.dpd.contains(ctx.dpd)
-            held = in_range and (st.when is None or f"stage:{st.id}" in rules)
+            held = in_range and (st.when is None or self._names[id(st)] in rules)
             if trace is not None:
                 entry = self._trace_rule("stage", st.id, st.when, ctx, held)
                 if st.dpd is not None:
@@ -136,7 +143,7 @@ class Engine:
                 stage = st
                 break
 
-        offers = [o.id for o in p.offers if o.when is None or f"offer:{o.id}" in rules]
+        offers = [o.id for o in p.offers if o.when is None or self._names[id(o)] in rules]
         variant = variant_for(p, account.account_id)
         candidates = self._candidates(stage, segment, variant, rules, ctx, trace)
         state = GuardrailState(ctx, p.guardrails, p.holds, active_holds, self.origins,
@@ -211,7 +218,7 @@ class Engine:
         if stage is not None:
             for i, a in enumerate(stage.actions):
                 seg_ok = (not a.segments or segment in a.segments) and (not a.variants or variant in a.variants)
-                cond_ok = a.when is None or f"action:{a.id}" in rules
+                cond_ok = a.when is None or self._names[id(a)] in rules
                 if trace is not None:
                     entry = self._trace_rule("action", a.id, a.when, ctx, seg_ok and cond_ok)
                     if a.segments:
