@@ -155,3 +155,9 @@ def test_explain_unknown_account(files: dict[str, Path]) -> None:
     code, _, err = run("explain", "--policy", str(files["policy"]), "--accounts", str(files["accounts"]),
                        "--account", "ZZZ", "--as-of", AS_OF)
     assert code == 5 and "ZZZ" in err
+
+
+def test_version() -> None:
+    from policy_engine import __version__
+
+    assert run("--version") == (0, f"policy-engine {__version__}\n", "")
