@@ -290,3 +290,21 @@ def test_consent_override_takes_the_latest_event_for_the_channel() -> None:
     assert v.consent_override("sms") is False
     assert v.consent_override("email") is True
     assert v.consent_override("voice") is None
+
+
+def test_index_gives_back_exactly_the_events_it_was_given_in_time_order() -> None:
+    raw = [
+        {"account_id": "A1", "type": "promise", "at": "2026-11-20T10:00:00+08:00", "amount": 120.5,
+         "due": "2026-11-25"},
+        {"account_id": "A1", "type": "consent", "at": "2026-11-19T10:00:00+08:00", "channel": "sms", "granted": False},
+        {"account_id": "A1", "type": "contact", "at": "2026-11-21T10:00:00+08:00", "channel": "letter",
+         "outcome": "delivered", "action": "arrears_letter", "notice": "arrears_notice"},
+    ]
+    events = [HistoryEvent.model_validate(r) for r in raw]
+    index = HistoryIndex.from_events(events)
+    back = index.for_account("A1")
+    assert back == (events[1], events[0], events[2])
+    assert [e.to_json_dict() for e in back] == [events[1].to_json_dict(), events[0].to_json_dict(),
+                                                 events[2].to_json_dict()]
+    assert back[1].model_copy(update={"amount": None}).amount is None
+    assert index.for_account("nobody") == ()
