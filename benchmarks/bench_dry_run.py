@@ -1,0 +1,61 @@
+"""End-to-end throughput of `policy-engine dry-run`: read JSON Lines, decide, write JSON Lines.
+
+    .venv/bin/python benchmarks/bench_dry_run.py [--accounts 50000] [--backend compiled|durable]
+
+Generates a deterministic portfolio and history (the generator and policy of bench_backends.py) into a
+temporary folder, then times the real command in a subprocess and reports accounts/s and its peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_backends  # noqa: E402  (the shared generator and policy)
+
+
+def write_inputs(folder: Path, n: int, seed: int) -> tuple[Path, Path, Path]:
+    """Policy, accounts and history files for ``n`` generated accounts."""
+    loaded = bench_backends.load(folder)
+    accounts, history = folder / "accounts.jsonl", folder / "history.jsonl"
+    with accounts.open("w", encoding="utf-8") as a, history.open("w", encoding="utf-8") as h:
+        for account, events in bench_backends.make_portfolio(n, seed):
+            a.write(account.model_dump_json(exclude_none=True) + "\n")
+            for event in events:
+                h.write(json.dumps(event.to_json_dict()) + "\n")
+    return Path(loaded.source.path), accounts, history
+
+
+def main() -> int:
+    """Run the benchmark and print one line per backend."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--backend", action="append", choices=["compiled", "durable"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        policy, accounts, history = write_inputs(Path(tmp), args.accounts, args.seed)
+        for backend in args.backend or ["compiled", "durable"]:
+            cmd = [sys.executable, "-m", "policy_engine", "dry-run", "--policy", str(policy), "--accounts",
+                   str(accounts), "--history", str(history), "--as-of", bench_backends.AS_OF.isoformat(),
+                   "--format", "jsonl", "--output", str(Path(tmp) / f"out-{backend}.jsonl"), "--backend", backend]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True)
+            seconds = time.perf_counter() - start
+            peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+            print(f"{backend:9} {args.accounts:>8,} accounts  {seconds:7.2f} s  "
+                  f"{args.accounts / seconds:>8,.0f} accounts/s  peak {peak:,.0f} MB (includes start-up)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
