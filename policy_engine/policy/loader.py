@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from pathlib import Path
 from policy_engine._exceptions import (
     Issue,
     Location,
+    PolicyError,
     PolicyResolutionError,
     PolicyValidationError,
 )
@@ -112,7 +114,14 @@ def _effective(path: Path, stack: list[Path], strict_tighten: bool,
             raise PolicyResolutionError([Issue(src.location("policy", "extends", i), f"policy.extends[{i}]",
                                                f"extends cycle: {cycle}", code="extends_cycle")])
         if resolved not in cache:
-            model, origins, sub_chain, _ = _effective(resolved, stack + [resolved], strict_tighten, cache)
+            try:
+                model, origins, sub_chain, _ = _effective(resolved, stack + [resolved], strict_tighten, cache)
+            except PolicyError as exc:  # say which `extends` line led to the broken file
+                via = src.location("policy", "extends", i)
+                exc.issues[:] = [issue if via in issue.related
+                                 else dataclasses.replace(issue, related=issue.related + (via,))
+                                 for issue in exc.issues]
+                raise
             cache[resolved] = (model, origins, sub_chain)
         model, origins, sub_chain = cache[resolved]
         chain.extend(s for s in sub_chain if s.path.resolve() not in {c.path.resolve() for c in chain})
