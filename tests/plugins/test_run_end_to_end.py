@@ -97,6 +97,14 @@ def test_run_sends_through_every_channel_once_and_a_rerun_sends_nothing(
     reasons = {s["reason"] for s in second["suppressed"]}
     assert "already_sent" in reasons
 
+    # the table a person reads: one row per channel, nothing sent the third time
+    table = CliRunner().invoke(app, ["run", "--policy", str(POLICY), "--accounts", str(ACCOUNTS),
+                                     "--history", str(HISTORY), "--as-of", AS_OF, "--ledger", ledger,
+                                     "--config", str(config)])
+    assert table.exit_code == 0 and "run summary: 300 accounts" in table.stdout
+    sms_row = next(line for line in table.stdout.splitlines() if line.startswith("│ sms "))
+    assert [cell.strip() for cell in sms_row.strip("│").split("│")][:3] == ["sms", "0", "0"]
+
 
 def test_history_exported_from_the_ledger_is_not_counted_twice(tmp_path: Path) -> None:
     from policy_engine.data.history import HistoryIndex
