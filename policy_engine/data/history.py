@@ -198,7 +198,13 @@ class HistoryView:
     # -- contacts ---------------------------------------------------------------------------------------
 
     def _dated(self, kind: str) -> Iterator[tuple[HistoryEvent, date]]:
-        return ((e, d) for e, d in zip(self._events, self._days, strict=True) if e.type == kind)
+        by_type = self.__dict__.get("_by_type")
+        if by_type is None:  # grouped once per account, then every query reads only its own kind
+            by_type = {}
+            for pair in zip(self._events, self._days, strict=True):
+                by_type.setdefault(pair[0].type, []).append(pair)
+            self.__dict__["_by_type"] = by_type
+        return iter(by_type.get(kind, ()))
 
     def _contacts(self, channels: Collection[str] | None) -> Iterator[tuple[HistoryEvent, date]]:
         wanted = (channels,) if isinstance(channels, str) else channels
