@@ -25,6 +25,7 @@ __all__ = ["PolicyReport", "TimelineRow", "collect_reports", "sample_key"]
 
 NO_STAGE = "(no stage)"
 NO_SEGMENT = "(no segment)"
+OUT_OF_SCOPE = "(out of scope)"
 
 
 def sample_key(account_id: str) -> str:
@@ -111,8 +112,8 @@ class _Collector:
         self.engine = engine
         p = engine.policy
         self.report = PolicyReport(engine.loaded.stamp(), _meta(engine), as_of, days,
-                                   stage_order=[s.id for s in p.stages] + [NO_STAGE],
-                                   segment_order=[s.id for s in p.segments] + [NO_SEGMENT])
+                                   stage_order=[s.id for s in p.stages] + [NO_STAGE, OUT_OF_SCOPE],
+                                   segment_order=[s.id for s in p.segments] + [NO_SEGMENT, OUT_OF_SCOPE])
 
     def steps(self, account: Account, history: HistoryIndex,
               window: tuple[date, time, int] | None) -> list[SimEvent]:
@@ -130,7 +131,10 @@ class _Collector:
         r = self.report
         first = steps[0].decision
         r.accounts += 1
-        r.portfolio[(first.stage or NO_STAGE, first.segment or NO_SEGMENT)] += 1
+        if first.in_scope:
+            r.portfolio[(first.stage or NO_STAGE, first.segment or NO_SEGMENT)] += 1
+        else:  # accounts the policy's applies_to leaves alone
+            r.portfolio[(OUT_OF_SCOPE, OUT_OF_SCOPE)] += 1
         r.holds.update(first.holds)
         r.offers_eligible.update(first.offers)
         if first.variant:
