@@ -75,13 +75,22 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _legend(names: Sequence[str], colors: Mapping[str, str], x: int, y: int) -> list[str]:
+LEGEND_ROW = 16
+
+
+def _legend(names: Sequence[str], colors: Mapping[str, str], x: int, y: int, width: int) -> tuple[list[str], int]:
+    """Legend entries, wrapped onto more rows when they do not fit in ``width``; also the extra height used."""
     out: list[str] = []
+    start = x
     for name in names:
+        step = 24 + 7 * len(name)
+        if x > start and x + step > width:
+            x, y = start, y + LEGEND_ROW
         out.append(f"<rect x='{x}' y='{y - 9}' width='10' height='10' fill='{colors[name]}'/>"
                    f"<text x='{x + 14}' y='{y}'>{escape(name)}</text>")
-        x += 24 + 7 * len(name)
-    return out
+        x += step
+    rows_extra = (y - 12) // LEGEND_ROW * LEGEND_ROW
+    return out, rows_extra
 
 
 def stacked_columns(labels: Sequence[str], series: Mapping[str, Sequence[int]], colors: Mapping[str, str],
@@ -91,10 +100,12 @@ def stacked_columns(labels: Sequence[str], series: Mapping[str, Sequence[int]], 
     if not labels or not names:
         return _empty(width, label)
     left, right, top, bottom = 40, 10, 24, 34
+    body, extra = _legend(names, colors, left, 12, width - right)
+    top += extra
+    height += extra
     plot_w, plot_h = width - left - right, height - top - bottom
     totals = [sum(series[n][i] for n in names) for i in range(len(labels))]
     top_value, step = nice_scale(max(totals))
-    body = _legend(names, colors, left, 12)
     for tick in range(0, top_value + 1, step):
         y = top + plot_h - plot_h * tick / top_value
         body.append(f"<line x1='{left}' x2='{width - right}' y1='{_f(y)}' y2='{_f(y)}' stroke='{GRID}'/>"
@@ -130,7 +141,8 @@ def stacked_bars(rows: Sequence[tuple[str, Mapping[str, int]]], colors: Mapping[
     left, bar_h, gap, top = 130, 18, 6, 22
     plot = width - left - 50
     top_value, _ = nice_scale(max(sum(parts.values()) for _, parts in rows))
-    body = _legend(names, colors, left, 12)
+    body, extra = _legend(names, colors, left, 12, width - 10)
+    top += extra
     for i, (row, parts) in enumerate(rows):
         y = top + gap + i * (bar_h + gap)
         x = float(left)
