@@ -7,12 +7,16 @@ guardrails in their documented order (see :mod:`policy_engine.guardrails`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from policy_engine._exceptions import Location
 from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.decision import Decision, PlannedAction, Suppression, TraceEntry
 from policy_engine.facts import FactContext
@@ -32,6 +36,16 @@ def idempotency_key(policy_id: str, account_id: str, action: str, day: str, suff
     """Stable key of one action for one account on one local day (the dispatcher sends it at most once)."""
     raw = f"{policy_id}|{account_id}|{action}|{day}|{suffix}"
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+def _stable_location(location: Location, home: Path) -> Location:
+    """A location cited in decisions: shipped baselines as policies/baselines/NAME.toml, other files
+    relative to the evaluated policy's folder, so output does not depend on the working directory."""
+    if location.file.startswith("policies/baselines/"):
+        return location
+    path = Path(location.file)
+    absolute = path if path.is_absolute() else Path.cwd() / path
+    return dataclasses.replace(location, file=os.path.relpath(absolute.resolve(), home))
 
 
 def variant_for(policy: PolicyFile, account_id: str) -> str | None:
@@ -79,6 +93,9 @@ class Engine:
                 if action.requires:
                     where = loaded.source.location("stages", si, "actions", ai, "requires")
                     self.origins[f"requires:{action.id}"] = Origin(self.policy.policy.id, "policy", where)
+        home = loaded.source.path.resolve().parent
+        self.origins = {key: dataclasses.replace(o, location=_stable_location(o.location, home))
+                        for key, o in self.origins.items()}
 
     def zone_of(self, account: Account) -> ZoneInfo:
         """The account's time zone, else the policy's."""

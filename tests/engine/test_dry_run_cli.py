@@ -161,3 +161,18 @@ def test_version() -> None:
     from policy_engine import __version__
 
     assert run("--version") == (0, f"policy-engine {__version__}\n", "")
+
+
+def test_output_does_not_depend_on_the_working_directory(files: dict[str, Path], tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    files["policy"].write_text(POLICY.replace('extends = ["baseline:cn"]\n',
+                                              'extends = ["baseline:cn"]\n\n[guardrails]\nmax_contacts_per_day = 1\n'),
+                               encoding="utf-8")
+    args = base(files, "--format", "jsonl", "--explain")
+    monkeypatch.chdir(files["dir"])
+    here = run(*args)[1]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert run(*args)[1] == here
+    assert '"source": "policy cli-bank, bank.toml:10:1"' in here  # relative to the policy, not to the cwd
