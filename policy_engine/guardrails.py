@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
 
@@ -258,13 +259,48 @@ def check_hours(c: Candidate, s: GuardrailState) -> Suppression | None:
     if window is None:
         return None
     start, end = window
-    now = local.time().replace(tzinfo=None)
     key = f"channel_hours.{c.channel}" if c.channel in s.guardrails.channel_hours else "contact_hours"
+    if not s.ctx.account.timezone and s.guardrails.candidate_timezones:
+        return _common_window(c, s, start, end, key)
+    now = local.time().replace(tzinfo=None)
     if end != time(0, 0) and now >= end:
         return _suppress(c, "quiet_hours", f"it is {now.strftime('%H:%M')} local time; {c.channel} contact is "
                          f"allowed {start.strftime('%H:%M')}-{end.strftime('%H:%M')}", s.source(key))
     if now < start:
         s.send_at = datetime.combine(s.ctx.today, start, tzinfo=s.ctx.tz)
+    return None
+
+
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+def _zone(name: str) -> ZoneInfo:
+    zone = _ZONES.get(name)
+    if zone is None:
+        zone = _ZONES[name] = ZoneInfo(name)
+    return zone
+
+
+def _common_window(c: Candidate, s: GuardrailState, start: time, end: time, key: str) -> Suppression | None:
+    """The account's time zone is unknown: only instants inside the window in every candidate zone."""
+    as_of = s.ctx.as_of
+    opens: list[datetime] = []
+    closes: list[datetime] = []
+    for name in s.guardrails.candidate_timezones:
+        zone = _zone(name)
+        day = as_of.astimezone(zone).date()
+        opens.append(datetime.combine(day, start, tzinfo=zone))
+        close_day = day + timedelta(days=1) if end == time(0, 0) else day
+        closes.append(datetime.combine(close_day, end, tzinfo=zone))
+    latest_open, earliest_close = max(opens), min(closes)
+    zones = ", ".join(s.guardrails.candidate_timezones)
+    hours = f"{start.strftime('%H:%M')}-{end.strftime('%H:%M')}"
+    if as_of >= earliest_close or latest_open >= earliest_close:
+        return _suppress(c, "quiet_hours", f"time zone unknown: {c.channel} contact is allowed only while it is "
+                         f"{hours} in every candidate zone ({zones}); today that window has closed",
+                         s.source("candidate_timezones") or s.source(key))
+    if as_of < latest_open:
+        s.send_at = latest_open.astimezone(s.ctx.tz)
     return None
 
 

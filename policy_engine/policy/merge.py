@@ -56,7 +56,7 @@ def guardrail_origins(src: SourceFile) -> Origins:
         out[key] = Origin(meta.id, meta.kind, src.location(*path))
 
     for name in ("contact_hours", "holidays", "max_contacts_per_day", "pause_while_promise_active",
-                 "days_off", "extra_holidays", "max_installment_months"):
+                 "days_off", "extra_holidays", "max_installment_months", "candidate_timezones"):
         if name in g.model_fields_set:
             put(name, "guardrails", name)
     for ch in g.channel_hours:
@@ -132,6 +132,8 @@ class _Merger:
         keeps_calendar = not b.holidays or c.holidays == b.holidays or (c.holidays or "").startswith(b.holidays + "-")
         updates["holidays"] = c.holidays if "holidays" in given and keeps_calendar else b.holidays
         updates["extra_holidays"] = sorted(set(b.extra_holidays) | set(c.extra_holidays))
+        # more candidate zones only narrow the common window: the union is always the stricter
+        updates["candidate_timezones"] = sorted(set(b.candidate_timezones) | set(c.candidate_timezones))
 
         if c.max_contacts_per_day is not None and b.max_contacts_per_day is not None \
                 and c.max_contacts_per_day > b.max_contacts_per_day:

@@ -279,9 +279,24 @@ class Guardrails(Strict):
     caps: list[Cap] = Field(default_factory=list)
     after_conversation: list[AfterConversation] = Field(default_factory=list)
     unknown_consent: dict[str, Literal["allow", "deny"]] = Field(default_factory=dict)
+    candidate_timezones: list[str] = Field(
+        default_factory=list, description="for an account with no time zone of its own: contact only at times "
+        "allowed in every one of these zones (Reg F: an ambiguous time zone)")
     pause_while_promise_active: bool | None = None
     content: ContentRules | None = None
     legal: LegalRules | None = None
+
+    @field_validator("candidate_timezones")
+    @classmethod
+    def _zones(cls, value: list[str]) -> list[str]:
+        for name in value:
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise PydanticCustomError(
+                    "timezone", "unknown time zone '{value}' (use an IANA name such as America/Chicago)",
+                    {"value": name}) from None
+        return value
 
 
 class DpdRange(Strict):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from policy_engine.data.records import Account
 from tests.engine.conftest import Decide, account, contact, event, planned, reasons
 
 US_CALLS = """
@@ -31,13 +34,18 @@ dpd = {{ from = 1, to = 89 }}
 NOON_NY = "2026-11-24T12:00:00-05:00"  # a Tuesday, no US holiday
 
 
+def us_account(**fields: Any) -> Account:
+    """A US account in New York (the tests below without a time zone show the Reg F ambiguity rule)."""
+    return account(**{"timezone": "America/New_York", **fields})
+
+
 def _calls(n: int, outcome: str = "no_answer") -> list:
     # n call attempts spread over the 6 days before 2026-11-24 (inside the 7-day window)
     return [contact(f"2026-11-{18 + (i % 6):02d}T{10 + i // 6}:00:00-05:00", "voice", outcome) for i in range(n)]
 
 
 def test_reg_f_eighth_call_attempt_in_seven_days_is_suppressed(decide: Decide) -> None:
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(), _calls(7), NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), _calls(7), NOON_NY)
     assert reasons(d)["call"] == "frequency_cap"
     detail = next(s for s in d.suppressed if s.action == "call")
     assert "7 voice contact attempts from 2026-11-18 to 2026-11-24" in detail.detail
@@ -47,29 +55,29 @@ def test_reg_f_eighth_call_attempt_in_seven_days_is_suppressed(decide: Decide) -
 
 
 def test_reg_f_seventh_call_attempt_is_allowed(decide: Decide) -> None:
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(), _calls(6), NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), _calls(6), NOON_NY)
     assert "call" in planned(d)
 
 
 def test_reg_f_calls_older_than_the_window_do_not_count(decide: Decide) -> None:
     old = [contact(f"2026-11-17T{9 + i:02d}:00:00-05:00", "voice") for i in range(8)]  # day 8 before: outside
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(), old, NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), old, NOON_NY)
     assert "call" in planned(d)
 
 
 def test_reg_f_no_call_within_seven_days_after_a_conversation(decide: Decide) -> None:
     talk = [contact("2026-11-18T10:00:00-05:00", "voice", "conversation")]  # day 1 = 11-18, day 7 = 11-24
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(), talk, NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), talk, NOON_NY)
     assert reasons(d)["call"] == "frequency_cap"
     assert "allowed from 2026-11-25" in next(s.detail for s in d.suppressed if s.action == "call")
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(), talk, "2026-11-25T12:00:00-05:00")
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), talk, "2026-11-25T12:00:00-05:00")
     assert "call" in planned(d)
 
 
 def test_nyc_fourth_contact_of_the_week_is_suppressed_across_channels(decide: Decide) -> None:
     history = [contact("2026-11-19T10:00:00-05:00", "sms", "delivered"),
                contact("2026-11-20T10:00:00-05:00", "email", "delivered")]
-    d = decide(US_CALLS.format(baseline="us-nyc"), account(region="US-NYC"), history, NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-nyc"), us_account(region="US-NYC"), history, NOON_NY)
     # 2 contacts this week: only one more fits under the cap of 3, the highest priority / first one
     assert len(d.actions) == 1
     assert sorted(reasons(d).values()) == ["frequency_cap", "frequency_cap"]
@@ -79,67 +87,67 @@ def test_nyc_fourth_contact_of_the_week_is_suppressed_across_channels(decide: De
 
 def test_nyc_three_contacts_already_made_stop_everything(decide: Decide) -> None:
     history = [contact(f"2026-11-{19 + i}T10:00:00-05:00", "sms", "delivered") for i in range(3)]
-    d = decide(US_CALLS.format(baseline="us-nyc"), account(), history, NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-nyc"), us_account(), history, NOON_NY)
     assert d.actions == []
     assert set(reasons(d).values()) == {"frequency_cap"}
 
 
 def test_massachusetts_two_phone_contacts_per_week(decide: Decide) -> None:
     history = [contact("2026-11-19T10:00:00-05:00", "voice"), contact("2026-11-20T10:00:00-05:00", "sms", "sent")]
-    d = decide(US_CALLS.format(baseline="us-ma"), account(region="US-MA"), history, NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-ma"), us_account(region="US-MA"), history, NOON_NY)
     assert reasons(d) == {"call": "frequency_cap", "text": "frequency_cap"}
     assert planned(d) == ["mail"]
     assert "policies/baselines/us-ma.toml" in (d.suppressed[0].source or "")
 
 
 def test_us_quiet_hours_before_eight_moves_send_at_to_eight(decide: Decide) -> None:
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(), [], "2026-11-24T07:30:00-05:00")
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), [], "2026-11-24T07:30:00-05:00")
     assert {a.send_at.isoformat() for a in d.actions} == {"2026-11-24T08:00:00-05:00"}
 
 
 def test_us_quiet_hours_after_nine_pm_suppress(decide: Decide) -> None:
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(), [], "2026-11-24T21:00:00-05:00")
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), [], "2026-11-24T21:00:00-05:00")
     assert set(reasons(d).values()) == {"quiet_hours"}
 
 
 def test_quiet_hours_use_the_customers_time_zone(decide: Decide) -> None:
     # 10:30 in New York is 07:30 in Los Angeles: the Californian gets send_at 08:00 his time
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(timezone="America/Los_Angeles"), [],
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(timezone="America/Los_Angeles"), [],
                "2026-11-24T10:30:00-05:00")
     assert {a.send_at.isoformat() for a in d.actions} == {"2026-11-24T08:00:00-08:00"}
 
 
 def test_us_public_holiday_suppresses_contact(decide: Decide) -> None:
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(), [], "2026-11-26T12:00:00-05:00")  # Thanksgiving
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), [], "2026-11-26T12:00:00-05:00")  # Thanksgiving
     assert set(reasons(d).values()) == {"holiday"}
     assert "Thanksgiving" in d.suppressed[0].detail
 
 
 def test_us_unknown_sms_consent_means_no_sms_only(decide: Decide) -> None:
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(consent={"voice": True, "email": True}), [], NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(consent={"voice": True, "email": True}), [], NOON_NY)
     assert reasons(d) == {"text": "no_consent"}
     assert planned(d) == ["call", "mail"]
 
 
 def test_missing_contact_point_suppresses_that_channel_only(decide: Decide) -> None:
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(contact={"phone": "+15550100"}), [], NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(contact={"phone": "+15550100"}), [], NOON_NY)
     assert reasons(d) == {"mail": "no_contact_point"}
     assert planned(d) == ["call", "text"]
 
 
 def test_revoked_consent_event_overrides_the_record(decide: Decide) -> None:
     revoked = [event("consent", "2026-11-20T10:00:00-05:00", channel="email", granted=False)]
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(), revoked, NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), revoked, NOON_NY)
     assert reasons(d) == {"mail": "no_consent"}
 
 
 def test_dispute_stops_all_contact_until_resolved(decide: Decide) -> None:
     opened = [event("dispute_opened", "2026-11-20T10:00:00-05:00")]
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(), opened, NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), opened, NOON_NY)
     assert d.actions == [] and set(reasons(d).values()) == {"hold"}
     assert d.holds == ["dispute"]
     resolved = opened + [event("dispute_resolved", "2026-11-23T10:00:00-05:00")]
-    d = decide(US_CALLS.format(baseline="us-reg-f"), account(), resolved, NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), resolved, NOON_NY)
     assert planned(d) == ["call", "mail", "text"] and d.holds == []
 
 
@@ -150,7 +158,7 @@ def test_cease_request_leaves_only_letters(decide: Decide) -> None:
   channel = "letter"
   template = "t"
 """
-    d = decide(policy, account(), [event("cease_request", "2026-11-20T10:00:00-05:00")], NOON_NY)
+    d = decide(policy, us_account(), [event("cease_request", "2026-11-20T10:00:00-05:00")], NOON_NY)
     assert planned(d) == ["letter"]
     assert set(reasons(d).values()) == {"hold"}
 
@@ -292,3 +300,17 @@ def test_the_trace_of_a_legal_referral_names_the_notice_that_allowed_it(decide: 
     (entry,) = [t for t in d.trace or [] if t["step"] == "planned" and t["action"] == "referral"]
     assert entry["prerequisites"] == [
         "notice 'pre_legal_warning' served on 2026-11-01, 30 days ago (at least 30 required)"]
+
+
+def test_reg_f_unknown_time_zone_allows_only_times_valid_in_every_candidate_zone(decide: Decide) -> None:
+    # no time zone on file: 12:00 in New York is 07:00 in Honolulu, so nothing before 13:00 New York time
+    d = decide(US_CALLS.format(baseline="us-reg-f"), account(timezone=None), [], NOON_NY)
+    assert {a.send_at.isoformat() for a in d.actions} == {"2026-11-24T13:00:00-05:00"}
+    # and nothing after 21:00 in the easternmost zone
+    late = decide(US_CALLS.format(baseline="us-reg-f"), account(timezone=None), [], "2026-11-24T21:00:00-05:00")
+    assert set(reasons(late).values()) == {"quiet_hours"}
+    assert "time zone unknown" in late.suppressed[0].detail and "Pacific/Honolulu" in late.suppressed[0].detail
+    assert "policies/baselines/us-reg-f.toml" in (late.suppressed[0].source or "")
+    # with the customer's zone known, the ordinary window applies
+    known = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), [], NOON_NY)
+    assert {a.send_at.isoformat() for a in known.actions} == {NOON_NY}
