@@ -314,3 +314,40 @@ def test_reg_f_unknown_time_zone_allows_only_times_valid_in_every_candidate_zone
     # with the customer's zone known, the ordinary window applies
     known = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), [], NOON_NY)
     assert {a.send_at.isoformat() for a in known.actions} == {NOON_NY}
+
+
+IE_IN = """
+[policy]
+id = "bank-{code}"
+timezone = "{tz}"
+locale = "en-GB"
+
+[guardrails]
+{guardrails}
+
+[[stages]]
+id = "arrears"
+dpd = {{ from = 1 }}
+  [[stages.actions]]
+  id = "call"
+  channel = "voice"
+  template = "t"
+"""
+
+
+def test_ireland_no_calls_on_sundays_or_public_holidays_nor_before_nine(decide: Decide) -> None:
+    policy = IE_IN.format(code="ie", tz="Europe/Dublin", guardrails='channel_hours = { voice = { start = "09:00", '
+                          'end = "21:00" } }\ndays_off = ["sun"]\nholidays = "IE"')
+    acct = account(delinquent_since="2026-10-01")
+    assert reasons(decide(policy, acct, [], "2026-11-29T12:00:00+00:00")) == {"call": "holiday"}  # a Sunday
+    assert reasons(decide(policy, acct, [], "2026-12-25T12:00:00+00:00")) == {"call": "holiday"}  # Christmas
+    d = decide(policy, acct, [], "2026-11-30T08:30:00+00:00")
+    assert [a.send_at.isoformat() for a in d.actions] == ["2026-11-30T09:00:00+00:00"]
+
+
+def test_india_no_calls_after_seven_pm(decide: Decide) -> None:
+    policy = IE_IN.format(code="in", tz="Asia/Kolkata",
+                          guardrails='channel_hours = { voice = { start = "08:00", end = "19:00" } }')
+    acct = account(delinquent_since="2026-10-01")
+    assert reasons(decide(policy, acct, [], "2026-11-24T19:00:00+05:30")) == {"call": "quiet_hours"}
+    assert planned(decide(policy, acct, [], "2026-11-24T18:59:00+05:30")) == ["call"]
