@@ -78,7 +78,6 @@ class Engine:
         self.zone = ZoneInfo(self.policy.policy.timezone or "UTC")
         bp = self.policy.escalation.broken_promise
         self.grace = bp.grace_days if bp else 0
-        self._zones: dict[str, ZoneInfo] = {}
         self._offers = {o.id: o for o in self.policy.offers}
         # rule names ("segment:low_risk", ...) per policy object, built once instead of per account
         self._names: dict[int, str] = {id(s): f"segment:{s.id}" for s in self.policy.segments}
@@ -99,18 +98,13 @@ class Engine:
 
     def zone_of(self, account: Account) -> ZoneInfo:
         """The account's time zone, else the policy's."""
-        if not account.timezone:
-            return self.zone
-        zone = self._zones.get(account.timezone)
-        if zone is None:
-            zone = self._zones[account.timezone] = ZoneInfo(account.timezone)
-        return zone
+        return account.zone or self.zone
 
     def decide_many(self, accounts: Iterable[Account], history: Any, as_of: datetime,
-                    explain: bool = False) -> Iterator[Decision]:
-        """Decisions for a stream of accounts; ``history`` has ``for_account(id)``."""
+                    explain: bool = False) -> Iterator[tuple[Account, Decision]]:
+        """(account, decision) for a stream of accounts; ``history`` has ``for_account(id)``."""
         for account in accounts:
-            yield self.decide(account, history.for_account(account.account_id), as_of, explain)
+            yield account, self.decide(account, history.for_account(account.account_id), as_of, explain)
 
     def decide(self, account: Account, events: Iterable[HistoryEvent], as_of: datetime,
                explain: bool = False) -> Decision:
@@ -254,8 +248,8 @@ class Engine:
             for promise in ctx.view.promises(bp.grace_days):
                 if promise.status != "broken" or promise.broken_on is None:
                     continue
-                already = any(e.type == "contact" and e.action == bp.action.id
-                              and ctx.view.local_date(e.at) >= promise.broken_on for e in ctx.view.events)
+                last = ctx.view.last_contact_by_action(bp.action.id)
+                already = last is not None and last >= promise.broken_on
                 if trace is not None:
                     trace.append({"step": "escalation", "id": bp.action.id, "promise_due": promise.due.isoformat(),
                                   "broken_on": promise.broken_on.isoformat(), "already_escalated": already})

@@ -78,18 +78,9 @@ class FactContext:
     def _compute(self, fact: str, p: dict[str, Any]) -> Any:
         a = self.account
         v = self.view
-        if fact == "dpd":
-            return self.dpd
-        if fact in ("balance", "minimum_due"):
-            return getattr(a, fact)
-        if fact == "amount_past_due":
-            return a.past_due
-        if fact in ("credit_score", "prior_delinquencies", "region", "product", "language"):
-            return getattr(a, fact)
-        if fact == "currency":
-            return a.currency
-        if fact == "segment":
-            return self.segment
+        field = ACCOUNT_FIELDS.get(fact)
+        if field is not None:
+            return field(self)
         if fact == "days_since_last_payment":
             return v.days_since_last_payment()
         if fact == "days_since_last_conversation":

@@ -159,16 +159,10 @@ def check_cadence(c: Candidate, s: GuardrailState) -> Suppression | None:
                              f"runs every {c.every_days} days")
     if c.at_most:
         times, days = c.at_most
-        done = _action_count_in_window(s, c.action, days)
+        done = s.ctx.view.action_count_in(c.action, days)
         if done >= times:
             return _suppress(c, "cadence", f"'{c.action}' done {done} times in the last {days} days; at most {times}")
     return None
-
-
-def _action_count_in_window(s: GuardrailState, action: str, days: int) -> int:
-    start = s.ctx.today - timedelta(days=days - 1)
-    return sum(1 for e in s.ctx.view.events if e.type == "contact" and e.action == action
-               and start <= s.ctx.view.local_date(e.at) <= s.ctx.today)
 
 
 def _chosen_on(s: GuardrailState, channels: list[str]) -> int:
@@ -271,23 +265,13 @@ def check_hours(c: Candidate, s: GuardrailState) -> Suppression | None:
     return None
 
 
-_ZONES: dict[str, ZoneInfo] = {}
-
-
-def _zone(name: str) -> ZoneInfo:
-    zone = _ZONES.get(name)
-    if zone is None:
-        zone = _ZONES[name] = ZoneInfo(name)
-    return zone
-
-
 def _common_window(c: Candidate, s: GuardrailState, start: time, end: time, key: str) -> Suppression | None:
     """The account's time zone is unknown: only instants inside the window in every candidate zone."""
     as_of = s.ctx.as_of
     opens: list[datetime] = []
     closes: list[datetime] = []
     for name in s.guardrails.candidate_timezones:
-        zone = _zone(name)
+        zone = ZoneInfo(name)  # zoneinfo caches zones itself
         day = as_of.astimezone(zone).date()
         opens.append(datetime.combine(day, start, tzinfo=zone))
         close_day = day + timedelta(days=1) if end == time(0, 0) else day

@@ -33,6 +33,7 @@ __all__ = [
     "get_registry",
     "load_settings",
     "missing_settings",
+    "setting_env_var",
     "registered_channel_infos",
 ]
 
@@ -286,7 +287,7 @@ class ChannelSettings(Mapping[str, Any]):
     def require(self, key: str) -> Any:
         """The value of a setting the channel cannot work without (PluginError naming it when absent)."""
         if key not in self._values or self._values[key] in (None, ""):
-            env = f"{ENV_PREFIX}{_env_name(self.channel)}_{key.upper()}"
+            env = setting_env_var(self.channel, key)
             raise PluginError(
                 f"channel {self.channel!r}: setting {key!r} is missing "
                 f"(set [channels.{self.channel}] {key} in the config file, or {env})"
@@ -309,6 +310,11 @@ class ChannelSettings(Mapping[str, Any]):
         return f"ChannelSettings({self.channel!r}, {self.masked()!r})"
 
     __str__ = __repr__
+
+
+def setting_env_var(channel: str, key: str) -> str:
+    """The environment variable that sets ``key`` of ``channel``: POLICY_ENGINE_<CHANNEL>_<KEY>."""
+    return f"{ENV_PREFIX}{_env_name(channel)}_{key.upper()}"
 
 
 def _env_name(channel: str) -> str:

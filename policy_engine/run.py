@@ -93,16 +93,11 @@ def history_with_ledger(files: HistoryIndex, ledger: Ledger) -> HistoryIndex:
     A history file exported from the ledger and passed again with ``--history`` must not count its
     contacts twice against the caps, so ledger events already in the files are skipped.
     """
-    seen = {_event_key(e) for account in files.accounts() for e in files.for_account(account)}
     for data in ledger.iter_history():
         event = HistoryEvent.model_validate(data)
-        if _event_key(event) not in seen:
+        if not files.has(event):
             files.add(event)
     return files
-
-
-def _event_key(event: HistoryEvent) -> tuple[object, ...]:
-    return (event.account_id, event.at, event.type, event.channel, event.action, event.notice, event.outcome)
 
 
 def run_batch(engine: Engine, accounts: Iterable[Account], history: HistoryIndex, as_of: datetime, *,
@@ -114,8 +109,7 @@ def run_batch(engine: Engine, accounts: Iterable[Account], history: HistoryIndex
     policy = engine.policy
 
     def decisions() -> Iterator[dict[str, Any]]:
-        for account in accounts:
-            decision = engine.decide(account, history.for_account(account.account_id), as_of)
+        for account, decision in engine.decide_many(accounts, history, as_of):
             report.accounts += 1
             for s in decision.suppressed:
                 report.suppressed[(s.channel, s.reason)] += 1

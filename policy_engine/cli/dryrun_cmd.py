@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -16,7 +15,6 @@ from policy_engine._exceptions import InputError
 from policy_engine.cli.app import EXIT_INPUT_UNUSABLE, EXIT_USAGE, app
 from policy_engine.cli.common import fail, load_history, load_policy_or_exit, parse_as_of, stderr_is_terminal
 from policy_engine.cli.table import print_explanation, print_table
-from policy_engine.data.history import HistoryIndex
 from policy_engine.data.readers import Rejects, read_accounts
 from policy_engine.data.records import Account
 from policy_engine.decision import Decision
@@ -29,12 +27,6 @@ AccountsOpt = Annotated[str, typer.Option("--accounts", "-a", help="Accounts: .j
 HistoryOpt = Annotated[Path | None, typer.Option("--history", help="History events (.jsonl/.csv/.parquet).")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="ISO 8601 instant; default: now.")]
 RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Write rejected input rows here (JSON Lines).")]
-
-
-def _decisions(engine: Engine, accounts: Iterator[Account], history: HistoryIndex, as_of: datetime,
-               explain: bool) -> Iterator[tuple[Account, Decision]]:
-    for account in accounts:
-        yield account, engine.decide(account, history.for_account(account.account_id), as_of, explain)
 
 
 def _with_progress(rows: Iterator[tuple[Account, Decision]], enabled: bool) -> Iterator[tuple[Account, Decision]]:
@@ -82,7 +74,7 @@ def dry_run(
     with Rejects(rejects) as rejected:
         index = load_history(history, rejected)
         stream = _open_accounts(accounts, rejected)
-        rows = _with_progress(_decisions(engine, stream, index, moment, explain), enabled=stderr_is_terminal())
+        rows = _with_progress(engine.decide_many(stream, index, moment, explain), enabled=stderr_is_terminal())
         out: IO[str] = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
         try:
             if fmt == "table":

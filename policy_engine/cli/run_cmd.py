@@ -18,7 +18,7 @@ from policy_engine.cli.dryrun_cmd import AccountsOpt, AsOfOpt, HistoryOpt, Polic
 from policy_engine.data.readers import Rejects
 from policy_engine.engine import Engine
 from policy_engine.ledger import open_ledger
-from policy_engine.plugins import get_registry
+from policy_engine.plugins import get_registry, setting_env_var
 from policy_engine.run import RunReport, history_with_ledger, run_batch, unconfigured_channels
 
 EXIT_RUNTIME = 1
@@ -68,7 +68,7 @@ def run(
         raise fail(f"error: {exc}", EXIT_RUNTIME) from None
     if missing:
         for channel, keys in missing.items():
-            env = "POLICY_ENGINE_" + channel.upper().replace("-", "_") + "_" + keys[0].split("|")[0].upper()
+            env = setting_env_var(channel, keys[0].split("|")[0])
             wanted = ", ".join(k.replace("|", " or ") for k in keys)
             typer.echo(f"error: channel '{channel}' is not configured: set {wanted} under "
                        f"[channels.{channel}] in the config file (--config), or e.g. {env}", err=True)

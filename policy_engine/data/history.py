@@ -135,6 +135,10 @@ class HistoryIndex:
         events.append(_pack(event))
         self._count += 1
 
+    def has(self, event: HistoryEvent) -> bool:
+        """True when exactly this event (every field) is already in the index."""
+        return _pack(event) in self._events.get(event.account_id, ())
+
     def for_account(self, account_id: str) -> tuple[HistoryEvent, ...]:
         """The account's events sorted by time (stable for equal times); empty when it has none."""
         events = self._events.get(account_id)
@@ -241,6 +245,11 @@ class HistoryView:
         """Local date of the latest contact produced by ``action_id`` (any outcome)."""
         days = [d for e, d in self._dated("contact") if e.action == action_id]
         return days[-1] if days else None
+
+    def action_count_in(self, action_id: str, days: int) -> int:
+        """Contacts ``action_id`` produced in the last ``days`` local days (today included)."""
+        start = self._today - timedelta(days=days - 1)
+        return sum(1 for e, d in self._dated("contact") if e.action == action_id and start <= d <= self._today)
 
     def action_count(self, action_id: str) -> int:
         """How many contacts ``action_id`` ever produced (any outcome)."""

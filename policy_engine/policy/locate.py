@@ -34,7 +34,6 @@ class PositionIndex:
         self._line_start = 0
         self.positions: dict[Path, tuple[int, int]] = {}
         self._aot_counts: dict[Path, int] = {}
-        self._implicit_arrays: dict[Path, int] = {}
         with contextlib.suppress(IndexError):  # truncated text: keep what was found
             self._scan_document()
 

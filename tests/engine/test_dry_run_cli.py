@@ -176,3 +176,14 @@ def test_output_does_not_depend_on_the_working_directory(files: dict[str, Path],
     monkeypatch.chdir(elsewhere)
     assert run(*args)[1] == here
     assert '"source": "policy cli-bank, bank.toml:10:1"' in here  # relative to the policy, not to the cwd
+
+
+def test_explain_says_when_an_account_is_outside_the_policy_scope(files: dict[str, Path]) -> None:
+    files["policy"].write_text(POLICY.replace('extends = ["baseline:cn"]\n',
+                                              'extends = ["baseline:cn"]\napplies_to = { region = "CN" }\n'),
+                               encoding="utf-8")
+    code, out, _ = run("explain", "--policy", str(files["policy"]), "--accounts", str(files["accounts"]),
+                       "--account", "A1", "--as-of", AS_OF)
+    assert code == 0
+    assert "region == 'CN'  (saw None)" in out
+    assert "outside the policy's scope (policy.applies_to): nothing to do" in out
