@@ -330,8 +330,8 @@ def _maxrss_mb() -> float:
 
 
 def run_variant(variant: str, n: int, seed: int) -> dict[str, Any]:
-    from policy_engine.engine import NO_SEGMENT, Engine
-    from policy_engine.facts import FactContext
+    from policy_engine.decide.engine import NO_SEGMENT, Engine
+    from policy_engine.decide.facts import FactContext
 
     loaded = load(Path(tempfile.gettempdir()) / "policy_engine_bench")  # fixed path: it is in the decisions
     portfolio = make_portfolio(n, seed)

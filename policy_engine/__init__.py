@@ -25,8 +25,8 @@ from policy_engine._exceptions import (
 from policy_engine.data.history import HistoryIndex, HistoryView
 from policy_engine.data.readers import Rejects, read_accounts, read_history
 from policy_engine.data.records import Account, HistoryEvent
-from policy_engine.decision import Decision, PlannedAction, Suppression
-from policy_engine.engine import Engine
+from policy_engine.decide.decision import Decision, PlannedAction, Suppression
+from policy_engine.decide.engine import Engine
 from policy_engine.policy.loader import LoadedPolicy, load_policy
 
 __version__ = "0.1.0"

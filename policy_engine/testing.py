@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from policy_engine._exceptions import PermanentDeliveryError, TransientDeliveryError
-from policy_engine.dispatch import Dispatcher, DispatchSummary, RetryPolicy
+from policy_engine.deliver.dispatch import Dispatcher, DispatchSummary, RetryPolicy
+from policy_engine.deliver.registry import PluginRegistry
+from policy_engine.deliver.templates import TemplateStore
 from policy_engine.hookspecs import ChannelKind, ChannelSpec, ContactPoint, DeliveryResult, Message, hookimpl
 from policy_engine.ledger import Ledger
-from policy_engine.plugins import PluginRegistry
-from policy_engine.templates import TemplateStore
 
 __all__ = [
     "FAST_RETRY",

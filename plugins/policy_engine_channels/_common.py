@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 
 from policy_engine._exceptions import PermanentDeliveryError, TransientDeliveryError
+from policy_engine.deliver.registry import ChannelSettings
 from policy_engine.hookspecs import DeliveryResult
-from policy_engine.plugins import ChannelSettings
 
 SIGNATURE_HEADER = "X-Policy-Engine-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"

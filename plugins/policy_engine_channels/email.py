@@ -22,9 +22,9 @@ from email.utils import formatdate
 from typing import Any
 
 from policy_engine._exceptions import PermanentDeliveryError, TransientDeliveryError
+from policy_engine.deliver.registry import ChannelSettings
+from policy_engine.deliver.templates import with_opt_out
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
-from policy_engine.plugins import ChannelSettings
-from policy_engine.templates import with_opt_out
 from policy_engine_channels._common import channel_settings, contact
 
 DEFAULT_OPT_OUT = "To stop receiving these emails, reply with the word STOP."

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from policy_engine.deliver.templates import with_opt_out
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
-from policy_engine.templates import with_opt_out
 from policy_engine_channels._common import channel_settings, contact, post_signed_json
 
 DEFAULT_OPT_OUT = "Reply STOP to opt out."

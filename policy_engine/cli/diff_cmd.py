@@ -18,8 +18,8 @@ from policy_engine.cli.common import fail, load_history, load_policy_or_exit, pa
 from policy_engine.cli.dryrun_cmd import AccountsOpt, AsOfOpt, HistoryOpt, RejectsOpt
 from policy_engine.cli.simulate_cmd import open_accounts
 from policy_engine.data.readers import Rejects
-from policy_engine.diff import DiffResult, Tally, diff_policies
-from policy_engine.engine import Engine
+from policy_engine.decide.engine import Engine
+from policy_engine.lifecycle.diff import DiffResult, Tally, diff_policies
 
 __all__ = ["diff_command", "print_diff"]
 

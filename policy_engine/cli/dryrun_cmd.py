@@ -17,10 +17,10 @@ from policy_engine.cli.common import fail, load_history, load_policy_or_exit, pa
 from policy_engine.cli.table import print_explanation, print_table
 from policy_engine.data.readers import Rejects, read_accounts
 from policy_engine.data.records import Account
-from policy_engine.decision import Decision
-from policy_engine.engine import Engine
-from policy_engine.output import FORMATS, write_decisions
-from policy_engine.rules import BACKENDS, DEFAULT_BACKEND
+from policy_engine.decide.decision import Decision
+from policy_engine.decide.engine import Engine
+from policy_engine.decide.rules import BACKENDS, DEFAULT_BACKEND
+from policy_engine.lifecycle.output import FORMATS, write_decisions
 
 PolicyOpt = Annotated[Path, typer.Option("--policy", "-p", help="Policy TOML file.")]
 AccountsOpt = Annotated[str, typer.Option("--accounts", "-a", help="Accounts: .jsonl, .csv, .parquet or - (stdin).")]

@@ -9,7 +9,7 @@ import typer
 
 from policy_engine._exceptions import PluginError
 from policy_engine.cli.app import EXIT_OK, EXIT_USAGE, app
-from policy_engine.plugins import get_registry
+from policy_engine.deliver.registry import get_registry
 
 EXIT_PLUGIN_ERROR = 1
 

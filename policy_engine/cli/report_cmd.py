@@ -13,8 +13,8 @@ from policy_engine.cli.common import fail, load_history, load_policy_or_exit, pa
 from policy_engine.cli.dryrun_cmd import AccountsOpt, AsOfOpt, HistoryOpt, PolicyOpt, RejectsOpt
 from policy_engine.cli.simulate_cmd import open_accounts
 from policy_engine.data.readers import Rejects
-from policy_engine.engine import Engine
-from policy_engine.report import build_report
+from policy_engine.decide.engine import Engine
+from policy_engine.lifecycle.report import build_report
 
 __all__ = ["report_command"]
 

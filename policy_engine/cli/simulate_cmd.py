@@ -21,9 +21,9 @@ from policy_engine.cli.common import fail, load_history, load_policy_or_exit
 from policy_engine.cli.dryrun_cmd import AccountsOpt, HistoryOpt, PolicyOpt, RejectsOpt
 from policy_engine.data.readers import Rejects, read_accounts
 from policy_engine.data.records import Account, HistoryEvent
-from policy_engine.engine import Engine
-from policy_engine.rules import BACKENDS, DEFAULT_BACKEND
-from policy_engine.simulate import DEFAULT_AT, SimEvent, simulate, write_contacts
+from policy_engine.decide.engine import Engine
+from policy_engine.decide.rules import BACKENDS, DEFAULT_BACKEND
+from policy_engine.lifecycle.simulate import DEFAULT_AT, SimEvent, simulate, write_contacts
 
 __all__ = ["open_accounts", "print_timeline", "simulate_command"]
 

@@ -10,8 +10,8 @@ from rich.table import Table
 from rich.tree import Tree
 
 from policy_engine.data.records import Account
-from policy_engine.decision import Decision
-from policy_engine.output import Summary, mask_contact
+from policy_engine.decide.decision import Decision
+from policy_engine.lifecycle.output import Summary, mask_contact
 
 __all__ = ["print_explanation", "print_table"]
 

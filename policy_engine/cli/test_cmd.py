@@ -11,8 +11,8 @@ from rich.console import Console
 
 from policy_engine.cli.app import EXIT_OK, EXIT_POLICY_INVALID, EXIT_TESTS_FAILED, EXIT_USAGE, app
 from policy_engine.cli.table import print_explanation
-from policy_engine.rules import BACKENDS, DEFAULT_BACKEND
-from policy_engine.suite import RunReport, SuiteResult, failure_lines, run_paths
+from policy_engine.decide.rules import BACKENDS, DEFAULT_BACKEND
+from policy_engine.lifecycle.suite import RunReport, SuiteResult, failure_lines, run_paths
 
 FORMATS = ("text", "json")
 

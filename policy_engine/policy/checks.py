@@ -336,7 +336,7 @@ class _Checker:
 
     def template_texts(self) -> None:
         """Every template text must only use variables that exist (bank.* only what [bank] defines)."""
-        from policy_engine.templates import TEMPLATE_VARIABLES, validate_template  # noqa: PLC0415
+        from policy_engine.deliver.templates import TEMPLATE_VARIABLES, validate_template  # noqa: PLC0415
 
         allowed = dict(TEMPLATE_VARIABLES)
         bank = self.p.bank
@@ -363,7 +363,7 @@ class _Checker:
         if content is None or not content.voicemail_limited_content:
             return
         try:
-            from policy_engine.plugins import get_registry  # noqa: PLC0415  (channels arrive via the registry)
+            from policy_engine.deliver.registry import get_registry  # noqa: PLC0415  (channels arrive via the registry)
 
             registry = get_registry()
             specs = registry.registered_channels()

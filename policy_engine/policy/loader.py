@@ -15,7 +15,7 @@ from policy_engine._exceptions import (
     PolicyResolutionError,
     PolicyValidationError,
 )
-from policy_engine.channels import ChannelInfo, known_channels
+from policy_engine.policy.channels import ChannelInfo, known_channels
 from policy_engine.policy.merge import Origins, guardrail_origins, merge_onto
 from policy_engine.policy.models import PolicyFile
 from policy_engine.policy.source import SourceFile, read_source

@@ -1,4 +1,4 @@
-"""`policy-engine diff` and :func:`policy_engine.diff.diff_policies`: exact counts for known changes, over one
+"""`policy-engine diff` and :func:`policy_engine.lifecycle.diff.diff_policies`: exact counts for known changes, over one
 instant and over a simulated span; legal referrals and offers; champion/challenger variants."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from policy_engine.data.history import HistoryIndex
 from policy_engine.data.records import Account
-from policy_engine.diff import diff_policies
-from policy_engine.engine import Engine, variant_for
+from policy_engine.decide.engine import Engine, variant_for
+from policy_engine.lifecycle.diff import diff_policies
 from policy_engine.policy.loader import load_policy
 
 if TYPE_CHECKING:

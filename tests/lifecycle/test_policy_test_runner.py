@@ -1,4 +1,4 @@
-"""`policy-engine test` and the suite runner (policy_engine.suite, policy_engine.coverage) on small policies."""
+"""`policy-engine test` and the suite runner (lifecycle.suite, lifecycle.coverage) on small policies."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from policy_engine._exceptions import PolicyError
 from policy_engine.cli import app
-from policy_engine.coverage import Rule, measure, policy_rules
+from policy_engine.lifecycle.coverage import Rule, measure, policy_rules
+from policy_engine.lifecycle.suite import TestDataError, collect_targets, run_paths, run_suite
 from policy_engine.policy.loader import load_policy
-from policy_engine.suite import TestDataError, collect_targets, run_paths, run_suite
 
 TEMPLATES = """
 [templates.t."zh-CN"]
@@ -512,7 +512,7 @@ def test_library_api_never_raises_from_run_paths(chdir: Path) -> None:
 
 # ------------------------------------------------------------------------------------ simulated span
 def test_simulated_span(chdir: Path) -> None:
-    pytest.importorskip("policy_engine.simulate")
+    pytest.importorskip("policy_engine.lifecycle.simulate")
     good = case("a week", 'expect.actions = [{ action = "remind_sms", send_at = 2026-12-01T09:00:00+08:00 }, '
                 '"remind_call"]', 'expect.suppressed = [{ action = "remind_sms", reason = "cadence" }]',
                 extra="days = 7")

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from PIL import Image  # Pillow comes with fpdf2, a core dependency
 
-from policy_engine.report.collect import sample_key
-from policy_engine.report.svg import nice_scale
+from policy_engine.lifecycle.report.collect import sample_key
+from policy_engine.lifecycle.report.svg import nice_scale
 
 if TYPE_CHECKING:
     from tests.lifecycle.conftest import Workspace

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from policy_engine.cli import app
-from policy_engine.suite import TEST_SUFFIX, failure_lines, run_suite
+from policy_engine.lifecycle.suite import TEST_SUFFIX, failure_lines, run_suite
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "policies" / "examples"
 MIN_COVERAGE = 90

@@ -1,4 +1,4 @@
-"""`policy-engine simulate` and :func:`policy_engine.simulate.simulate`: cadence over a span, history events
+"""`policy-engine simulate` and :func:`policy_engine.lifecycle.simulate.simulate`: cadence over a span, history events
 arriving when their time comes (payment, dispute), contact outcomes, and output fed back as history."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 
 from policy_engine.data.history import HistoryIndex
 from policy_engine.data.records import Account, HistoryEvent
-from policy_engine.engine import Engine
+from policy_engine.decide.engine import Engine
+from policy_engine.lifecycle.simulate import SimEvent, simulate, start_of
 from policy_engine.policy.loader import load_policy
-from policy_engine.simulate import SimEvent, simulate, start_of
 
 if TYPE_CHECKING:
     from tests.lifecycle.conftest import Workspace

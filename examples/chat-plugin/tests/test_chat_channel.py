@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from policy_engine.deliver.registry import PluginRegistry
 from policy_engine.hookspecs import PluginError
 from policy_engine.ledger import Ledger
-from policy_engine.plugins import PluginRegistry
 from policy_engine.testing import DeliveryRecorder, make_action, make_decision, run_dispatch, sample_account
 
 import policy_engine_chat

@@ -1,0 +1,126 @@
+"""The daily batch: evaluate -> persist decisions -> dispatch through plugins -> record outcomes.
+
+The ledger is the history the engine reads on the next run, so cadence and caps hold across runs, and a
+rerun the same day finds every action already sent (idempotency keys are unique in the ledger).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from policy_engine.data.history import HistoryIndex
+from policy_engine.data.records import Account, HistoryEvent
+from policy_engine.decide.engine import Engine
+from policy_engine.deliver.dispatch import DispatchSummary, RetryPolicy, dispatch
+from policy_engine.deliver.registry import PluginRegistry, load_settings, missing_settings
+from policy_engine.deliver.templates import TemplateStore
+from policy_engine.ledger import Ledger
+from policy_engine.policy.models import PolicyFile
+
+__all__ = ["RunReport", "channels_used", "history_with_ledger", "run_batch", "template_account", "templates_of",
+           "unconfigured_channels"]
+
+
+@dataclass
+class RunReport:
+    """What a run did: decisions made, what the dispatcher sent or failed, and what was suppressed."""
+
+    accounts: int = 0
+    suppressed: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dispatch: DispatchSummary = field(default_factory=DispatchSummary)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready report."""
+        return {"accounts": self.accounts, "dispatch": self.dispatch.as_dict(),
+                "suppressed": [{"channel": c, "reason": r, "count": n}
+                               for (c, r), n in sorted(self.suppressed.items())]}
+
+
+def channels_used(policy: PolicyFile) -> list[str]:
+    """Every channel a policy can send on (stage actions and the broken-promise escalation)."""
+    used = {a.channel for stage in policy.stages for a in stage.actions}
+    if policy.escalation.broken_promise:
+        used.add(policy.escalation.broken_promise.action.channel)
+    return sorted(used)
+
+
+def unconfigured_channels(policy: PolicyFile, registry: PluginRegistry,
+                          config: str | Path | None) -> dict[str, list[str]]:
+    """Channel -> required settings that are missing, for the channels the policy uses.
+
+    ``run`` checks this before sending anything: a missing endpoint is a configuration error to fix,
+    not hundreds of failed deliveries.
+    """
+    specs = registry.registered_channels()
+    used = [c for c in channels_used(policy) if c in specs]
+    settings = load_settings(used, config)
+    missing = {c: missing_settings(specs[c], settings[c]) for c in used}
+    return {c: m for c, m in missing.items() if m}
+
+
+def templates_of(policy: PolicyFile) -> TemplateStore:
+    """The policy's `[templates]` as a template store: one source per template and locale, plus a
+    language-less fallback in the policy's locale for accounts whose language has no text."""
+    mapping: dict[str, dict[str, str]] = {}
+    default_locale = policy.policy.locale
+    for template_id, per_locale in sorted(policy.templates.items()):
+        for locale, text in sorted(per_locale.items()):
+            parts = {"txt": text.body}
+            if text.subject:
+                parts["subject"] = text.subject
+            mapping[f"{template_id}.{locale}"] = parts
+            # an account whose language has no text gets the policy's locale (else the first written)
+            if locale == default_locale or template_id not in mapping:
+                mapping[template_id] = parts
+    return TemplateStore.from_mapping(mapping)
+
+
+def template_account(account: Account) -> dict[str, Any]:
+    """The account as templates see it: the record plus ``customer_name`` (empty when unknown)."""
+    data = account.model_dump(mode="json")
+    data["name"] = data["customer_name"] = account.name or ""
+    return data
+
+
+def history_with_ledger(files: HistoryIndex, ledger: Ledger) -> HistoryIndex:
+    """File history plus every event the ledger recorded in earlier runs, each event once.
+
+    A history file exported from the ledger and passed again with ``--history`` must not count its
+    contacts twice against the caps, so ledger events already in the files are skipped.
+    """
+    for data in ledger.iter_history():
+        event = HistoryEvent.model_validate(data)
+        if not files.has(event):
+            files.add(event)
+    return files
+
+
+def run_batch(engine: Engine, accounts: Iterable[Account], history: HistoryIndex, as_of: datetime, *,
+              ledger: Ledger, registry: PluginRegistry | None = None, config: str | Path | None = None,
+              retry: RetryPolicy | None = None) -> RunReport:
+    """Decide every account and dispatch the planned actions exactly once; returns the run report."""
+    report = RunReport()
+    current: dict[str, dict[str, Any]] = {}
+    policy = engine.policy
+
+    def decisions() -> Iterator[dict[str, Any]]:
+        for account, decision in engine.decide_many(accounts, history, as_of):
+            report.accounts += 1
+            for s in decision.suppressed:
+                report.suppressed[(s.channel, s.reason)] += 1
+            current.clear()
+            current[account.account_id] = template_account(account)
+            yield decision.to_dict()
+
+    context: dict[str, Any] = {
+        "bank": policy.bank.model_dump(exclude_none=True) if policy.bank else {},
+        "offers": {o.id: o.model_dump(exclude_none=True, exclude={"when"}) for o in policy.offers},
+    }
+    report.dispatch = dispatch(decisions(), accounts=current.get, ledger=ledger, registry=registry,
+                               templates=templates_of(policy), context=context, config=config, retry=retry)
+    return report

@@ -1,0 +1,1 @@
+"""The compliance lifecycle: policy test suites, coverage, simulation, diffs, reports and decision writers."""

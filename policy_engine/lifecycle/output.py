@@ -1,0 +1,104 @@
+"""Writers for decisions: json, jsonl and csv (streaming), and the rich table with its summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from policy_engine.decide.decision import Decision
+
+__all__ = ["FORMATS", "Summary", "mask_contact", "write_decisions"]
+
+FORMATS = ("table", "json", "jsonl", "csv")
+CSV_COLUMNS = ("account_id", "as_of", "dpd", "segment", "stage", "kind", "action", "channel", "send_at",
+               "template", "notice", "offer", "reason", "detail", "idempotency_key", "policy_id",
+               "policy_version", "policy_digest")
+
+
+def mask_contact(value: str | None) -> str:
+    """Hide most of a phone number or e-mail address: '+86138****5678', 'j***@example.com'."""
+    if not value:
+        return ""
+    if "@" in value:
+        user, _, domain = value.partition("@")
+        return (user[:1] + "***@" + domain) if user else "***@" + domain
+    if len(value) <= 4:
+        return "*" * len(value)
+    keep_head = min(4, max(0, len(value) - 8))
+    return value[:keep_head] + "*" * (len(value) - keep_head - 4) + value[-4:]
+
+
+@dataclass
+class Summary:
+    """Counts for the table footer: accounts per stage, actions per channel, suppressions per reason."""
+
+    accounts: int = 0
+    stages: Counter[str] = field(default_factory=Counter)
+    channels: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, d: Decision) -> None:
+        """Count one decision."""
+        self.accounts += 1
+        self.stages[d.stage or ("(no stage)" if d.in_scope else "(out of scope)")] += 1
+        for a in d.actions:
+            self.channels[a.channel] += 1
+        for s in d.suppressed:
+            self.reasons[s.reason] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary with keys sorted for determinism."""
+        return {"accounts": self.accounts, "stages": dict(sorted(self.stages.items())),
+                "actions_per_channel": dict(sorted(self.channels.items())),
+                "suppressed_per_reason": dict(sorted(self.reasons.items()))}
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _csv_rows(d: Decision) -> Iterable[dict[str, Any]]:
+    base = {"account_id": d.account_id, "as_of": d.as_of.isoformat(), "dpd": d.dpd, "segment": d.segment or "",
+            "stage": d.stage or "", "policy_id": d.policy.get("id"), "policy_version": d.policy.get("version"),
+            "policy_digest": d.policy.get("digest")}
+    for a in d.actions:
+        yield {**base, "kind": "action", "action": a.action, "channel": a.channel, "send_at": a.send_at.isoformat(),
+               "template": a.template or "", "notice": a.notice or "", "offer": (a.offer or {}).get("id", ""),
+               "idempotency_key": a.idempotency_key}
+    for s in d.suppressed:
+        yield {**base, "kind": "suppressed", "action": s.action, "channel": s.channel, "reason": s.reason,
+               "detail": s.detail}
+    if not d.actions and not d.suppressed:
+        yield {**base, "kind": "none"}
+
+
+def write_decisions(decisions: Iterable[Decision], fmt: str, out: IO[str], explain: bool = False,
+                    summary: Summary | None = None) -> Summary:
+    """Stream decisions to ``out`` as json, jsonl or csv; return the summary counted on the way."""
+    summary = summary or Summary()
+    if fmt == "jsonl":
+        for d in decisions:
+            summary.add(d)
+            out.write(_dumps(d.to_dict(explain)) + "\n")
+    elif fmt == "json":
+        out.write("[")
+        first = True
+        for d in decisions:
+            summary.add(d)
+            out.write(("\n" if first else ",\n") + _dumps(d.to_dict(explain)))
+            first = False
+        out.write("\n]\n" if not first else "]\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for d in decisions:
+            summary.add(d)
+            for row in _csv_rows(d):
+                writer.writerow(row)
+    else:
+        raise ValueError(f"unknown format {fmt}")
+    return summary
