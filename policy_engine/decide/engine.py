@@ -2,7 +2,7 @@
 
 ``Engine.decide`` finds the account's segment (first match) and stage (first match), collects the stage's
 actions that apply, adds the broken-promise escalation, and passes every candidate through the
-guardrails in their documented order (see :mod:`policy_engine.decide.guardrails`).
+guardrails in their documented order (see :mod:`policy_engine.guardrails`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from policy_engine._exceptions import Location
 from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.decide.decision import Decision, PlannedAction, Suppression, TraceEntry
 from policy_engine.decide.facts import FactContext
-from policy_engine.decide.guardrails import GUARDRAILS, Candidate, GuardrailState
 from policy_engine.decide.rules import DEFAULT_BACKEND, build_ruleset
 from policy_engine.decide.rules.explain import explain_condition
+from policy_engine.guardrails import GUARDRAILS, Candidate, GuardrailState
 from policy_engine.policy.loader import LoadedPolicy
 from policy_engine.policy.merge import Origin
 from policy_engine.policy.models import Offer, PolicyFile

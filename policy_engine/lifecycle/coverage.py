@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policy_engine.decide.decision import Decision
-from policy_engine.decide.guardrails import DAY_SENSITIVE, TIME_SENSITIVE, contact_window
+from policy_engine.guardrails import DAY_SENSITIVE, TIME_SENSITIVE, contact_window
 from policy_engine.policy.channels import BUILTIN_CHANNELS, ChannelInfo
 from policy_engine.policy.loader import LoadedPolicy
 
