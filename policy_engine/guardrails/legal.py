@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from policy_engine.decide.decision import Suppression
 from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
-from policy_engine.policy.models import LegalRules, Requirement
+from policy_engine.policy.models import Action, LegalRules, Requirement, Stage
 from policy_engine.policy.origins import OriginKey
 
 if TYPE_CHECKING:
@@ -205,11 +205,19 @@ class Legal(GuardrailFamily):
                                   related=(wait_origin.location,) if wait_origin else ())
             _check_required_notices(checker, path, action.requires, rules)
             start = stage.dpd.from_ if stage.dpd else 0
-            if start < rules.min_dpd:
+            earliest = max([start, *(_ready_from(requirement, senders) for requirement in action.requires)])
+            if earliest < rules.min_dpd:
                 dpd_origin = origins.get(legal_key("min_dpd"))
                 checker.error(path, f"legal action '{action.id}' is in stage '{stage.id}' which starts at DPD "
                               f"{start}; legal action needs DPD of at least {rules.min_dpd}", "legal_too_early",
                               related=(dpd_origin.location,) if dpd_origin else ())
+
+
+def _ready_from(requirement: Requirement, senders: dict[str, list[tuple[Stage, Action]]]) -> int:
+    """The earliest DPD at which a prerequisite can be met: its earliest sender's stage start plus the wait
+    (0 when no action sends it: that is reported as an impossible prerequisite)."""
+    starts = [stage.dpd.from_ if stage.dpd else 0 for stage, _ in senders.get(requirement.notice, [])]
+    return min(starts) + requirement.delivered_days_ago.gte if starts else 0
 
 
 def _check_required_notices(checker: PolicyChecker, path: tuple[str | int, ...], requires: list[Requirement],

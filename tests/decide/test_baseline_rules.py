@@ -39,16 +39,21 @@ def us_account(**fields: Any) -> Account:
     return account(**{"timezone": "America/New_York", **fields})
 
 
+# Reg F: the validation notice went out long before (else nothing goes out 5 days after a first contact)
+VALIDATED = [contact("2026-11-01T10:00:00-05:00", "letter", "delivered", notice="validation_notice")]
+
+
 def _calls(n: int, outcome: str = "no_answer") -> list:
     # n call attempts spread over the 6 days before 2026-11-24 (inside the 7-day window)
-    return [contact(f"2026-11-{18 + (i % 6):02d}T{10 + i // 6}:00:00-05:00", "voice", outcome) for i in range(n)]
+    return VALIDATED + [contact(f"2026-11-{18 + (i % 6):02d}T{10 + i // 6}:00:00-05:00", "voice", outcome)
+                        for i in range(n)]
 
 
 def test_reg_f_eighth_call_attempt_in_seven_days_is_suppressed(decide: Decide) -> None:
     d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), _calls(7), NOON_NY)
     assert reasons(d)["call"] == "frequency_cap"
     detail = next(s for s in d.suppressed if s.action == "call")
-    assert "7 voice contact attempts from 2026-11-18 to 2026-11-24" in detail.detail
+    assert "7 call contact attempts from 2026-11-18 to 2026-11-24" in detail.detail
     assert "limit 7 in 7 days" in detail.detail
     assert detail.source is not None and "policies/baselines/us-reg-f.toml" in detail.source
     assert "text" in planned(d) and "mail" in planned(d)  # other channels are not capped
@@ -60,13 +65,13 @@ def test_reg_f_seventh_call_attempt_is_allowed(decide: Decide) -> None:
 
 
 def test_reg_f_calls_older_than_the_window_do_not_count(decide: Decide) -> None:
-    old = [contact(f"2026-11-17T{9 + i:02d}:00:00-05:00", "voice") for i in range(8)]  # day 8 before: outside
+    old = VALIDATED + [contact(f"2026-11-17T{9 + i:02d}:00:00-05:00", "voice") for i in range(8)]  # outside
     d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), old, NOON_NY)
     assert "call" in planned(d)
 
 
 def test_reg_f_no_call_within_seven_days_after_a_conversation(decide: Decide) -> None:
-    talk = [contact("2026-11-18T10:00:00-05:00", "voice", "conversation")]  # day 1 = 11-18, day 7 = 11-24
+    talk = VALIDATED + [contact("2026-11-18T10:00:00-05:00", "voice", "conversation")]  # day 1 = 11-18
     d = decide(US_CALLS.format(baseline="us-reg-f"), us_account(), talk, NOON_NY)
     assert reasons(d)["call"] == "frequency_cap"
     assert "allowed from 2026-11-25" in next(s.detail for s in d.suppressed if s.action == "call")
@@ -87,9 +92,12 @@ def test_nyc_fourth_contact_of_the_week_is_suppressed_across_channels(decide: De
 
 def test_nyc_three_contacts_already_made_stop_everything(decide: Decide) -> None:
     history = [contact(f"2026-11-{19 + i}T10:00:00-05:00", "sms", "delivered") for i in range(3)]
-    d = decide(US_CALLS.format(baseline="us-nyc"), us_account(), history, NOON_NY)
+    d = decide(US_CALLS.format(baseline="us-nyc"), us_account(region="US-NYC"), history, NOON_NY)
     assert d.actions == []
     assert set(reasons(d).values()) == {"frequency_cap"}
+    # the New York City cap binds New York City accounts only
+    elsewhere = decide(US_CALLS.format(baseline="us-nyc"), us_account(region="US"), history, NOON_NY)
+    assert sorted(planned(elsewhere)) == ["call", "mail", "text"]
 
 
 def test_massachusetts_two_phone_contacts_per_week(decide: Decide) -> None:
@@ -152,15 +160,26 @@ def test_dispute_stops_all_contact_until_resolved(decide: Decide) -> None:
 
 
 def test_cease_request_leaves_only_letters(decide: Decide) -> None:
+    # 12 CFR 1006.6(c): after a cease request only notices that efforts end or a remedy may be / is invoked
     policy = US_CALLS.format(baseline="us-reg-f") + """
   [[stages.actions]]
   id = "letter"
   channel = "letter"
   template = "t"
+  notice = "remedy_notice"
+  [[stages.actions]]
+  id = "reminder_letter"
+  channel = "letter"
+  template = "t"
+
+[[notices]]
+id = "remedy_notice"
+purpose = "remedy_may_be_invoked"
 """
     d = decide(policy, us_account(), [event("cease_request", "2026-11-20T10:00:00-05:00")], NOON_NY)
     assert planned(d) == ["letter"]
     assert set(reasons(d).values()) == {"hold"}
+    assert reasons(d)["reminder_letter"] == "hold"
 
 
 CN = """
@@ -283,12 +302,22 @@ dpd = { from = 90 }
   notice = "default_notice"
   once = true
   [[stages.actions]]
+  id = "claim_letter"
+  channel = "letter"
+  template = "t"
+  notice = "letter_of_claim"
+  requires = { notice = "default_notice", delivered_days_ago = { gte = 14 } }
+  once = true
+  [[stages.actions]]
   id = "referral"
   channel = "legal"
-  requires = { notice = "default_notice", delivered_days_ago = { gte = 14 } }
+  requires = [{ notice = "default_notice", delivered_days_ago = { gte = 14 } },
+              { notice = "letter_of_claim", delivered_days_ago = { gte = 30 } }]
 """
     served = [contact("2020-01-10T10:00:00+00:00", "letter", "delivered", notice="default_notice",
-                      action="default_notice_letter")]
+                      action="default_notice_letter"),
+              contact("2020-02-10T10:00:00+00:00", "letter", "delivered", notice="letter_of_claim",
+                      action="claim_letter")]
     d = decide(policy, account(delinquent_since="2019-06-01"), served, "2026-11-24T12:00:00+00:00")
     assert reasons(d)["referral"] == "time_barred"
 
@@ -303,10 +332,12 @@ def test_the_trace_of_a_legal_referral_names_the_notice_that_allowed_it(decide: 
 
 
 def test_reg_f_unknown_time_zone_allows_only_times_valid_in_every_candidate_zone(decide: Decide) -> None:
-    # no time zone on file: 12:00 in New York is 07:00 in Honolulu, so nothing before 13:00 New York time
+    # no time zone on file: every state and territory must be inside 08:00-21:00, Guam (UTC+10) next
+    # morning included: 08:00 in Guam is 17:00 in New York; 21:00 in Puerto Rico is 20:00 in New York
     d = decide(US_CALLS.format(baseline="us-reg-f"), account(timezone=None), [], NOON_NY)
-    assert {a.send_at.isoformat() for a in d.actions} == {"2026-11-24T13:00:00-05:00"}
-    # and nothing after 21:00 in the easternmost zone
+    assert {a.send_at.isoformat() for a in d.actions} == {"2026-11-24T17:00:00-05:00"}
+    assert {a.not_after.isoformat() for a in d.actions if a.not_after} == {"2026-11-24T20:00:00-05:00"}
+    # and nothing after the window has closed in the easternmost zone
     late = decide(US_CALLS.format(baseline="us-reg-f"), account(timezone=None), [], "2026-11-24T21:00:00-05:00")
     assert set(reasons(late).values()) == {"quiet_hours"}
     assert "time zone unknown" in late.suppressed[0].detail and "Pacific/Honolulu" in late.suppressed[0].detail
