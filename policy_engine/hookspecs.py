@@ -32,13 +32,17 @@ from policy_engine._exceptions import (
     PluginError,
     TransientDeliveryError,
 )
+from policy_engine.policy.channels import CHANNEL_KINDS, CONTACT_POINTS, ChannelKind, ChannelSpec, ContactPoint
+from policy_engine.policy.content_rules import CONTENT_RULES
 
 __all__ = [
     "CHANNEL_KINDS",
     "CONTACT_POINTS",
     "CONTENT_RULES",
     "PROJECT_NAME",
+    "ChannelKind",
     "ChannelSpec",
+    "ContactPoint",
     "DeliveryResult",
     "Issue",
     "Location",
@@ -57,59 +61,7 @@ PROJECT_NAME = "policy_engine"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-ChannelKind = Literal["call", "text", "email", "letter", "legal", "agent"]
-ContactPoint = Literal["phone", "email", "address"]
 DeliveryStatus = Literal["delivered", "transient_failure", "permanent_failure"]
-
-CHANNEL_KINDS: tuple[str, ...] = ("call", "text", "email", "letter", "legal", "agent")
-CONTACT_POINTS: tuple[str, ...] = ("phone", "email", "address")
-CONTENT_RULES: tuple[str, ...] = ("opt_out", "limited_content_voicemail")
-"""Content rules the core knows by name; plugins may declare their own with a prefix (``acme:``)."""
-
-
-@dataclass(frozen=True)
-class ChannelSpec:
-    """What a channel is: its name in policies, its kind, and the rules its messages obey.
-
-    ``consent_key`` names the ``consent.*`` field of an account that governs this channel, if any.
-
-    ``idempotent_provider`` declares that the provider deduplicates sends by the idempotency key
-    the plugin passes along; only then does dispatch re-send an action whose process died mid-send.
-    """
-
-    name: str
-    kind: ChannelKind
-    counts_as_attempt: bool = True
-    contact_point: ContactPoint | None = None
-    content_rules: tuple[str, ...] = ()
-    idempotent_provider: bool = False
-    consent_key: str | None = None
-    description: str = ""
-    required_settings: tuple[str, ...] = ()
-    """Settings the channel cannot send without; ``"a|b"`` means one of them. Checked before a run."""
-
-    def __post_init__(self) -> None:
-        if self.kind not in CHANNEL_KINDS:
-            raise ValueError(f"channel {self.name!r}: kind {self.kind!r} is not one of {CHANNEL_KINDS}")
-        if self.contact_point is not None and self.contact_point not in CONTACT_POINTS:
-            raise ValueError(
-                f"channel {self.name!r}: contact_point {self.contact_point!r} is not one of {CONTACT_POINTS}"
-            )
-        object.__setattr__(self, "content_rules", tuple(self.content_rules))
-        object.__setattr__(self, "required_settings", tuple(self.required_settings))
-
-    def as_dict(self) -> dict[str, Any]:
-        """The spec as plain JSON-ready data."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "counts_as_attempt": self.counts_as_attempt,
-            "contact_point": self.contact_point,
-            "content_rules": list(self.content_rules),
-            "idempotent_provider": self.idempotent_provider,
-            "consent_key": self.consent_key,
-            "description": self.description,
-        }
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ class DeliveryRecorder:
     """
 
     channel: str = "recorder"
-    kind: ChannelKind = "text"
+    kind: ChannelKind = ChannelKind.TEXT
     contact_point: ContactPoint | None = "phone"
     content_rules: tuple[str, ...] = ()
     idempotent_provider: bool = True

@@ -11,14 +11,10 @@ from typing import Any
 from policy_engine._exceptions import PluginError
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
 from policy_engine.ledger import AgentQueue, Ledger
+from policy_engine.policy.channels import BUILTIN_CHANNELS
 
-SPEC = ChannelSpec(
-    name="agent",
-    kind="agent",
-    counts_as_attempt=False,
-    idempotent_provider=True,
-    description="a task in the ledger's agent queue, for a person to call patiently",
-)
+SPEC = BUILTIN_CHANNELS["agent"]
+"""The channel, as the core's built-in catalogue declares it."""
 
 
 @hookimpl

@@ -22,23 +22,16 @@ from email.utils import formatdate
 from typing import Any
 
 from policy_engine._exceptions import PermanentDeliveryError, TransientDeliveryError
-from policy_engine.deliver.registry import ChannelSettings
+from policy_engine.deliver.settings import ChannelSettings
 from policy_engine.deliver.templates import with_opt_out
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.policy.channels import BUILTIN_CHANNELS
 from policy_engine_channels._common import channel_settings, contact
 
 DEFAULT_OPT_OUT = "To stop receiving these emails, reply with the word STOP."
 
-SPEC = ChannelSpec(
-    name="email",
-    kind="email",
-    contact_point="email",
-    content_rules=("opt_out",),
-    idempotent_provider=False,
-    consent_key="email",
-    description="email via SMTP (STARTTLS, SSL or plain)",
-    required_settings=("host", "from_addr"),
-)
+SPEC = BUILTIN_CHANNELS["email"]
+"""The channel, as the core's built-in catalogue declares it."""
 
 
 @hookimpl

@@ -16,16 +16,11 @@ from typing import Any
 
 from policy_engine._exceptions import PluginError
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.policy.channels import BUILTIN_CHANNELS
 from policy_engine_channels._common import channel_settings, post_signed_json, safe_name, write_atomically
 
-SPEC = ChannelSpec(
-    name="legal",
-    kind="legal",
-    counts_as_attempt=False,
-    idempotent_provider=True,
-    description="legal referral (JSON drop folder or signed webhook)",
-    required_settings=("drop_folder|url",),
-)
+SPEC = BUILTIN_CHANNELS["legal"]
+"""The channel, as the core's built-in catalogue declares it."""
 
 ACCOUNT_FIELDS = (
     "account_id", "customer_id", "region", "currency", "balance", "amount_past_due", "minimum_due",

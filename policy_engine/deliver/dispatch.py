@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from policy_engine._exceptions import PermanentDeliveryError, PluginError, TransientDeliveryError
-from policy_engine.deliver.registry import PluginRegistry, get_registry, load_settings
+from policy_engine.deliver.registry import PluginRegistry, get_registry
+from policy_engine.deliver.settings import load_settings
 from policy_engine.deliver.templates import TemplateError, TemplateStore, render
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message
 from policy_engine.ledger import Claim, Ledger, worker_identity

@@ -17,7 +17,8 @@ from policy_engine.data.history import HistoryIndex
 from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.decide.engine import Engine
 from policy_engine.deliver.dispatch import DispatchSummary, RetryPolicy, dispatch
-from policy_engine.deliver.registry import PluginRegistry, load_settings, missing_settings
+from policy_engine.deliver.registry import PluginRegistry
+from policy_engine.deliver.settings import load_settings, missing_settings
 from policy_engine.deliver.templates import TemplateStore
 from policy_engine.ledger import Ledger
 from policy_engine.policy.models import PolicyFile

@@ -16,7 +16,7 @@ Each check returns a :class:`Suppression` or None; the first suppression stops t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ import holidays as holiday_calendars
 
 from policy_engine.decide.decision import PlannedAction, Suppression
 from policy_engine.decide.facts import FactContext
-from policy_engine.policy.channels import ChannelInfo
+from policy_engine.policy.channels import ChannelKind, ChannelSpec
 from policy_engine.policy.merge import Origins
 from policy_engine.policy.models import Guardrails, Hold, Requirement
 
@@ -65,13 +65,13 @@ class GuardrailState:
     holds: list[Hold]
     active_holds: list[str]
     origins: Origins
-    channels: dict[str, ChannelInfo]
+    channels: Mapping[str, ChannelSpec]
     chosen: list[PlannedAction] = field(default_factory=list)
     send_at: datetime | None = None
 
-    def info(self, channel: str) -> ChannelInfo:
+    def info(self, channel: str) -> ChannelSpec:
         """Channel facts, defaulting to a text-like channel for unknown plugin channels."""
-        return self.channels.get(channel) or ChannelInfo(channel, "text")
+        return self.channels.get(channel) or ChannelSpec(channel, ChannelKind.TEXT)
 
     def source(self, key: str) -> str | None:
         """Where a limit was written, e.g. 'baseline us-ma, policies/baselines/us-ma.toml:14:1'."""

@@ -37,7 +37,7 @@ from typing import Any
 
 from policy_engine.decide.decision import Decision
 from policy_engine.guardrails import DAY_SENSITIVE, TIME_SENSITIVE, contact_window
-from policy_engine.policy.channels import BUILTIN_CHANNELS, ChannelInfo
+from policy_engine.policy.channels import BUILTIN_CHANNELS, ChannelKind, ChannelSpec
 from policy_engine.policy.loader import LoadedPolicy
 
 __all__ = ["KINDS", "Coverage", "Rule", "exercised_by", "guardrail_reasons", "measure", "policy_rules"]
@@ -59,8 +59,8 @@ class Rule:
         return f"{self.kind} {self.id}"
 
 
-def _channel(loaded: LoadedPolicy, name: str) -> ChannelInfo:
-    return loaded.channels.get(name) or BUILTIN_CHANNELS.get(name) or ChannelInfo(name, "text")
+def _channel(loaded: LoadedPolicy, name: str) -> ChannelSpec:
+    return loaded.channels.get(name) or BUILTIN_CHANNELS.get(name) or ChannelSpec(name, ChannelKind.TEXT)
 
 
 def guardrail_reasons(loaded: LoadedPolicy) -> list[str]:
@@ -79,13 +79,13 @@ def guardrail_reasons(loaded: LoadedPolicy) -> list[str]:
         infos.append(_channel(loaded, bp.action.channel))
     requires = [r for a in actions for r in a.requires]
 
-    def capped(i: ChannelInfo) -> bool:
+    def capped(i: ChannelSpec) -> bool:
         if not i.counts_as_attempt:
             return any(rule.channels and i.name in rule.channels for rule in g.after_conversation)
         return any(not c.channels or i.name in c.channels for c in g.caps) or any(
             not rule.channels or i.name in rule.channels for rule in g.after_conversation)
 
-    def held(i: ChannelInfo) -> bool:
+    def held(i: ChannelSpec) -> bool:
         return any((not h.channels or i.name in h.channels) and i.name not in h.except_channels for h in p.holds)
 
     possible = {
