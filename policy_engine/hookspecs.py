@@ -1,27 +1,30 @@
 """The hooks a channel plugin may implement, and the plain types they exchange.
 
 Every hook is called with keyword arguments, so an implementation may accept only the arguments it
-needs. A plugin module marks its functions with :data:`hookimpl`::
+needs. The channel hooks (send, render_message, validate_template) are called only on the plugin that
+registered the channel, so they never have to check ``channel.name``. A plugin module marks its
+functions with :data:`hookimpl`::
 
-    from policy_engine.hookspecs import ChannelSpec, DeliveryResult, hookimpl
+    from policy_engine.hookspecs import ChannelKind, ChannelSpec, DeliveryResult, hookimpl
 
     @hookimpl
     def policy_engine_register_channels():
-        return [ChannelSpec(name="chat", kind="text", contact_point="phone")]
+        return [ChannelSpec(name="chat", kind=ChannelKind.TEXT, contact_point="phone")]
 
     @hookimpl
     def policy_engine_send(channel, action, message, settings):
-        if channel.name != "chat":
-            return None          # not ours: let the plugin that owns the channel answer
-        ...
+        ...                      # only ever called for "chat"
         return DeliveryResult(status="delivered", provider_id="abc")
+
+Decisions, actions and accounts reach a hook as plain JSON-ready mappings (the contract's Decision
+JSON and account record); what else a channel may use during a send is the :class:`ChannelContext`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import pluggy
 
@@ -40,6 +43,7 @@ __all__ = [
     "CONTACT_POINTS",
     "CONTENT_RULES",
     "PROJECT_NAME",
+    "ChannelContext",
     "ChannelKind",
     "ChannelSpec",
     "ContactPoint",
@@ -90,6 +94,32 @@ class DeliveryResult:
             raise ValueError(f"DeliveryResult.status {self.status!r} is not a known status")
 
 
+class ChannelContext(Protocol):
+    """What dispatch lends a channel during a send, instead of the ledger itself.
+
+    The agent channel opens tasks with it; the legal channel reads the notices already sent.
+    """
+
+    def open_task(
+        self,
+        *,
+        idempotency_key: str,
+        account_id: str,
+        action: str,
+        channel: str,
+        message: str,
+        subject: str | None = None,
+        template: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> tuple[int, bool]:
+        """Queue a task for a person, once per idempotency key: (task id, whether it was opened now)."""
+        ...
+
+    def account_history(self, account_id: str) -> list[dict[str, Any]]:
+        """The history events recorded for an account, oldest first (contract history shape)."""
+        ...
+
+
 @hookspec
 def policy_engine_register_channels() -> list[ChannelSpec]:  # type: ignore[empty-body]
     """Return the channels this plugin provides."""
@@ -99,14 +129,14 @@ def policy_engine_register_channels() -> list[ChannelSpec]:  # type: ignore[empt
 def policy_engine_render_message(
     channel: ChannelSpec, action: Mapping[str, Any], account: Mapping[str, Any], context: Mapping[str, Any]
 ) -> Message | None:
-    """Render the message for an action on a channel you own, or return None to use the template store."""
+    """Render the message for an action on your channel, or return None to use the template store."""
 
 
 @hookspec
 def policy_engine_validate_template(
     channel: ChannelSpec, template_id: str, source: str
 ) -> list[Issue] | None:
-    """Return the problems a template source has for a channel you own (content rules), or None."""
+    """Return the problems a template source has for your channel (its content rules), or None."""
 
 
 @hookspec(firstresult=True)
@@ -117,9 +147,13 @@ def policy_engine_send(
     message: Message,
     settings: Mapping[str, Any],
     decision: Mapping[str, Any],
-    ledger: Any,
+    channel_context: ChannelContext,
 ) -> DeliveryResult | None:
-    """Send one action on a channel you own (pass action["idempotency_key"] on); return None otherwise."""
+    """Send one action on your channel (pass ``action["idempotency_key"]`` on to the provider).
+
+    Return a DeliveryResult, or raise TransientDeliveryError / PermanentDeliveryError; None counts as
+    a permanent failure ("no plugin sent").
+    """
 
 
 @hookspec

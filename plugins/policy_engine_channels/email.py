@@ -93,10 +93,8 @@ def policy_engine_send(
     account: Mapping[str, Any],
     message: Message,
     settings: Mapping[str, Any],
-) -> DeliveryResult | None:
+) -> DeliveryResult:
     """Send the email; 4xx and connection problems are transient, 5xx permanent."""
-    if channel.name != SPEC.name:
-        return None
     conf = channel_settings(channel.name, settings)
     key = str(action["idempotency_key"])
     mail = build_email(message, to=contact(account, "email"), conf=conf, idempotency_key=key)

@@ -152,10 +152,8 @@ def policy_engine_send(
     message: Message,
     settings: Mapping[str, Any],
     decision: Mapping[str, Any] | None = None,
-) -> DeliveryResult | None:
+) -> DeliveryResult:
     """Write the PDF and its manifest line; the letter is dated with the decision's local date."""
-    if channel.name != SPEC.name:
-        return None
     conf = channel_settings(channel.name, settings)
     outbox = Path(str(conf.require("outbox")))
     key = str(action["idempotency_key"])

@@ -34,10 +34,8 @@ def policy_engine_send(
     account: Mapping[str, Any],
     message: Message,
     settings: Mapping[str, Any],
-) -> DeliveryResult | None:
+) -> DeliveryResult:
     """POST the text to the gateway."""
-    if channel.name != SPEC.name:
-        return None
     conf = channel_settings(channel.name, settings)
     text = with_opt_out(message, str(conf.get("opt_out_text", DEFAULT_OPT_OUT))).text
     payload = {

@@ -38,10 +38,8 @@ def policy_engine_send(
     account: Mapping[str, Any],
     message: Message,
     settings: Mapping[str, Any],
-) -> DeliveryResult | None:
+) -> DeliveryResult:
     """Send the text through the apprise URL configured for this channel."""
-    if channel.name != SPEC.name:
-        return None
     import apprise  # noqa: PLC0415  (imported only when this channel sends)
 
     conf = channel_settings(channel.name, settings)

@@ -49,10 +49,8 @@ def policy_engine_send(
     account: Mapping[str, Any],
     message: Message,
     settings: Mapping[str, Any],
-) -> DeliveryResult | None:
+) -> DeliveryResult:
     """Ask the provider to place the call."""
-    if channel.name != SPEC.name:
-        return None
     # the policy's baseline decides (US Reg F: limited-content voicemail); the engine marks the action
     required = LIMITED_CONTENT_VOICEMAIL in (action.get("content_rules") or ())
     problems = limited_content_problems(message.text) if required else []

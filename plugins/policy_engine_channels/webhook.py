@@ -31,10 +31,8 @@ def policy_engine_send(
     message: Message,
     settings: Mapping[str, Any],
     decision: Mapping[str, Any],
-) -> DeliveryResult | None:
+) -> DeliveryResult:
     """POST the action to the configured URL."""
-    if channel.name != SPEC.name:
-        return None
     conf = channel_settings(channel.name, settings)
     payload = {
         "idempotency_key": action["idempotency_key"],

@@ -20,6 +20,7 @@ import jinja2
 from markupsafe import escape
 
 from policy_engine._exceptions import Issue, Location, TemplateError
+from policy_engine.data.records import Account
 from policy_engine.hookspecs import Message
 from policy_engine.policy.channels import ChannelCatalogue
 from policy_engine.policy.templates import (
@@ -37,6 +38,7 @@ __all__ = [
     "TemplateSource",
     "TemplateStore",
     "render",
+    "template_account",
     "validate_store",
     "validate_template",
     "with_opt_out",
@@ -140,6 +142,14 @@ class TemplateStore:
             if source is not None:
                 return source
         raise TemplateError(f"template {template_id!r} does not exist")
+
+
+def template_account(account: Account) -> dict[str, Any]:
+    """The account as templates and channel hooks see it: the record as JSON plus ``customer_name``
+    (and ``name``), empty when unknown."""
+    data = account.model_dump(mode="json")
+    data["name"] = data["customer_name"] = account.name or ""
+    return data
 
 
 def render(source: TemplateSource, variables: Mapping[str, Any]) -> Message:

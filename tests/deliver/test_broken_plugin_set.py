@@ -64,7 +64,8 @@ def _publish(site: Path, plugin: str, module_source: str) -> None:
     (site / f"{plugin}_module.py").write_text(module_source)
 
 
-def _cli(*args: str, cwd: Path, plugins: str | None = None, site: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, cwd: Path, plugins: str | None = None,
+         site: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "POLICY_ENGINE_PLUGINS"}
     if plugins is not None:
         env["POLICY_ENGINE_PLUGINS"] = plugins
