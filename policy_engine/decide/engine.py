@@ -1,31 +1,37 @@
 """The engine: a pure function of (policy, account, history, as_of) -> Decision.
 
-``Engine.decide`` finds the account's segment (first match) and stage (first match), collects the stage's
-actions that apply, adds the broken-promise escalation, and passes every candidate through the
-guardrails in their documented order (see :mod:`policy_engine.guardrails`).
+``Engine.decide`` runs these steps, each a short method:
+
+1. facts: the account's facts at ``as_of`` in its local calendar;
+2. scope: a policy with ``applies_to`` gives accounts outside it an empty decision (``in_scope = false``);
+3. segment: the first segment whose condition holds;
+4. holds: every hold whose condition holds;
+5. stage: the first stage whose DPD range and condition hold;
+6. candidates: the stage's actions that apply (segments, variants, conditions), plus the broken-promise
+   escalation;
+7. guardrails: every candidate, in priority order, through the row checks of the guardrail families in
+   their documented order (see :mod:`policy_engine.guardrails`).
+
+Every step reports to a tracer; only ``--explain`` records anything.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from policy_engine._exceptions import Location
 from policy_engine.data.records import Account, HistoryEvent
-from policy_engine.decide.decision import Decision, PlannedAction, Suppression, TraceEntry
+from policy_engine.decide.decision import Decision, PlannedAction, Suppression
 from policy_engine.decide.facts import FactContext
 from policy_engine.decide.rules import DEFAULT_BACKEND, build_ruleset
-from policy_engine.decide.rules.explain import explain_condition
-from policy_engine.guardrails import GUARDRAILS, Candidate, GuardrailState
+from policy_engine.decide.trace import NO_TRACE, RecordingTracer, Tracer
+from policy_engine.guardrails import ROW_CHECKS, Candidate, GuardrailState, content_rules_for
 from policy_engine.policy.loader import LoadedPolicy
-from policy_engine.policy.merge import Origin
-from policy_engine.policy.models import Offer, PolicyFile
+from policy_engine.policy.models import Offer, PolicyFile, Requirement, Stage
 
 __all__ = ["Engine", "idempotency_key", "variant_for"]
 
@@ -38,33 +44,35 @@ def idempotency_key(policy_id: str, account_id: str, action: str, day: str, suff
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 
-def _stable_location(location: Location, home: Path) -> Location:
-    """A location cited in decisions: shipped baselines as policies/baselines/NAME.toml, other files
-    relative to the evaluated policy's folder, so output does not depend on the working directory."""
-    if location.file.startswith("policies/baselines/"):
-        return location
-    path = Path(location.file)
-    absolute = path if path.is_absolute() else Path.cwd() / path
-    return dataclasses.replace(location, file=os.path.relpath(absolute.resolve(), home))
-
-
 def variant_for(policy: PolicyFile, account_id: str) -> str | None:
     """The champion/challenger variant of an account: a stable hash of its id into the weights."""
     if not policy.variants:
         return None
     # the account id alone: a base and a candidate policy split the portfolio the same way
     bucket = int(hashlib.sha256(account_id.encode("utf-8")).hexdigest(), 16) % 100
-    acc = 0
-    for v in policy.variants:
-        acc += v.weight
-        if bucket < acc:
-            return v.id
+    cumulative = 0
+    for variant in policy.variants:
+        cumulative += variant.weight
+        if bucket < cumulative:
+            return variant.id
     return policy.variants[-1].id
 
 
-def _offer_dict(offer: Offer) -> dict[str, Any]:
+def _offer_terms(offer: Offer) -> dict[str, Any]:
     data = offer.model_dump(exclude_none=True, exclude={"when"})
     return dict(sorted(data.items()))
+
+
+@dataclass(frozen=True)
+class _Matched:
+    """What the rules found for one account: segment, rules that hold, active holds, stage, variant."""
+
+    segment: str
+    rules: frozenset[str]
+    holds: list[str]
+    stage: Stage | None
+    variant: str | None
+    offers: list[str]
 
 
 class Engine:
@@ -76,25 +84,17 @@ class Engine:
         self.backend = backend
         self.rules = build_ruleset(loaded, backend)
         self.zone = ZoneInfo(self.policy.policy.timezone or "UTC")
-        bp = self.policy.escalation.broken_promise
-        self.grace = bp.grace_days if bp else 0
-        self._offers = {o.id: o for o in self.policy.offers}
+        broken_promise = self.policy.escalation.broken_promise
+        self.grace = broken_promise.grace_days if broken_promise else 0
+        self._offers = {offer.id: offer for offer in self.policy.offers}
         # rule names ("segment:low_risk", ...) per policy object, built once instead of per account
-        self._names: dict[int, str] = {id(s): f"segment:{s.id}" for s in self.policy.segments}
-        self._names.update({id(h): f"hold:{h.id}" for h in self.policy.holds})
-        self._names.update({id(o): f"offer:{o.id}" for o in self.policy.offers})
+        self._names: dict[int, str] = {id(segment): f"segment:{segment.id}" for segment in self.policy.segments}
+        self._names.update({id(hold): f"hold:{hold.id}" for hold in self.policy.holds})
+        self._names.update({id(offer): f"offer:{offer.id}" for offer in self.policy.offers})
         for stage in self.policy.stages:
             self._names[id(stage)] = f"stage:{stage.id}"
-            self._names.update({id(a): f"action:{a.id}" for a in stage.actions})
-        self.origins = dict(loaded.origins)
-        for si, stage in enumerate(loaded.source.model.stages):
-            for ai, action in enumerate(stage.actions):
-                if action.requires:
-                    where = loaded.source.location("stages", si, "actions", ai, "requires")
-                    self.origins[f"requires:{action.id}"] = Origin(self.policy.policy.id, "policy", where)
-        home = loaded.source.path.resolve().parent
-        self.origins = {key: dataclasses.replace(o, location=_stable_location(o.location, home))
-                        for key, o in self.origins.items()}
+            self._names.update({id(action): f"action:{action.id}" for action in stage.actions})
+        self._content_rules: dict[str, tuple[str, ...]] = {}
 
     def zone_of(self, account: Account) -> ZoneInfo:
         """The account's time zone, else the policy's."""
@@ -112,158 +112,158 @@ class Engine:
         if as_of.tzinfo is None:
             raise ValueError("as_of needs a UTC offset")
         ctx = FactContext(account, tuple(events), as_of, self.zone_of(account), self.grace)
-        trace: list[TraceEntry] | None = [] if explain else None
-        p = self.policy
+        tracer = RecordingTracer() if explain else NO_TRACE
+        segments_matched = self.rules.match(ctx, "segments")
+        if not self._in_scope(ctx, segments_matched, tracer):
+            return Decision(account_id=account.account_id, as_of=as_of, policy=self.loaded.stamp(),
+                            dpd=ctx.dpd, segment=None, stage=None, holds=[], actions=[], suppressed=[],
+                            trace=tracer.entries, in_scope=False)
+        matched = self._match(ctx, segments_matched, tracer)
+        candidates = self._candidates(matched, ctx, tracer)
+        planned, suppressed = self._apply_guardrails(candidates, matched, ctx, tracer)
+        planned.sort(key=lambda action: (action.send_at, action.priority, action.action))
+        holds = set(matched.holds) | ({"promise_active"} if self._promise_hold(ctx) else set())
+        return Decision(
+            account_id=account.account_id, as_of=as_of, policy=self.loaded.stamp(), dpd=ctx.dpd,
+            segment=ctx.segment, stage=matched.stage.id if matched.stage else None, holds=sorted(holds),
+            actions=planned, suppressed=suppressed, offers=matched.offers, variant=matched.variant,
+            trace=tracer.entries)
 
-        matched = self.rules.match(ctx, "segments")
-        scope = p.policy.applies_to
-        if scope is not None:
-            in_scope = "scope:policy" in matched
-            if trace is not None:
-                trace.append(self._trace_rule("scope", p.policy.id, scope, ctx, in_scope))
-            if not in_scope:
-                return Decision(account_id=account.account_id, as_of=as_of, policy=self.loaded.stamp(),
-                                dpd=ctx.dpd, segment=None, stage=None, holds=[], actions=[], suppressed=[],
-                                trace=trace, in_scope=False)
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _in_scope(self, ctx: FactContext, segments_matched: frozenset[str], tracer: Tracer) -> bool:
+        scope = self.policy.policy.applies_to
+        if scope is None:
+            return True
+        in_scope = "scope:policy" in segments_matched
+        tracer.rule("scope", self.policy.policy.id, scope, ctx, in_scope)
+        return in_scope
+
+    def _match(self, ctx: FactContext, segments_matched: frozenset[str], tracer: Tracer) -> _Matched:
+        """Segment (first match), then the rules that may use it: holds and stage (first match)."""
+        policy = self.policy
         segment = NO_SEGMENT
-        for seg in p.segments:
-            held = seg.when is None or self._names[id(seg)] in matched
-            if trace is not None:
-                trace.append(self._trace_rule("segment", seg.id, seg.when, ctx, held))
+        for candidate_segment in policy.segments:
+            held = candidate_segment.when is None or self._names[id(candidate_segment)] in segments_matched
+            tracer.rule("segment", candidate_segment.id, candidate_segment.when, ctx, held)
             if held:
-                segment = seg.id
+                segment = candidate_segment.id
                 break
-        ctx.segment = segment if p.segments else None
+        ctx.segment = segment if policy.segments else None
 
         rules = self.rules.match(ctx, "rules")
-        active_holds = [h.id for h in p.holds if self._names[id(h)] in rules]
-        if trace is not None:
-            for h in p.holds:
-                trace.append(self._trace_rule("hold", h.id, h.when, ctx, h.id in active_holds))
+        active_holds = [hold.id for hold in policy.holds if self._names[id(hold)] in rules]
+        for hold in policy.holds:
+            tracer.rule("hold", hold.id, hold.when, ctx, hold.id in active_holds)
 
-        stage = None
-        for st in p.stages:
-            in_range = st.dpd is None or st.dpd.contains(ctx.dpd)
-            held = in_range and (st.when is None or self._names[id(st)] in rules)
-            if trace is not None:
-                entry = self._trace_rule("stage", st.id, st.when, ctx, held)
-                if st.dpd is not None:
-                    entry["dpd"] = {"range": str(st.dpd), "value": ctx.dpd, "held": in_range}
-                trace.append(entry)
+        chosen_stage = None
+        for stage in policy.stages:
+            in_range = stage.dpd is None or stage.dpd.contains(ctx.dpd)
+            held = in_range and (stage.when is None or self._names[id(stage)] in rules)
+            extra = {"dpd": {"range": str(stage.dpd), "value": ctx.dpd, "held": in_range}} if stage.dpd else {}
+            tracer.rule("stage", stage.id, stage.when, ctx, held, **extra)
             if held:
-                stage = st
+                chosen_stage = stage
                 break
+        offers = [offer.id for offer in policy.offers if offer.when is None or self._names[id(offer)] in rules]
+        return _Matched(segment, rules, active_holds, chosen_stage, variant_for(policy, ctx.account.account_id),
+                        offers)
 
-        offers = [o.id for o in p.offers if o.when is None or self._names[id(o)] in rules]
-        variant = variant_for(p, account.account_id)
-        candidates = self._candidates(stage, segment, variant, rules, ctx, trace)
-        state = GuardrailState(ctx, p.guardrails, p.holds, active_holds, self.origins,
+    def _candidates(self, matched: _Matched, ctx: FactContext, tracer: Tracer) -> list[Candidate]:
+        """The stage's actions that apply, then the escalation of a broken promise not yet escalated."""
+        found: list[Candidate] = []
+        stage = matched.stage
+        if stage is not None:
+            for order, action in enumerate(stage.actions):
+                segment_ok = not action.segments or matched.segment in action.segments
+                variant_ok = not action.variants or matched.variant in action.variants
+                condition_ok = action.when is None or self._names[id(action)] in matched.rules
+                extra: dict[str, Any] = {}
+                if action.segments:
+                    extra["segments"] = {"allowed": action.segments, "value": matched.segment, "held": segment_ok}
+                if action.variants:
+                    extra["variants"] = {"allowed": action.variants, "value": matched.variant,
+                                         "held": matched.variant in action.variants}
+                applies = segment_ok and variant_ok and condition_ok
+                tracer.rule("action", action.id, action.when, ctx, applies, **extra)
+                if applies:
+                    found.append(Candidate(
+                        action.id, action.channel, action.template, action.notice, action.offer,
+                        tuple(action.requires), action.every_days,
+                        (action.at_most.times, action.at_most.days) if action.at_most else None, action.once,
+                        action.priority, stage.id, order))
+        escalation = self._escalation(stage, ctx, tracer)
+        if escalation is not None:
+            found.append(escalation)
+        return found
+
+    def _escalation(self, stage: Stage | None, ctx: FactContext, tracer: Tracer) -> Candidate | None:
+        """The follow-up of the first broken promise that has not been escalated since it broke."""
+        broken_promise = self.policy.escalation.broken_promise
+        if broken_promise is None:
+            return None
+        follow_up = broken_promise.action
+        for promise in ctx.view.promises(broken_promise.grace_days):
+            if promise.status != "broken" or promise.broken_on is None:
+                continue
+            last = ctx.view.last_contact_by_action(follow_up.id)
+            already = last is not None and last >= promise.broken_on
+            tracer.escalation(follow_up.id, promise.due.isoformat(), promise.broken_on.isoformat(), already)
+            if not already:
+                return Candidate(
+                    follow_up.id, follow_up.channel, follow_up.template, None, follow_up.offer, (), None, None,
+                    False, follow_up.priority, stage.id if stage else None, -1,
+                    key_suffix=f"promise:{promise.promise.at.isoformat()}")
+        return None
+
+    def _apply_guardrails(self, candidates: list[Candidate], matched: _Matched, ctx: FactContext,
+                          tracer: Tracer) -> tuple[list[PlannedAction], list[Suppression]]:
+        """Each candidate, most important first, through the row checks; the first suppression stops it."""
+        state = GuardrailState(ctx, self.policy.guardrails, self.policy.holds, matched.holds, self.loaded.sources,
                                self.loaded.channels)
         planned: list[PlannedAction] = []
         suppressed: list[Suppression] = []
         day = ctx.today.isoformat()
-        for cand in sorted(candidates, key=lambda c: (c.priority, c.order)):
-            verdict = None
-            for name, check in GUARDRAILS:
-                verdict = check(cand, state)
-                if verdict is not None:
-                    if trace is not None:
-                        trace.append({"step": "guardrail", "check": name, "action": cand.action,
-                                      "reason": verdict.reason, "detail": verdict.detail,
-                                      "source": verdict.source})
+        for candidate in sorted(candidates, key=lambda found: (found.priority, found.order)):
+            suppression = None
+            for family in ROW_CHECKS:
+                suppression = family.check(candidate, state)
+                if suppression is not None:
+                    tracer.guardrail(family.name, suppression)
                     break
-            if verdict is not None:
-                suppressed.append(verdict)
+            if suppression is not None:
+                suppressed.append(suppression)
                 continue
             assert state.send_at is not None
             offer = None
-            if cand.offer and cand.offer in offers:
-                offer = _offer_dict(self._offers[cand.offer])
+            if candidate.offer and candidate.offer in matched.offers:
+                offer = _offer_terms(self._offers[candidate.offer])
             action = PlannedAction(
-                cand.action, cand.channel, cand.template, state.send_at, cand.notice, offer,
-                idempotency_key(p.policy.id, account.account_id, cand.action, day, cand.key_suffix),
-                cand.priority, cand.stage, self._content_rules(cand.channel))
+                candidate.action, candidate.channel, candidate.template, state.send_at, candidate.notice, offer,
+                idempotency_key(self.policy.policy.id, ctx.account.account_id, candidate.action, day,
+                                candidate.key_suffix),
+                candidate.priority, candidate.stage, self._content_rules_of(candidate.channel))
             planned.append(action)
             state.chosen.append(action)
-            if trace is not None:
-                done: TraceEntry = {"step": "planned", "action": cand.action, "channel": cand.channel,
-                                    "send_at": state.send_at.isoformat()}
-                if cand.requires:  # the audit trail of a legal step: which notice, served when
-                    done["prerequisites"] = [self._prerequisite_met(r, ctx) for r in cand.requires]
-                trace.append(done)
-        planned.sort(key=lambda a: (a.send_at, a.priority, a.action))
-        return Decision(
-            account_id=account.account_id, as_of=as_of, policy=self.loaded.stamp(), dpd=ctx.dpd,
-            segment=ctx.segment, stage=stage.id if stage else None,
-            holds=sorted(set(active_holds) | ({"promise_active"} if self._promise_hold(ctx) else set())),
-            actions=planned, suppressed=suppressed, offers=offers,
-            variant=variant, trace=trace)
+            if tracer.recording:  # the audit trail of a legal step: which notice, served when
+                prerequisites = [self._prerequisite_met(requirement, ctx) for requirement in candidate.requires]
+                tracer.planned(candidate.action, candidate.channel, state.send_at.isoformat(), prerequisites)
+        return planned, suppressed
+
+    def _content_rules_of(self, channel: str) -> tuple[str, ...]:
+        """Content rules the baseline imposes on this channel (computed once per channel)."""
+        rules = self._content_rules.get(channel)
+        if rules is None:
+            rules = self._content_rules[channel] = content_rules_for(self.policy.guardrails, channel,
+                                                                     self.loaded.channels)
+        return rules
 
     @staticmethod
-    def _prerequisite_met(req: Any, ctx: FactContext) -> str:
-        served = ctx.view.notice_delivered_on(req.notice)
+    def _prerequisite_met(requirement: Requirement, ctx: FactContext) -> str:
+        served = ctx.view.notice_delivered_on(requirement.notice)
         age = (ctx.today - served).days if served else 0
-        return (f"notice '{req.notice}' served on {served.isoformat() if served else '?'}, {age} days ago "
-                f"(at least {req.delivered_days_ago.gte} required)")
-
-    def _content_rules(self, channel: str) -> tuple[str, ...]:
-        """Content rules the policy's baseline imposes on this channel; the channel plugin enforces them."""
-        content = self.policy.guardrails.content
-        if content is None:
-            return ()
-        rules = []
-        if channel in content.opt_out_required:
-            rules.append("opt_out")
-        info = self.loaded.channels.get(channel)
-        if content.voicemail_limited_content and info is not None and info.kind == "call":
-            rules.append("limited_content_voicemail")
-        return tuple(rules)
+        return (f"notice '{requirement.notice}' served on {served.isoformat() if served else '?'}, {age} days "
+                f"ago (at least {requirement.delivered_days_ago.gte} required)")
 
     def _promise_hold(self, ctx: FactContext) -> bool:
-        return bool(self.policy.guardrails.pause_while_promise_active) and \
-            ctx.active_promise is not None
-
-    def _candidates(self, stage: Any, segment: str, variant: str | None, rules: frozenset[str],
-                    ctx: FactContext, trace: list[TraceEntry] | None) -> list[Candidate]:
-        out: list[Candidate] = []
-        if stage is not None:
-            for i, a in enumerate(stage.actions):
-                seg_ok = (not a.segments or segment in a.segments) and (not a.variants or variant in a.variants)
-                cond_ok = a.when is None or self._names[id(a)] in rules
-                if trace is not None:
-                    entry = self._trace_rule("action", a.id, a.when, ctx, seg_ok and cond_ok)
-                    if a.segments:
-                        entry["segments"] = {"allowed": a.segments, "value": segment,
-                                             "held": not a.segments or segment in a.segments}
-                    if a.variants:
-                        entry["variants"] = {"allowed": a.variants, "value": variant, "held": variant in a.variants}
-                    trace.append(entry)
-                if seg_ok and cond_ok:
-                    out.append(Candidate(
-                        a.id, a.channel, a.template, a.notice, a.offer, tuple(a.requires), a.every_days,
-                        (a.at_most.times, a.at_most.days) if a.at_most else None, a.once, a.priority,
-                        stage.id, i))
-        bp = self.policy.escalation.broken_promise
-        if bp is not None:
-            for promise in ctx.view.promises(bp.grace_days):
-                if promise.status != "broken" or promise.broken_on is None:
-                    continue
-                last = ctx.view.last_contact_by_action(bp.action.id)
-                already = last is not None and last >= promise.broken_on
-                if trace is not None:
-                    trace.append({"step": "escalation", "id": bp.action.id, "promise_due": promise.due.isoformat(),
-                                  "broken_on": promise.broken_on.isoformat(), "already_escalated": already})
-                if not already:
-                    out.append(Candidate(
-                        bp.action.id, bp.action.channel, bp.action.template, None, bp.action.offer, (), None, None,
-                        False, bp.action.priority, stage.id if stage else None, -1,
-                        key_suffix=f"promise:{promise.promise.at.isoformat()}"))
-                    break
-        return out
-
-    def _trace_rule(self, kind: str, ident: str, cond: Any, ctx: FactContext, held: bool) -> TraceEntry:
-        entry: TraceEntry = {"step": kind, "id": ident, "held": held}
-        if cond is not None:
-            _, node = explain_condition(cond, ctx)
-            entry["condition"] = node
-        return entry
+        return bool(self.policy.guardrails.pause_while_promise_active) and ctx.active_promise is not None

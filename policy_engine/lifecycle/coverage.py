@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policy_engine.decide.decision import Decision
-from policy_engine.guardrails import DAY_SENSITIVE, TIME_SENSITIVE, contact_window
+from policy_engine.guardrails import FAMILIES, PolicyUse, Reason
 from policy_engine.policy.channels import BUILTIN_CHANNELS, ChannelKind, ChannelSpec
 from policy_engine.policy.loader import LoadedPolicy
 
@@ -63,47 +63,29 @@ def _channel(loaded: LoadedPolicy, name: str) -> ChannelSpec:
     return loaded.channels.get(name) or BUILTIN_CHANNELS.get(name) or ChannelSpec(name, ChannelKind.TEXT)
 
 
+def policy_use(loaded: LoadedPolicy) -> PolicyUse:
+    """What the policy's actions use: the actions, their channels (escalation included), prerequisites."""
+    policy = loaded.policy
+    actions = tuple(action for stage in policy.stages for action in stage.actions)
+    channels = [_channel(loaded, action.channel) for action in actions]
+    if policy.escalation.broken_promise is not None:
+        channels.append(_channel(loaded, policy.escalation.broken_promise.action.channel))
+    requires = tuple(requirement for action in actions for requirement in action.requires)
+    return PolicyUse(policy, actions, tuple(channels), requires)
+
+
 def guardrail_reasons(loaded: LoadedPolicy) -> list[str]:
     """The suppression reasons this policy can produce, in the documented guardrail vocabulary order.
 
     A reason counts only when a guardrail that produces it is set *and* some action uses a channel it
     applies to (quiet hours apply to calls, texts and emails; caps to channels that count as attempts; ...).
+    Each guardrail family says which of its reasons can fire.
     """
-    p = loaded.policy
-    g = p.guardrails
-    actions = [a for stage in p.stages for a in stage.actions]
-    stage_infos = [_channel(loaded, a.channel) for a in actions]
-    infos = list(stage_infos)
-    bp = p.escalation.broken_promise
-    if bp is not None:
-        infos.append(_channel(loaded, bp.action.channel))
-    requires = [r for a in actions for r in a.requires]
-
-    def capped(i: ChannelSpec) -> bool:
-        if not i.counts_as_attempt:
-            return any(rule.channels and i.name in rule.channels for rule in g.after_conversation)
-        return any(not c.channels or i.name in c.channels for c in g.caps) or any(
-            not rule.channels or i.name in rule.channels for rule in g.after_conversation)
-
-    def held(i: ChannelSpec) -> bool:
-        return any((not h.channels or i.name in h.channels) and i.name not in h.except_channels for h in p.holds)
-
-    possible = {
-        "quiet_hours": any(i.kind in TIME_SENSITIVE and contact_window(g, i.name) is not None for i in infos),
-        "holiday": bool(g.holidays or g.extra_holidays or g.days_off) and any(i.kind in DAY_SENSITIVE for i in infos),
-        "frequency_cap": any(capped(i) for i in infos),
-        "daily_cap": g.max_contacts_per_day is not None and any(i.counts_as_attempt for i in infos),
-        "hold": any(held(i) for i in infos),
-        "no_consent": any(i.consent_key or i.name in g.unknown_consent for i in infos),
-        "no_contact_point": any(i.contact_point for i in infos),
-        "missing_notice": bool(requires),
-        "notice_waiting_period": any(r.delivered_days_ago.gte > 0 for r in requires),
-        "cadence": any(a.every_days is not None or a.at_most is not None for a in actions),
-        "already_sent": any(a.once or a.every_days is not None or a.at_most is not None for a in actions),
-        "promise_active": bool(g.pause_while_promise_active) and bool(actions),
-        "time_barred": bool(g.legal and g.legal.time_barred_after_days) and any(i.kind == "legal" for i in infos),
-    }
-    return [reason for reason, yes in possible.items() if yes]
+    use = policy_use(loaded)
+    possible: set[Reason] = set()
+    for family in FAMILIES:
+        possible |= family.can_fire(use)
+    return [reason.value for reason in Reason if reason in possible]
 
 
 def policy_rules(loaded: LoadedPolicy) -> list[Rule]:

@@ -55,9 +55,9 @@ from policy_engine.data.records import (
 from policy_engine.decide.decision import Decision
 from policy_engine.decide.engine import Engine
 from policy_engine.decide.rules import DEFAULT_BACKEND
+from policy_engine.guardrails import REASONS
 from policy_engine.lifecycle.coverage import Coverage, measure
 from policy_engine.policy.channels import ChannelCatalogue
-from policy_engine.policy.checks import REASONS
 from policy_engine.policy.errors import format_path
 from policy_engine.policy.loader import LoadedPolicy, load_policy
 from policy_engine.policy.locate import PositionIndex

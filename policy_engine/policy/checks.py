@@ -10,56 +10,67 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from policy_engine._exceptions import Issue, Location
+from policy_engine.guardrails import FAMILIES, REASONS
+from policy_engine.guardrails.content import content_key
 from policy_engine.policy.channels import ChannelKind
 from policy_engine.policy.conditions import OPERATORS, Condition, iter_compares
 from policy_engine.policy.models import Action, Stage
+from policy_engine.policy.origins import OriginKey
 from policy_engine.policy.suggest import allowed_list, did_you_mean
 from policy_engine.policy.templates import TEMPLATE_VARIABLES, validate_template
 
 if TYPE_CHECKING:
     from policy_engine.policy.loader import LoadedPolicy
 
-__all__ = ["check_policy", "REASONS"]
-
-REASONS = (
-    "quiet_hours", "holiday", "hold", "frequency_cap", "daily_cap", "cadence", "already_sent", "no_consent",
-    "no_contact_point", "missing_notice", "notice_waiting_period", "promise_active", "time_barred",
-)
+__all__ = ["PolicyChecker", "REASONS", "check_policy"]
 
 
-class _Checker:
+
+class PolicyChecker:
+    """Collects the located issues of one loaded policy; guardrail families add theirs through it.
+
+    ``policy`` is the effective policy (baselines merged), ``own`` what the checked file itself writes
+    (for locations).
+    """
+
     def __init__(self, loaded: LoadedPolicy) -> None:
         self.loaded = loaded
-        self.p = loaded.policy
+        self.policy = loaded.policy
         self.src = loaded.source
         self.issues: list[Issue] = []
         self.channels = loaded.channels
         self.own = self.src.model  # what this file itself writes (for locations)
 
     def at(self, *path: str | int) -> Location:
+        """The location of a key path in the checked file."""
         return self.src.location(*path)
 
     def error(self, path: tuple[str | int, ...], message: str, code: str, hint: str | None = None,
               related: tuple[Location, ...] = ()) -> None:
+        """An error at ``path``."""
         self.issues.append(Issue(self.at(*path), _fmt(path), message, "error", code, hint, related))
 
     def warn(self, path: tuple[str | int, ...], message: str, code: str, hint: str | None = None) -> None:
+        """A warning at ``path``."""
         self.issues.append(Issue(self.at(*path), _fmt(path), message, "warning", code, hint))
 
     # --------------------------------------------------------------- helpers
     def channel(self, name: str, path: tuple[str | int, ...]) -> None:
+        """An error at ``path`` unless ``name`` is a channel of the catalogue."""
         if name not in self.channels:
             self.error(path, f"unknown channel '{name}'{did_you_mean(name, self.channels)}", "unknown_channel",
                        f"registered channels: {allowed_list(self.channels)}")
 
     def actions(self) -> Iterator[tuple[int, Stage, int, Action]]:
-        for si, stage in enumerate(self.p.stages):
+        """(stage index, stage, action index, action) of every stage action of the effective policy."""
+        for si, stage in enumerate(self.policy.stages):
             for ai, action in enumerate(stage.actions):
                 yield si, stage, ai, action
 
     def condition(self, cond: Condition | None, path: tuple[str | int, ...]) -> None:
-        notices = {n.id for n in self.p.notices}
-        segments = {s.id for s in self.p.segments}
+        """Errors for the unknown channels, notices and segments a condition names."""
+        notices = {n.id for n in self.policy.notices}
+        segments = {s.id for s in self.policy.segments}
         for cmp in iter_compares(cond):
             params = cmp.param_dict
             where = path + cmp.subpath
@@ -82,12 +93,11 @@ class _Checker:
     # ---------------------------------------------------------------- checks
     def run(self) -> list[Issue]:
         self.duplicates()
-        self.guardrail_channels()
+        for family in FAMILIES:
+            family.check_policy(self)
         self.segments()
         self.stages()
         self.references()
-        self.prerequisites()
-        self.legal()
         self.offers()
         self.templates()
         self.content_rules()
@@ -107,47 +117,12 @@ class _Checker:
         dup("segment", [(s.id, ("segments", i, "id")) for i, s in enumerate(self.own.segments)])
         dup("stage", [(s.id, ("stages", i, "id")) for i, s in enumerate(self.own.stages)])
         dup("action", [(a.id, ("stages", si, "actions", ai, "id")) for si, _, ai, a in self.actions()]
-            + ([(self.p.escalation.broken_promise.action.id, ("escalation", "broken_promise", "action", "id"))]
-               if self.p.escalation.broken_promise else []))
+            + ([(self.policy.escalation.broken_promise.action.id, ("escalation", "broken_promise", "action", "id"))]
+               if self.policy.escalation.broken_promise else []))
         dup("notice", [(n.id, ("notices", i, "id")) for i, n in enumerate(self.own.notices)])
         dup("offer", [(o.id, ("offers", i, "id")) for i, o in enumerate(self.own.offers)])
         dup("hold", [(h.id, ("holds", i, "id")) for i, h in enumerate(self.own.holds)])
         dup("variant", [(v.id, ("variants", i, "id")) for i, v in enumerate(self.own.variants)])
-
-    def guardrail_channels(self) -> None:
-        g = self.own.guardrails
-        for i, cap in enumerate(g.caps):
-            for j, ch in enumerate(cap.channels):
-                self.channel(ch, ("guardrails", "caps", i, "channels", j))
-        for i, rule in enumerate(g.after_conversation):
-            for j, ch in enumerate(rule.channels):
-                self.channel(ch, ("guardrails", "after_conversation", i, "channels", j))
-        for ch in g.channel_hours:
-            self.channel(ch, ("guardrails", "channel_hours", ch))
-        for ch in g.unknown_consent:
-            self.channel(ch, ("guardrails", "unknown_consent", ch))
-        if g.content:
-            for j, ch in enumerate(g.content.opt_out_required):
-                self.channel(ch, ("guardrails", "content", "opt_out_required", j))
-        if g.holidays:
-            self.holiday_calendar(g.holidays)
-        for i, hold in enumerate(self.own.holds):
-            for j, ch in enumerate(hold.channels):
-                self.channel(ch, ("holds", i, "channels", j))
-            self.condition(hold.when, ("holds", i, "when"))
-
-    def holiday_calendar(self, code: str) -> None:
-        import holidays  # noqa: PLC0415  (only needed when a calendar is named)
-
-        country, _, subdiv = code.partition("-")
-        supported = holidays.list_supported_countries()
-        if country not in supported:
-            self.error(("guardrails", "holidays"), f"unknown holiday calendar '{code}'"
-                       f"{did_you_mean(country, supported)}", "unknown_holidays",
-                       "use an ISO 3166 country code such as CN, US, GB, optionally with a subdivision: US-MA")
-        elif subdiv and subdiv not in supported[country]:
-            self.error(("guardrails", "holidays"), f"'{subdiv}' is not a subdivision of {country}"
-                       f"{did_you_mean(subdiv, supported[country])}", "unknown_holidays")
 
     def segments(self) -> None:
         self.condition(self.own.policy.applies_to, ("policy", "applies_to"))
@@ -200,9 +175,9 @@ class _Checker:
                       " get no action", "dpd_gap", "give the last stage an open end: dpd = { from = N }")
 
     def references(self) -> None:
-        notices = {n.id for n in self.p.notices}
-        offers = {o.id for o in self.p.offers}
-        segments = {s.id for s in self.p.segments}
+        notices = {n.id for n in self.policy.notices}
+        offers = {o.id for o in self.policy.offers}
+        segments = {s.id for s in self.policy.segments}
         for si, _stage, ai, action in self.actions():
             base = ("stages", si, "actions", ai)
             self.channel(action.channel, base + ("channel",))
@@ -210,7 +185,7 @@ class _Checker:
                 if seg not in segments:
                     self.error(base + ("segments", j), f"unknown segment '{seg}'{did_you_mean(seg, segments)}",
                                "unknown_segment", f"segments: {allowed_list(segments)}" if segments else None)
-            variants = {v.id for v in self.p.variants}
+            variants = {v.id for v in self.policy.variants}
             for j, var in enumerate(action.variants):
                 if var not in variants:
                     self.error(base + ("variants", j), f"unknown variant '{var}'{did_you_mean(var, variants)}",
@@ -229,7 +204,7 @@ class _Checker:
                                f"{did_you_mean(req.notice, notices)}", "unknown_notice",
                                f"notices: {allowed_list(notices)}" if notices else "define it under [[notices]]")
             self.condition(action.when, base + ("when",))
-        bp = self.p.escalation.broken_promise
+        bp = self.policy.escalation.broken_promise
         if bp:
             self.channel(bp.action.channel, ("escalation", "broken_promise", "action", "channel"))
             if bp.action.offer and bp.action.offer not in offers:
@@ -237,94 +212,29 @@ class _Checker:
                            f"unknown offer '{bp.action.offer}'{did_you_mean(bp.action.offer, offers)}",
                            "unknown_offer")
 
-    def _notice_senders(self) -> dict[str, list[tuple[Stage, Action]]]:
+    def notice_senders(self) -> dict[str, list[tuple[Stage, Action]]]:
+        """Which stage actions send each notice."""
         senders: dict[str, list[tuple[Stage, Action]]] = {}
         for _, stage, _, action in self.actions():
             if action.notice:
                 senders.setdefault(action.notice, []).append((stage, action))
         return senders
 
-    def prerequisites(self) -> None:
-        senders = self._notice_senders()
-        notices = {n.id for n in self.p.notices}
-        for si, stage, ai, action in self.actions():
-            for j, req in enumerate(action.requires):
-                path = ("stages", si, "actions", ai, "requires", j)
-                if req.notice not in notices:
-                    continue
-                if req.notice not in senders:
-                    self.error(path, f"prerequisite can never be met: no action sends notice '{req.notice}'",
-                               "impossible_prerequisite",
-                               f"add an action with notice = \"{req.notice}\" in an earlier stage")
-                    continue
-                earliest = min((s.dpd.from_ if s.dpd else 0) for s, _ in senders[req.notice])
-                latest_here = stage.dpd.to if stage.dpd else None
-                wait = req.delivered_days_ago.gte
-                if latest_here is not None and earliest + wait > latest_here:
-                    self.error(path, f"prerequisite can never be met: notice '{req.notice}' is sent at DPD "
-                               f"{earliest} at the earliest, so it cannot be {wait} days old before stage "
-                               f"'{stage.id}' ends at DPD {latest_here}", "impossible_prerequisite")
-
-    def legal(self) -> None:
-        rules = self.p.guardrails.legal
-        senders = self._notice_senders()
-        for si, stage, ai, action in self.actions():
-            info = self.channels.get(action.channel)
-            if info is None or info.kind != "legal":
-                continue
-            path = ("stages", si, "actions", ai)
-            written = [r for r in action.requires if any(
-                self.channels.get(a.channel) and self.channels[a.channel].kind == "letter"
-                for _, a in senders.get(r.notice, []))]
-            origin = self.loaded.origins.get("legal.require_notice") or self.loaded.origins.get("legal.min_dpd")
-            cite = f" (required by {origin})" if origin else ""
-            if rules is None:
-                if not written:
-                    self.warn(path, f"legal action '{action.id}' has no written-notice prerequisite; the seed's "
-                              "practice 7 asks for a full written warning before legal means", "legal_without_notice")
-                continue
-            if rules.require_notice and not written:
-                unsent = ", ".join(f"'{r.notice}'" for r in action.requires)
-                why = f" ({unsent} is not sent by any letter action)" if unsent else ""
-                self.error(path, f"legal action '{action.id}' has no prerequisite on a written notice{why}{cite}",
-                           "legal_without_notice",
-                           'add requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = '
-                           f'{rules.min_notice_days} }} }} and a letter action that sends that notice',
-                           related=(origin.location,) if origin else ())
-            w_origin = self.loaded.origins.get("legal.min_notice_days")
-            for req in written:
-                if req.delivered_days_ago.gte < rules.min_notice_days:
-                    self.error(path + ("requires", action.requires.index(req), "delivered_days_ago"),
-                               f"waits {req.delivered_days_ago.gte} days after notice '{req.notice}'; "
-                               f"{f'{w_origin.kind} {w_origin.policy_id}' if w_origin else 'the baseline'} "
-                               f"requires at least {rules.min_notice_days}", "notice_wait_too_short",
-                               related=(w_origin.location,) if w_origin else ())
-            start = stage.dpd.from_ if stage.dpd else 0
-            if start < rules.min_dpd:
-                m_origin = self.loaded.origins.get("legal.min_dpd")
-                self.error(path, f"legal action '{action.id}' is in stage '{stage.id}' which starts at DPD {start};"
-                           f" legal action needs DPD of at least {rules.min_dpd}", "legal_too_early",
-                           related=(m_origin.location,) if m_origin else ())
-
     def offers(self) -> None:
-        cap = self.p.guardrails.max_installment_months
         for i, offer in enumerate(self.own.offers):
             self.condition(offer.when, ("offers", i, "when"))
-            if cap and offer.kind in ("installment", "refinance") and offer.months and offer.months > cap:
-                self.error(("offers", i, "months"), f"offer '{offer.id}' runs {offer.months} months; the baseline "
-                           f"allows at most {cap}", "offer_too_long")
 
     def templates(self) -> None:
-        templates = self.p.templates
-        locale = self.p.policy.locale
+        templates = self.policy.templates
+        locale = self.policy.policy.locale
         refs: list[tuple[str, tuple[str | int, ...]]] = []
         for si, _, ai, action in self.actions():
             if action.template:
                 refs.append((action.template, ("stages", si, "actions", ai, "template")))
-        for i, notice in enumerate(self.own.notices):  # own index: baseline notices come first in self.p
+        for i, notice in enumerate(self.own.notices):  # own index: baseline notices come first in self.policy
             if notice.template:
                 refs.append((notice.template, ("notices", i, "template")))
-        bp = self.p.escalation.broken_promise
+        bp = self.policy.escalation.broken_promise
         if bp and bp.action.template:
             refs.append((bp.action.template, ("escalation", "broken_promise", "action", "template")))
         self.template_texts()
@@ -339,7 +249,7 @@ class _Checker:
     def template_texts(self) -> None:
         """Every template text must only use variables that exist (bank.* only what [bank] defines)."""
         allowed = dict(TEMPLATE_VARIABLES)
-        bank = self.p.bank
+        bank = self.policy.bank
         allowed["bank"] = frozenset(k for k, v in (bank.model_dump() if bank else {}).items() if v is not None)
         for tid, per_locale in self.own.templates.items():
             for locale, text in per_locale.items():
@@ -362,7 +272,7 @@ class _Checker:
 
         The channel catalogue's template check says what a channel's content rules forbid.
         """
-        content = self.p.guardrails.content
+        content = self.policy.guardrails.content
         if content is None or not content.voicemail_limited_content:
             return
         own_templates = self.own.templates
@@ -372,15 +282,16 @@ class _Checker:
                 continue
             for locale, text in own_templates.get(action.template, {}).items():
                 for issue in self.channels.template_issues(spec, action.template, text.body):
-                    origin = self.origins_text("content.voicemail_limited_content")
+                    origin = self.origins_text(content_key("voicemail_limited_content"))
                     self.error(("templates", action.template, locale, "body"),
                                f"template '{action.template}' ({locale}) is used by call action "
                                f"'{action.id}': {issue.message}{origin}", "limited_content_voicemail",
                                issue.hint)
 
-    def origins_text(self, key: str) -> str:
+    def origins_text(self, key: OriginKey) -> str:
+        """`` (required by baseline X)`` for the file that set ``key``, or nothing."""
         origin = self.loaded.origins.get(key)
-        return f" (required by {origin.kind} {origin.policy_id})" if origin else ""
+        return f" (required by {origin.whose})" if origin else ""
 
     def variants(self) -> None:
         if self.own.variants:
@@ -394,8 +305,8 @@ class _Checker:
 
     def tests(self) -> None:
         actions = {a.id for _, _, _, a in self.actions()}
-        if self.p.escalation.broken_promise:
-            actions.add(self.p.escalation.broken_promise.action.id)
+        if self.policy.escalation.broken_promise:
+            actions.add(self.policy.escalation.broken_promise.action.id)
         for i, test in enumerate(self.own.tests):
             for j, exp in enumerate(test.expect.actions or []):
                 if exp.action not in actions:
@@ -411,15 +322,15 @@ class _Checker:
                                f"reasons: {allowed_list(REASONS)}")
             # a misspelt stage, segment or hold in a test would only show up as a failing test later
             expect = test.expect
-            known = {"stage": {s.id for s in self.p.stages} | {"none"},
-                     "segment": {s.id for s in self.p.segments} | {"none"}}
+            known = {"stage": {s.id for s in self.policy.stages} | {"none"},
+                     "segment": {s.id for s in self.policy.segments} | {"none"}}
             for kind in ("stage", "segment"):
                 value = getattr(expect, kind)
                 if value is not None and value not in known[kind]:
                     self.error(("tests", i, "expect", kind), f"unknown {kind} '{value}'"
                                f"{did_you_mean(value, known[kind])}", f"unknown_{kind}",
                                f"{kind}s: {allowed_list(known[kind])}")
-            holds = {h.id for h in self.p.holds} | {"promise_active"}
+            holds = {h.id for h in self.policy.holds} | {"promise_active"}
             for j, hold in enumerate(expect.holds or []):
                 if hold not in holds:
                     self.error(("tests", i, "expect", "holds", j), f"unknown hold '{hold}'{did_you_mean(hold, holds)}",
@@ -434,5 +345,5 @@ def _fmt(path: tuple[str | int, ...]) -> str:
 
 def check_policy(loaded: LoadedPolicy) -> list[Issue]:
     """Every semantic issue of a loaded policy, errors and warnings, in file order."""
-    issues = _Checker(loaded).run()
+    issues = PolicyChecker(loaded).run()
     return sorted(issues, key=lambda i: (i.location.line, i.location.column))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +18,9 @@ from policy_engine._exceptions import (
     PolicyValidationError,
 )
 from policy_engine.policy.channels import BUILTIN_CHANNELS, ChannelCatalogue
-from policy_engine.policy.merge import Origins, guardrail_origins, merge_onto
+from policy_engine.policy.merge import guardrail_origins, merge_onto
 from policy_engine.policy.models import PolicyFile
+from policy_engine.policy.origins import OriginKey, Origins
 from policy_engine.policy.source import SourceFile, read_source
 from policy_engine.policy.suggest import allowed_list, did_you_mean
 
@@ -52,6 +55,25 @@ class LoadedPolicy:
     def stamp(self) -> dict[str, str | None]:
         """The `policy` object every decision carries."""
         return {"id": self.id, "version": self.version, "digest": self.digest}
+
+    @functools.cached_property
+    def sources(self) -> dict[OriginKey, str]:
+        """Each limit's origin as decisions cite it in ``source``, computed once per loaded policy.
+
+        Shipped baselines show as ``policies/baselines/NAME.toml``, other files relative to this policy's
+        folder, so the same policy gives the same decisions from any working directory.
+        """
+        home = self.source.path.resolve().parent
+        return {key: str(dataclasses.replace(origin, location=_stable_location(origin.location, home)))
+                for key, origin in self.origins.items()}
+
+
+def _stable_location(location: Location, home: Path) -> Location:
+    if location.file.startswith("policies/baselines/"):
+        return location
+    path = Path(location.file)
+    absolute = path if path.is_absolute() else Path.cwd() / path
+    return dataclasses.replace(location, file=os.path.relpath(absolute.resolve(), home))
 
 
 def baseline_dirs() -> list[Path]:

@@ -32,6 +32,7 @@ from policy_engine.policy.conditions import (
     condition_to_data,
     parse_condition,
 )
+from policy_engine.policy.origins import CapKey
 
 __all__ = [
     "Action",
@@ -225,9 +226,9 @@ class Cap(Strict):
     description: str | None = None
 
     @property
-    def key(self) -> tuple[tuple[str, ...], int, str]:
+    def key(self) -> CapKey:
         """What identifies this cap when a policy tightens its baseline's."""
-        return (tuple(sorted(self.channels)), self.days, self.count)
+        return CapKey(tuple(sorted(self.channels)), self.days, self.count)
 
 
 class AfterConversation(Strict):

@@ -303,10 +303,19 @@ def test_two_engines_on_the_same_policy(tmp_path: Path) -> None:
     assert decisions[0]["segment"] == "other" and decisions[0]["stage"] == "early"
 
 
-def test_a_condition_too_large_for_durable_is_refused() -> None:
-    item = {"any": [{"dpd": 1}, {"credit_score": 1}, {"region": "x"}, {"product": "y"}]}
-    with pytest.raises(ValueError, match="alternatives"):
-        DurableRuleSet(rules({"all": [item] * 7}), name="unit")
+def test_a_condition_too_large_for_one_durable_test_is_split_and_still_agrees() -> None:
+    # 4**7 = 16384 alternatives: more than durable matches in one test, so the rule is matched in parts
+    items = [{"any": [{"credit_score": {"gte": 600 + step}}, {"region": f"R{step}"}, {"product": f"P{step}"},
+                      {"prior_delinquencies": step}]} for step in range(7)]
+    ruleset = DurableRuleSet(rules({"all": items}), name="unit_split")
+    compiled = CompiledRuleSet(rules({"all": items}))
+    assert len(ruleset.definition("rules")) > 1  # the one rule became several durable tests
+    for fields in ({"credit_score": 700}, {"credit_score": 603}, {"credit_score": 500, "region": "R0"},
+                   {"credit_score": 603, "region": "R5", "product": "P6"}):
+        account_ctx = ctx(**fields)
+        assert ruleset.match(account_ctx, "rules") == compiled.match(account_ctx, "rules")
+    assert ruleset.match(ctx(credit_score=700), "rules") == {"action:r0"}
+    assert ruleset.match(ctx(credit_score=603), "rules") == frozenset()
 
 
 def test_concurrent_threads_get_their_own_results() -> None:

@@ -77,7 +77,7 @@ from policy_engine.policy.conditions import FACTS, NAMESPACES, All, Any_, Compar
 __all__ = ["DurableRuleSet", "MAX_BRANCHES", "translate"]
 
 ANCHOR = "pe"
-MAX_BRANCHES = 4096  # alternatives (DNF terms) durable would expand one rule into; beyond: refuse
+MAX_BRANCHES = 4096  # alternatives (DNF terms) durable matches in one test; beyond, a rule is split
 _SID = "0"
 
 Kind = Literal["number", "string", "dynamic"]
@@ -351,27 +351,60 @@ def _to_json(node: Node) -> dict[str, Any]:
     return {"$and" if node[0] == "and" else "$or": [_to_json(n) for n in node[1]]}
 
 
-def translate(conditions: Sequence[Condition]) -> tuple[_Translator, list[dict[str, Any] | None]]:
-    """The keys of a phase and each condition's durable test (None: never holds)."""
+Circuit = Any
+"""How a rule's truth is read off the fired durable tests: ("test", index) or ("and"|"or", [circuits])."""
+
+
+def _test_of(node: Node) -> dict[str, Any] | None:
+    """The anchored durable test of a node small enough for durable (None: it never holds)."""
+    if node is False:
+        return None
+    anchor: dict[str, Any] = {ANCHOR: 1}
+    if node is True:
+        return anchor
+    if node[0] == "and":
+        return {"$and": [anchor, *(_to_json(n) for n in node[1])]}
+    return {"$and": [anchor, _to_json(node)]}
+
+
+def _split(node: Node, tests: list[dict[str, Any] | None]) -> Circuit:
+    """Register ``node`` as durable tests of at most MAX_BRANCHES alternatives each, combined in Python.
+
+    durable expands a condition into its disjunctive normal form, which grows as the product of the
+    branches of an ``all``; past the limit the condition is cut at its top ``and``/``or`` into parts that
+    durable matches one by one, and the rule holds when the parts' results combine to true.
+    """
+    if node is True or node is False or node[0] == "lit" or _branches(node) <= MAX_BRANCHES:
+        tests.append(_test_of(node))
+        return ("test", len(tests) - 1)
+    return (node[0], [_split(child, tests) for child in node[1]])
+
+
+def holds(circuit: Circuit, fired: set[int]) -> bool:
+    """Whether a split rule holds, given the indices of the durable tests that fired."""
+    if circuit[0] == "test":
+        return circuit[1] in fired
+    parts = (holds(part, fired) for part in circuit[1])
+    return all(parts) if circuit[0] == "and" else any(parts)
+
+
+def translate(conditions: Sequence[Condition]) -> tuple[_Translator, list[dict[str, Any] | None], list[Circuit]]:
+    """The keys of a phase, the durable tests to register (None: never holds), and per condition its
+    circuit over those tests: test ``i`` for condition ``i`` when it fits durable whole (None as circuit),
+    further tests after them for the parts of conditions too large to match whole."""
     tr = _Translator(conditions)
+    nodes = [tr.nnf(cond) for cond in conditions]
     tests: list[dict[str, Any] | None] = []
-    for cond in conditions:
-        node = tr.nnf(cond)
-        if node is False:
-            tests.append(None)
-            continue
-        count = _branches(node)
-        if count > MAX_BRANCHES:
-            raise ValueError(f"durable backend: a condition expands into {count} alternatives "
-                             f"(limit {MAX_BRANCHES}); use the compiled backend")
-        anchor: dict[str, Any] = {ANCHOR: 1}
-        if node is True:
-            tests.append(anchor)
-        elif node[0] == "and":
-            tests.append({"$and": [anchor, *(_to_json(n) for n in node[1])]})
-        else:
-            tests.append({"$and": [anchor, _to_json(node)]})
-    return tr, tests
+    large: list[int] = []
+    for index, node in enumerate(nodes):
+        fits = node is True or node is False or _branches(node) <= MAX_BRANCHES
+        tests.append(_test_of(node) if fits else None)
+        if not fits:
+            large.append(index)
+    circuits: list[Circuit] = [None] * len(nodes)
+    for index in large:
+        circuits[index] = _split(nodes[index], tests)
+    return tr, tests, circuits
 
 
 # -- durable host and registry ------------------------------------------------------------------------------
@@ -439,6 +472,7 @@ class _Phase:
     fallback: list[Compare]
     definition: dict[str, Any]  # rule index name -> durable test (what is registered, without actions)
     registered: _Registered | None  # None when no rule of the phase can hold
+    circuits: list[Circuit]  # per rule: None when test i is rule i, else how its parts combine
 
 
 class DurableRuleSet:
@@ -453,7 +487,7 @@ class DurableRuleSet:
         for rule in rules:
             by_phase.setdefault(rule.phase, []).append(rule)
         for phase, phase_rules in by_phase.items():
-            tr, tests = translate([r.condition for r in phase_rules])
+            tr, tests, circuits = translate([r.condition for r in phase_rules])
             definition = {f"r{i}": t for i, t in enumerate(tests) if t is not None}
             keys = sorted(tr.keys.values(), key=lambda k: k.index)
             fingerprint = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
@@ -461,7 +495,7 @@ class DurableRuleSet:
             if definition:
                 registered = _register(f"{name}_{phase}_{fingerprint}", tests)
             self._phases[phase] = _Phase([r.name for r in phase_rules], keys, tr.fallback, definition,
-                                         registered)
+                                         registered, circuits)
 
     def definition(self, phase: str) -> dict[str, Any]:
         """The durable tests of ``phase`` (rule index -> JSON), for inspection and tests."""
@@ -502,4 +536,5 @@ class DurableRuleSet:
                     host.retract_fact(reg.name, data)
             fired = set(reg.sink)
             reg.sink.clear()
-        return frozenset(p.names[i] for i in fired)
+        return frozenset(name for i, name in enumerate(p.names)
+                         if (i in fired if p.circuits[i] is None else holds(p.circuits[i], fired)))

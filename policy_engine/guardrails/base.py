@@ -1,0 +1,160 @@
+"""What every guardrail family shares: the reason vocabulary, the candidate and state a row check sees,
+and the shape of a family.
+
+A family owns one kind of limit from end to end. Side by side in its module it keeps:
+
+- its reason codes (:class:`Reason`);
+- its row check: given a candidate action and the account's :class:`GuardrailState`, a
+  :class:`~policy_engine.decide.decision.Suppression` or None;
+- how it tightens under ``extends`` (the merge rule) and the origin keys it records, so explanations can
+  cite where a limit was written;
+- whether it can fire at all for a policy (rule coverage of policy tests);
+- its semantic checks of a policy (located validation issues);
+- (room for) its relational form, for an engine that decides a whole portfolio at once.
+
+Families import only the policy models and decision types: the loader, the engine and the lifecycle all
+use them, so they must not pull in data readers, delivery or the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
+
+from policy_engine.decide.decision import PlannedAction, Suppression
+from policy_engine.policy.channels import ChannelKind, ChannelSpec
+from policy_engine.policy.models import Action, Guardrails, Hold, PolicyFile, Requirement
+from policy_engine.policy.origins import OriginKey
+
+if TYPE_CHECKING:
+    from policy_engine.decide.facts import FactContext
+    from policy_engine.policy.checks import PolicyChecker
+    from policy_engine.policy.merge import Tightening
+    from policy_engine.policy.source import SourceFile
+
+__all__ = [
+    "Candidate",
+    "GuardrailFamily",
+    "GuardrailState",
+    "OriginRecorder",
+    "PolicyUse",
+    "Reason",
+    "suppress",
+]
+
+
+class Reason(StrEnum):
+    """Why a guardrail stopped an action: the fixed vocabulary of ``suppressed[].reason``.
+
+    Listed in the order coverage reports them. Plugins may add their own codes with a prefix (``acme:x``).
+    """
+
+    QUIET_HOURS = "quiet_hours"
+    HOLIDAY = "holiday"
+    FREQUENCY_CAP = "frequency_cap"
+    DAILY_CAP = "daily_cap"
+    HOLD = "hold"
+    NO_CONSENT = "no_consent"
+    NO_CONTACT_POINT = "no_contact_point"
+    MISSING_NOTICE = "missing_notice"
+    NOTICE_WAITING_PERIOD = "notice_waiting_period"
+    CADENCE = "cadence"
+    ALREADY_SENT = "already_sent"
+    PROMISE_ACTIVE = "promise_active"
+    TIME_BARRED = "time_barred"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An action the rules selected, before guardrails."""
+
+    action: str
+    channel: str
+    template: str | None
+    notice: str | None
+    offer: str | None
+    requires: tuple[Requirement, ...]
+    every_days: int | None
+    at_most: tuple[int, int] | None
+    once: bool
+    priority: int
+    stage: str | None
+    order: int
+    key_suffix: str = ""
+
+
+@dataclass
+class GuardrailState:
+    """Everything a row check needs for one account's decision; ``chosen`` grows as actions pass."""
+
+    ctx: FactContext
+    guardrails: Guardrails
+    holds: list[Hold]
+    active_holds: list[str]
+    sources: Mapping[OriginKey, str]
+    channels: Mapping[str, ChannelSpec]
+    chosen: list[PlannedAction] = field(default_factory=list)
+    send_at: datetime | None = None
+
+    def info(self, channel: str) -> ChannelSpec:
+        """Channel facts, defaulting to a text-like channel for unknown plugin channels."""
+        return self.channels.get(channel) or ChannelSpec(channel, ChannelKind.TEXT)
+
+    def source(self, key: OriginKey) -> str | None:
+        """Where a limit was written, e.g. 'baseline us-ma, policies/baselines/us-ma.toml:14:1'."""
+        return self.sources.get(key)
+
+    def chosen_attempts(self, channels: list[str]) -> int:
+        """Actions already planned in this decision on ``channels`` (all when empty) that are contacts."""
+        return sum(1 for planned in self.chosen
+                   if (not channels or planned.channel in channels) and self.info(planned.channel).counts_as_attempt)
+
+
+def suppress(candidate: Candidate, reason: Reason, detail: str, source: str | None = None) -> Suppression:
+    """The suppression of ``candidate`` for ``reason``."""
+    return Suppression(candidate.action, candidate.channel, reason.value, detail, source)
+
+
+OriginRecorder = Callable[..., None]
+"""``record(key, *path)``: the setting ``key`` is written at ``path`` of the file being read."""
+
+
+@dataclass(frozen=True)
+class PolicyUse:
+    """What a policy's actions use, for deciding which guardrails can fire (coverage)."""
+
+    policy: PolicyFile
+    actions: tuple[Action, ...]
+    channels: tuple[ChannelSpec, ...]
+    """The channel of every stage action and of the broken-promise escalation, in policy order."""
+    requires: tuple[Requirement, ...]
+
+
+class GuardrailFamily:
+    """One family of guardrails; subclasses override what applies to them (everything defaults to nothing)."""
+
+    name: ClassVar[str]
+    """The family's name, as explanations' ``check`` field shows it."""
+    reasons: ClassVar[tuple[Reason, ...]] = ()
+    """The reason codes its row check can produce."""
+    has_row_check: ClassVar[bool] = False
+
+    def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
+        """Record the origin of every setting of this family that ``source`` writes."""
+
+    def tighten(self, merge: Tightening) -> None:
+        """Merge the child's settings onto the base's, the stricter winning; report each loosening."""
+
+    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+        """The row check: a suppression of ``candidate``, or None to let it pass."""
+        return None
+
+    def can_fire(self, use: PolicyUse) -> set[Reason]:
+        """The reasons this family can produce for a policy with these actions."""
+        return set()
+
+    def check_policy(self, checker: PolicyChecker) -> None:
+        """Add located issues about this family's settings in the policy being validated."""

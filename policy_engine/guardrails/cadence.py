@@ -1,0 +1,57 @@
+"""Cadence: an action runs once, every N days, or at most N times in D days, and never twice a day.
+
+Cadence is written on the action itself (``once``, ``every_days``, ``at_most``), counted from the contact
+events the action produced, in local calendar days. Whatever its cadence, an action already done today
+is ``already_sent``.
+"""
+
+from __future__ import annotations
+
+from policy_engine.decide.decision import Suppression
+from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
+
+__all__ = ["CADENCE", "Cadence"]
+
+
+class Cadence(GuardrailFamily):
+    """``already_sent`` and ``cadence``."""
+
+    name = "cadence"
+    reasons = (Reason.ALREADY_SENT, Reason.CADENCE)
+    has_row_check = True
+
+    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+        """Once, every N days, at most N times in D days; and never twice on one local day."""
+        view = state.ctx.view
+        today = state.ctx.today
+        last = view.last_contact_by_action(candidate.action)
+        if candidate.once and view.action_count(candidate.action) > 0:
+            done_on = last.isoformat() if last else "an earlier day"
+            return suppress(candidate, Reason.ALREADY_SENT, f"'{candidate.action}' runs once and was done on {done_on}")
+        if last is not None and last == today:
+            return suppress(candidate, Reason.ALREADY_SENT,
+                            f"'{candidate.action}' was already done today ({last.isoformat()})")
+        if candidate.every_days and last is not None:
+            since = (today - last).days
+            if since < candidate.every_days:
+                return suppress(candidate, Reason.CADENCE, f"'{candidate.action}' last done {last.isoformat()} "
+                                f"({since} days ago); runs every {candidate.every_days} days")
+        if candidate.at_most:
+            times, days = candidate.at_most
+            done = view.action_count_in(candidate.action, days)
+            if done >= times:
+                return suppress(candidate, Reason.CADENCE,
+                                f"'{candidate.action}' done {done} times in the last {days} days; at most {times}")
+        return None
+
+    def can_fire(self, use: PolicyUse) -> set[Reason]:
+        """``cadence`` with every_days or at_most; ``already_sent`` with any cadence."""
+        reasons: set[Reason] = set()
+        if any(action.every_days is not None or action.at_most is not None for action in use.actions):
+            reasons.add(Reason.CADENCE)
+        if any(action.once or action.every_days is not None or action.at_most is not None for action in use.actions):
+            reasons.add(Reason.ALREADY_SENT)
+        return reasons
+
+
+CADENCE = Cadence()

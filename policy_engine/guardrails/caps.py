@@ -1,0 +1,145 @@
+"""Caps and the pause after a conversation: rolling-window limits on contacts, per channel or across
+channels, counted from the contact history plus the actions already chosen in the same decision.
+
+A cap allows at most ``max`` attempts (or conversations) on its channels within the last ``days`` local
+days, today included. A pause after a conversation forbids contact on its channels for ``days`` local days,
+the conversation day being day 1. Candidates are taken in priority order, so a more important action
+claims cap room first. Under ``extends`` a cap with the same channels, window and count may only be
+lowered, and a pause with the same channels only lengthened.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from policy_engine.decide.decision import Suppression
+from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
+from policy_engine.policy.channels import ChannelSpec
+from policy_engine.policy.models import AfterConversation, Cap
+from policy_engine.policy.origins import OriginKey
+
+if TYPE_CHECKING:
+    from policy_engine.guardrails.base import OriginRecorder
+    from policy_engine.policy.checks import PolicyChecker
+    from policy_engine.policy.merge import Tightening
+    from policy_engine.policy.source import SourceFile
+
+__all__ = ["CAPS", "Caps", "cap_origin", "pause_origin"]
+
+
+def cap_origin(cap: Cap) -> OriginKey:
+    """The origin key of a cap: its channels, window and count."""
+    return OriginKey("caps", cap.key)
+
+
+def pause_origin(rule: AfterConversation) -> OriginKey:
+    """The origin key of a pause after a conversation: its channels."""
+    return OriginKey("after_conversation", tuple(sorted(rule.channels)))
+
+
+class Caps(GuardrailFamily):
+    """``frequency_cap``: rolling caps and the pause after a conversation."""
+
+    name = "caps"
+    reasons = (Reason.FREQUENCY_CAP,)
+    has_row_check = True
+
+    def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
+        """Each cap and each pause the file writes."""
+        guardrails = source.model.guardrails
+        for index, cap in enumerate(guardrails.caps):
+            record(cap_origin(cap), "guardrails", "caps", index)
+        for index, rule in enumerate(guardrails.after_conversation):
+            record(pause_origin(rule), "guardrails", "after_conversation", index)
+
+    def tighten(self, merge: Tightening) -> None:
+        """Lower caps and longer pauses win; a raised cap or a shortened pause is a loosening."""
+        base, child = merge.base.guardrails, merge.child.model.guardrails
+        caps = {cap.key: cap for cap in base.caps}
+        order = [cap.key for cap in base.caps]
+        for index, cap in enumerate(child.caps):
+            old = caps.get(cap.key)
+            if old is not None and cap.max > old.max:
+                channels = ", ".join(cap.channels) or "all channels"
+                merge.loosens(cap_origin(cap), ("guardrails", "caps", index, "max"),
+                              f"raises the cap on {channels} over {cap.days} day{'s' if cap.days != 1 else ''} "
+                              f"to {cap.max}; {{base}} allows {old.max}")
+                continue
+            if old is None:
+                order.append(cap.key)
+            caps[cap.key] = cap
+        merge.guardrails["caps"] = [caps[key] for key in order]
+
+        pauses = {tuple(sorted(rule.channels)): rule for rule in base.after_conversation}
+        for index, rule in enumerate(child.after_conversation):
+            key = tuple(sorted(rule.channels))
+            old_rule = pauses.get(key)
+            if old_rule is not None and rule.days < old_rule.days:
+                merge.loosens(pause_origin(rule), ("guardrails", "after_conversation", index, "days"),
+                              f"shortens the pause after a conversation to {rule.days} days; {{base}} requires "
+                              f"{old_rule.days}")
+                continue
+            pauses[key] = rule
+        merge.guardrails["after_conversation"] = list(pauses.values())
+
+    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+        """The pause after a conversation, then every cap covering the channel."""
+        info = state.info(candidate.channel)
+        today = state.ctx.today
+        view = state.ctx.view
+        for rule in state.guardrails.after_conversation:
+            if rule.channels and candidate.channel not in rule.channels:
+                continue
+            if not rule.channels and not info.counts_as_attempt:
+                continue
+            last = view.last_conversation(rule.channels or None)
+            if last is not None and (today - last).days < rule.days:
+                until = last + timedelta(days=rule.days)
+                return suppress(candidate, Reason.FREQUENCY_CAP,
+                                f"conversation on {last.isoformat()}; no {candidate.channel} contact for "
+                                f"{rule.days} days after a conversation (allowed from {until.isoformat()})",
+                                state.source(pause_origin(rule)))
+        if not info.counts_as_attempt:
+            return None
+        for cap in state.guardrails.caps:
+            if cap.channels and candidate.channel not in cap.channels:
+                continue
+            conversations = cap.count == "conversations"
+            past = view.contacts(cap.channels or None, cap.days, conversations_only=conversations)
+            planned = 0 if conversations else state.chosen_attempts(cap.channels)
+            if past + planned >= cap.max:
+                what = "conversations" if conversations else "contact attempts"
+                where = "/".join(cap.channels) if cap.channels else "all channels"
+                start = today - timedelta(days=cap.days - 1)
+                extra = f" plus {planned} planned today" if planned else ""
+                return suppress(candidate, Reason.FREQUENCY_CAP,
+                                f"{past} {where} {what} from {start.isoformat()} to {today.isoformat()}{extra} "
+                                f"(limit {cap.max} in {cap.days} days)", state.source(cap_origin(cap)))
+        return None
+
+    def can_fire(self, use: PolicyUse) -> set[Reason]:
+        """``frequency_cap`` when a cap or a pause covers some action's channel."""
+        guardrails = use.policy.guardrails
+
+        def capped(info: ChannelSpec) -> bool:
+            named = any(rule.channels and info.name in rule.channels for rule in guardrails.after_conversation)
+            if not info.counts_as_attempt:
+                return named
+            return named or any(not cap.channels or info.name in cap.channels for cap in guardrails.caps) or any(
+                not rule.channels for rule in guardrails.after_conversation)
+
+        return {Reason.FREQUENCY_CAP} if any(capped(info) for info in use.channels) else set()
+
+    def check_policy(self, checker: PolicyChecker) -> None:
+        """The channels named by caps and pauses exist."""
+        guardrails = checker.own.guardrails
+        for index, cap in enumerate(guardrails.caps):
+            for position, channel in enumerate(cap.channels):
+                checker.channel(channel, ("guardrails", "caps", index, "channels", position))
+        for index, rule in enumerate(guardrails.after_conversation):
+            for position, channel in enumerate(rule.channels):
+                checker.channel(channel, ("guardrails", "after_conversation", index, "channels", position))
+
+
+CAPS = Caps()

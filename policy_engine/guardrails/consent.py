@@ -1,0 +1,89 @@
+"""Consent and contact points: a channel is used only with the customer's contact point on file and
+without a refusal of consent.
+
+A channel declares which contact point it needs (phone, e-mail, postal address) and which ``consent.*``
+field governs it. The latest consent event in the history wins over the record. What unknown consent
+means is the policy's choice per channel (``unknown_consent``): once a baseline says ``deny``, a policy
+extending it cannot say ``allow``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from policy_engine.decide.decision import Suppression
+from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
+from policy_engine.policy.origins import OriginKey
+
+if TYPE_CHECKING:
+    from policy_engine.guardrails.base import OriginRecorder
+    from policy_engine.policy.checks import PolicyChecker
+    from policy_engine.policy.merge import Tightening
+    from policy_engine.policy.source import SourceFile
+
+__all__ = ["CONSENT", "Consent", "unknown_consent_key"]
+
+
+def unknown_consent_key(channel: str) -> OriginKey:
+    """The origin key of the unknown-consent rule of one channel."""
+    return OriginKey("unknown_consent", channel)
+
+
+class Consent(GuardrailFamily):
+    """``no_contact_point`` and ``no_consent``."""
+
+    name = "consent"
+    reasons = (Reason.NO_CONSENT, Reason.NO_CONTACT_POINT)
+    has_row_check = True
+
+    def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
+        """Each unknown-consent rule the file writes."""
+        for channel in source.model.guardrails.unknown_consent:
+            record(unknown_consent_key(channel), "guardrails", "unknown_consent", channel)
+
+    def tighten(self, merge: Tightening) -> None:
+        """``deny`` wins over ``allow``."""
+        base, child = merge.base.guardrails, merge.child.model.guardrails
+        consent = dict(base.unknown_consent)
+        for channel, rule in child.unknown_consent.items():
+            if base.unknown_consent.get(channel) == "deny" and rule == "allow":
+                merge.loosens(unknown_consent_key(channel), ("guardrails", "unknown_consent", channel),
+                              f"treats unknown {channel} consent as 'allow'; {{base}} requires 'deny'")
+            consent[channel] = "deny" if "deny" in (rule, consent.get(channel)) else rule
+        merge.guardrails["unknown_consent"] = consent
+
+    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+        """The contact point must be on file; consent must not be refused (or unknown where unknown is no)."""
+        info = state.info(candidate.channel)
+        if info.contact_point and not getattr(state.ctx.account.contact, info.contact_point, None):
+            return suppress(candidate, Reason.NO_CONTACT_POINT,
+                            f"no {info.contact_point} on file for {candidate.channel}")
+        unknown = state.guardrails.unknown_consent
+        key = info.consent_key or (candidate.channel if candidate.channel in unknown else None)
+        if key:
+            consent = state.ctx.consent(key)
+            if consent is False:
+                return suppress(candidate, Reason.NO_CONSENT, f"the customer refused or revoked {key} consent")
+            if consent is None and unknown.get(key) == "deny":
+                return suppress(candidate, Reason.NO_CONSENT,
+                                f"{key} consent is unknown and the policy treats unknown as no",
+                                state.source(unknown_consent_key(key)))
+        return None
+
+    def can_fire(self, use: PolicyUse) -> set[Reason]:
+        """``no_consent`` for a channel that needs consent; ``no_contact_point`` for one that needs a contact."""
+        reasons: set[Reason] = set()
+        unknown = use.policy.guardrails.unknown_consent
+        if any(info.consent_key or info.name in unknown for info in use.channels):
+            reasons.add(Reason.NO_CONSENT)
+        if any(info.contact_point for info in use.channels):
+            reasons.add(Reason.NO_CONTACT_POINT)
+        return reasons
+
+    def check_policy(self, checker: PolicyChecker) -> None:
+        """The channels named in ``unknown_consent`` exist."""
+        for channel in checker.own.guardrails.unknown_consent:
+            checker.channel(channel, ("guardrails", "unknown_consent", channel))
+
+
+CONSENT = Consent()

@@ -1,0 +1,150 @@
+"""Legal action: only late enough, only after a written warning and its waiting period, never on
+time-barred debt.
+
+The baseline's ``[guardrails.legal]`` sets the minimum DPD, whether a written notice must precede legal
+action, on which channels such a notice is written, the minimum wait after it, and the limitation period
+after which the debt is time-barred. A policy may raise the minimum DPD and the wait, and shorten the
+limitation period; never the opposite. Validation rejects a legal action that could go out too early or
+without a written notice; at decision time, legal action on a time-barred debt is suppressed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from policy_engine.decide.decision import Suppression
+from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
+from policy_engine.policy.models import LegalRules
+from policy_engine.policy.origins import OriginKey
+
+if TYPE_CHECKING:
+    from policy_engine.guardrails.base import OriginRecorder
+    from policy_engine.policy.checks import PolicyChecker
+    from policy_engine.policy.merge import Tightening
+    from policy_engine.policy.source import SourceFile
+
+__all__ = ["LEGAL", "Legal", "legal_key"]
+
+
+def legal_key(setting: str) -> OriginKey:
+    """The origin key of one ``[guardrails.legal]`` setting (``min_dpd``, ``min_notice_days``, ...)."""
+    return OriginKey(f"legal.{setting}")
+
+
+def _lowest(first: int | None, second: int | None) -> int | None:
+    values = [value for value in (first, second) if value is not None]
+    return min(values) if values else None
+
+
+class Legal(GuardrailFamily):
+    """``time_barred``, and the safeguards validation enforces on legal actions."""
+
+    name = "legal"
+    reasons = (Reason.TIME_BARRED,)
+    has_row_check = True
+
+    def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
+        """Each legal setting the file writes."""
+        legal = source.model.guardrails.legal
+        if legal:
+            for setting in legal.model_fields_set:
+                record(legal_key(setting), "guardrails", "legal", setting)
+
+    def tighten(self, merge: Tightening) -> None:
+        """The higher minimum DPD and wait, the notice requirement kept, the shorter limitation period."""
+        base, child = merge.base.guardrails.legal, merge.child.model.guardrails.legal
+        if child is None or base is None:
+            merge.guardrails["legal"] = child or base
+            return
+        path = ("guardrails", "legal")
+        given = child.model_fields_set
+        if "min_dpd" in given and child.min_dpd < base.min_dpd:
+            merge.loosens(legal_key("min_dpd"), path + ("min_dpd",),
+                          f"allows legal action from DPD {child.min_dpd}; {{base}} requires at least {base.min_dpd}")
+        if base.require_notice and "require_notice" in given and not child.require_notice:
+            merge.loosens(legal_key("require_notice"), path + ("require_notice",),
+                          "drops the written notice required before legal action by {base}")
+        if "min_notice_days" in given and child.min_notice_days < base.min_notice_days:
+            merge.loosens(legal_key("min_notice_days"), path + ("min_notice_days",),
+                          f"shortens the wait after the pre-legal notice to {child.min_notice_days} days; {{base}} "
+                          f"requires {base.min_notice_days}")
+        if base.time_barred_after_days and "time_barred_after_days" in given and (
+                child.time_barred_after_days is None or child.time_barred_after_days > base.time_barred_after_days):
+            merge.loosens(legal_key("time_barred_after_days"), path + ("time_barred_after_days",),
+                          f"extends the limitation period to {child.time_barred_after_days} days; {{base}} sets "
+                          f"{base.time_barred_after_days}")
+        merge.guardrails["legal"] = LegalRules(
+            min_dpd=max(base.min_dpd, child.min_dpd),
+            require_notice=base.require_notice or child.require_notice,
+            notice_channels=sorted(set(child.notice_channels) & set(base.notice_channels)) or base.notice_channels,
+            min_notice_days=max(base.min_notice_days, child.min_notice_days),
+            time_barred_after_days=_lowest(base.time_barred_after_days, child.time_barred_after_days),
+            description=child.description or base.description,
+        )
+
+    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+        """Legal action on a debt unpaid for longer than the limitation period."""
+        legal = state.guardrails.legal
+        if state.info(candidate.channel).kind != "legal" or not legal or not legal.time_barred_after_days:
+            return None
+        since_payment = state.ctx.view.days_since_last_payment()
+        age = state.ctx.dpd if since_payment is None else min(state.ctx.dpd, since_payment)
+        if age > legal.time_barred_after_days:
+            return suppress(candidate, Reason.TIME_BARRED, f"debt unpaid for {age} days; legal action is barred "
+                            f"after {legal.time_barred_after_days}", state.source(legal_key("time_barred_after_days")))
+        return None
+
+    def can_fire(self, use: PolicyUse) -> set[Reason]:
+        """``time_barred`` when a limitation period is set and some action is legal action."""
+        legal = use.policy.guardrails.legal
+        if legal and legal.time_barred_after_days and any(info.kind == "legal" for info in use.channels):
+            return {Reason.TIME_BARRED}
+        return set()
+
+    def check_policy(self, checker: PolicyChecker) -> None:
+        """Every legal action needs a written-notice prerequisite, a long enough wait and a late enough stage."""
+        rules = checker.policy.guardrails.legal
+        origins = checker.loaded.origins
+        senders = checker.notice_senders()
+        for stage_index, stage, action_index, action in checker.actions():
+            info = checker.channels.get(action.channel)
+            if info is None or info.kind != "legal":
+                continue
+            path = ("stages", stage_index, "actions", action_index)
+            written = [requirement for requirement in action.requires if any(
+                checker.channels.get(sender.channel) and checker.channels[sender.channel].kind == "letter"
+                for _, sender in senders.get(requirement.notice, []))]
+            origin = origins.get(legal_key("require_notice")) or origins.get(legal_key("min_dpd"))
+            cite = f" (required by {origin})" if origin else ""
+            if rules is None:
+                if not written:
+                    checker.warn(path, f"legal action '{action.id}' has no written-notice prerequisite; the seed's "
+                                 "practice 7 asks for a full written warning before legal means",
+                                 "legal_without_notice")
+                continue
+            if rules.require_notice and not written:
+                unsent = ", ".join(f"'{requirement.notice}'" for requirement in action.requires)
+                why = f" ({unsent} is not sent by any letter action)" if unsent else ""
+                checker.error(path, f"legal action '{action.id}' has no prerequisite on a written notice{why}{cite}",
+                              "legal_without_notice",
+                              'add requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = '
+                              f'{rules.min_notice_days} }} }} and a letter action that sends that notice',
+                              related=(origin.location,) if origin else ())
+            wait_origin = origins.get(legal_key("min_notice_days"))
+            for requirement in written:
+                if requirement.delivered_days_ago.gte < rules.min_notice_days:
+                    whose = wait_origin.whose if wait_origin else "the baseline"
+                    checker.error(path + ("requires", action.requires.index(requirement), "delivered_days_ago"),
+                                  f"waits {requirement.delivered_days_ago.gte} days after notice "
+                                  f"'{requirement.notice}'; {whose} requires at least {rules.min_notice_days}",
+                                  "notice_wait_too_short",
+                                  related=(wait_origin.location,) if wait_origin else ())
+            start = stage.dpd.from_ if stage.dpd else 0
+            if start < rules.min_dpd:
+                dpd_origin = origins.get(legal_key("min_dpd"))
+                checker.error(path, f"legal action '{action.id}' is in stage '{stage.id}' which starts at DPD "
+                              f"{start}; legal action needs DPD of at least {rules.min_dpd}", "legal_too_early",
+                              related=(dpd_origin.location,) if dpd_origin else ())
+
+
+LEGAL = Legal()
