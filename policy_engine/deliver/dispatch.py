@@ -191,9 +191,12 @@ class Dispatcher:
         summary = DispatchSummary()
         lookup = accounts if callable(accounts) else accounts.get
         for data in decisions:
+            if not isinstance(data, Mapping):
+                self._report_unreadable({}, f"invalid_decision: {type(data).__name__} is not a JSON object", summary)
+                continue
             try:
                 decision = Decision.from_dict(data)
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, AttributeError) as exc:  # AttributeError: an action is not an object
                 self._report_unreadable(data, f"invalid_decision: {exc}", summary)
                 continue
             record = lookup(decision.account_id)
