@@ -40,6 +40,10 @@ from policy_engine.data.records import HistoryEvent
 __all__ = ["SERVED_OUTCOMES", "HistoryIndex", "HistoryView", "PromiseState", "PromiseStatus"]
 
 SERVED_OUTCOMES: Final = frozenset({"sent", "delivered"})
+BREATHING_SPACE_DAYS: Final = 60
+"""A standard breathing space (Debt Respite Scheme Regulations 2020, reg. 26): 60 days."""
+BREATHING_SPACE_AFTER_TREATMENT_DAYS: Final = 30
+"""A mental health crisis breathing space ends 30 days after the crisis treatment ends (reg. 32)."""
 PromiseStatus = Literal["active", "kept", "broken"]
 
 
@@ -50,8 +54,9 @@ def _at(event: HistoryEvent) -> datetime:
 # An event as the index keeps it: a plain tuple with interned strings, about 5x smaller than the
 # validated model (measured: 1.2 KB per HistoryEvent). Events are validated once, when read.
 _Packed = tuple[datetime, str, str | None, str | None, str | None, str | None, Decimal | None, date | None,
-                bool | None]
-_FIELDS = ("at", "type", "channel", "outcome", "action", "notice", "amount", "due", "granted")
+                bool | None, str | None, bool | None]
+_FIELDS = ("at", "type", "channel", "outcome", "action", "notice", "amount", "due", "granted", "breathing_space",
+           "counts_as_attempt")
 
 
 def _intern(value: str | None) -> str | None:
@@ -60,7 +65,8 @@ def _intern(value: str | None) -> str | None:
 
 def _pack(event: HistoryEvent) -> _Packed:
     return (event.at, sys.intern(event.type), _intern(event.channel), _intern(event.outcome),
-            _intern(event.action), _intern(event.notice), event.amount, event.due, event.granted)
+            _intern(event.action), _intern(event.notice), event.amount, event.due, event.granted,
+            _intern(event.breathing_space), event.counts_as_attempt)
 
 
 def _construct(values: dict[str, Any]) -> HistoryEvent:
@@ -215,21 +221,32 @@ class HistoryView:
         return ((e, d) for e, d in self._dated("contact") if wanted is None or e.channel in wanted)
 
     def contacts(
-        self, channels: Collection[str] | None, days: int, *, conversations_only: bool = False
+        self, channels: Collection[str] | None, days: int, *, conversations_only: bool = False,
+        excluding: Collection[str] = (),
     ) -> int:
-        """Contact attempts (or only conversations) on ``channels`` (None: all) in the last ``days`` days."""
+        """Contact attempts (or only conversations) on ``channels`` (None: all but ``excluding``) in the last
+        ``days`` days. An event marked ``counts_as_attempt = false`` (an agent task opened, a referral filed)
+        is not an attempt."""
         if days < 1:
             raise ValueError(f"a window needs at least 1 day, got {days}")
         start = self._today - timedelta(days=days - 1)
         return sum(
             1
             for e, d in self._contacts(channels)
-            if start <= d <= self._today and (not conversations_only or e.outcome == "conversation")
+            if start <= d <= self._today and e.counts_as_attempt is not False and e.channel not in excluding
+            and (not conversations_only or e.outcome == "conversation")
         )
 
-    def contacts_today(self, channels: Collection[str] | None = None) -> int:
-        """Contact attempts on ``channels`` (None: all) so far today."""
-        return self.contacts(channels, 1)
+    def contacts_today(self, channels: Collection[str] | None = None, excluding: Collection[str] = ()) -> int:
+        """Contact attempts on ``channels`` (None: all but ``excluding``) so far today."""
+        return self.contacts(channels, 1, excluding=excluding)
+
+    def first_contact(self, excluding: Collection[str] = ()) -> date | None:
+        """Local date of the first contact attempt (the initial communication), or None."""
+        for e, d in self._dated("contact"):
+            if e.counts_as_attempt is not False and e.channel not in excluding:
+                return d
+        return None
 
     def last_conversation(self, channels: Collection[str] | None = None) -> date | None:
         """Local date of the latest conversation on ``channels`` (None: all)."""
@@ -258,11 +275,15 @@ class HistoryView:
     # -- notices ----------------------------------------------------------------------------------------
 
     def notice_delivered_on(self, notice_id: str) -> date | None:
-        """Local date the notice was first served: earliest contact with it and outcome sent or delivered."""
+        """Local date the notice first went out: earliest contact with it and outcome sent or delivered."""
         for e, d in self._dated("contact"):
             if e.notice == notice_id and e.outcome in SERVED_OUTCOMES:
                 return d
         return None
+
+    def notice_contacts(self, notice_id: str) -> Iterator[tuple[HistoryEvent, date]]:
+        """Every contact that served ``notice_id`` (outcome sent or delivered), with its local date."""
+        return ((e, d) for e, d in self._dated("contact") if e.notice == notice_id and e.outcome in SERVED_OUTCOMES)
 
     def notices_sent(self, notice_id: str | None = None) -> int:
         """How many served (sent or delivered) contacts carried ``notice_id`` (None: any notice)."""
@@ -359,7 +380,7 @@ class HistoryView:
         return state
 
     def event_holds(self) -> set[str]:
-        """Holds the events put in place: ``dispute``, ``cease_contact``, ``hardship``."""
+        """Holds the events put in place: ``dispute``, ``cease_contact``, ``hardship``, ``breathing_space``."""
         holds: set[str] = set()
         if self._open("dispute_opened", "dispute_resolved"):
             holds.add("dispute")
@@ -367,7 +388,26 @@ class HistoryView:
             holds.add("cease_contact")
         if self._open("hardship_started", "hardship_ended"):
             holds.add("hardship")
+        if self._in_breathing_space():
+            holds.add("breathing_space")
         return holds
+
+    def _in_breathing_space(self) -> bool:
+        """UK Debt Respite Scheme: a standard breathing space lasts 60 days from its start (or until it is
+        ended early); a mental health crisis breathing space lasts until 30 days after the treatment ends."""
+        started: tuple[HistoryEvent, date] | None = None
+        ended: date | None = None
+        for event, day in zip(self._events, self._days, strict=True):
+            if event.type == "breathing_space_started":
+                started, ended = (event, day), None
+            elif event.type == "breathing_space_ended" and started is not None:
+                ended = day
+        if started is None:
+            return False
+        event, start = started
+        if event.breathing_space == "mental_health_crisis":
+            return ended is None or (self._today - ended).days < BREATHING_SPACE_AFTER_TREATMENT_DAYS
+        return ended is None and (self._today - start).days < BREATHING_SPACE_DAYS
 
     def consent_override(self, channel: str) -> bool | None:
         """``granted`` of the latest consent event for ``channel``; None when there is none."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +29,7 @@ from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 __all__ = [
     "NESTED_GROUPS",
     "Account",
+    "PreferredHours",
     "Consent",
     "Contact",
     "EventType",
@@ -50,8 +51,11 @@ EventType = Literal[
     "consent",
     "hardship_started",
     "hardship_ended",
+    "breathing_space_started",
+    "breathing_space_ended",
 ]
 Outcome = Literal["sent", "delivered", "failed", "no_answer", "voicemail", "conversation"]
+BreathingSpace = Literal["standard", "mental_health_crisis"]
 
 # Error types whose message is already a complete sentence (no "field: " prefix is added).
 _SELF_DESCRIBING = "pe_complete"
@@ -97,6 +101,24 @@ class Contact(_Frozen):
     phone: str | None = None
     email: str | None = None
     address: str | None = None
+    phone_at_work: FlagBool = False
+    """The phone number is known to be at the customer's workplace."""
+    email_at_work: FlagBool = False
+    """The e-mail address is known to be one the customer's employer provides."""
+
+
+class PreferredHours(_Frozen):
+    """The local hours the customer asked to be contacted in (start inclusive, end exclusive)."""
+
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _order(self) -> PreferredHours:
+        if self.end != time(0, 0) and self.end <= self.start:
+            raise PydanticCustomError(_SELF_DESCRIBING, "preferred_hours: end ({end}) must be after start ({start})",
+                                      {"end": self.end.strftime("%H:%M"), "start": self.start.strftime("%H:%M")})
+        return self
 
 
 class Consent(_Frozen):
@@ -179,6 +201,11 @@ class Account(_Frozen):
     consent: Consent = Consent()
     flags: Flags = Flags()
     attributes: dict[str, Any] = Field(default_factory=dict)
+    timezones: tuple[str, ...] = ()
+    """Candidate time zones when what is known of the customer's location conflicts: contact only at
+    times allowed in every one of them (and in ``timezone`` when it is set too)."""
+    preferred_hours: PreferredHours | None = None
+    """The customer's stated contact-time preference: contact only inside it."""
 
     @field_validator("timezone")
     @classmethod
@@ -189,6 +216,20 @@ class Account(_Frozen):
                 "'{zone}' is not a known IANA time zone (e.g. America/New_York)",
                 {"zone": value},
             )
+        return value
+
+    @field_validator("timezones", mode="before")
+    @classmethod
+    def _zone_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # a CSV cell: zones separated by ';' or ','
+            value = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            for name in value:
+                if not isinstance(name, str) or _zone(name) is None:
+                    raise PydanticCustomError(
+                        "pe_timezone", "'{zone}' is not a known IANA time zone (e.g. America/New_York)",
+                        {"zone": name})
+            return tuple(sorted(set(value)))
         return value
 
     @field_validator("currency")
@@ -217,6 +258,13 @@ class Account(_Frozen):
         """The account's time zone, or None when the record has none (the policy's applies)."""
         return None if self.timezone is None else _zone(self.timezone)
 
+    @property
+    def candidate_zones(self) -> tuple[str, ...]:
+        """Every zone the customer may be in when the record lists several (``timezone`` included)."""
+        if not self.timezones:
+            return ()
+        return tuple(sorted({*self.timezones, *((self.timezone,) if self.timezone else ())}))
+
 
 _REQUIRED_BY_TYPE: Final[dict[str, tuple[str, ...]]] = {
     "contact": ("channel", "outcome"),
@@ -234,6 +282,8 @@ _EVENT_KEY_ORDER: Final = (
     "amount",
     "due",
     "granted",
+    "breathing_space",
+    "counts_as_attempt",
 )
 
 
@@ -250,6 +300,12 @@ class HistoryEvent(_Frozen):
     amount: Decimal | None = None
     due: date | None = None
     granted: OptBool = None
+    breathing_space: BreathingSpace | None = None
+    """For ``breathing_space_started``: ``standard`` (60 days) or ``mental_health_crisis`` (until 30 days
+    after the treatment ends, which ``breathing_space_ended`` records)."""
+    counts_as_attempt: OptBool = None
+    """False for a contact that did not reach out to the customer (an agent task opened, a legal referral
+    filed); such events count for cadence, never against caps."""
 
     @field_validator("at", mode="wrap")
     @classmethod
@@ -293,9 +349,11 @@ NESTED_GROUPS: Final[dict[str, type[BaseModel] | None]] = {
     "consent": Consent,
     "flags": Flags,
     "attributes": None,
+    "preferred_hours": PreferredHours,
 }
 # Nested groups whose keys are fixed (consent takes plugin channels, attributes anything).
-_CLOSED_GROUPS: Final[dict[str, type[BaseModel]]] = {"contact": Contact, "flags": Flags}
+_CLOSED_GROUPS: Final[dict[str, type[BaseModel]]] = {"contact": Contact, "flags": Flags,
+                                                     "preferred_hours": PreferredHours}
 
 
 @functools.cache

@@ -30,6 +30,8 @@ class PlannedAction:
     priority: int
     stage: str | None
     content_rules: tuple[str, ...] = ()
+    not_after: datetime | None = None
+    """The end of the window the action may go out (or an agent task be worked) in, today."""
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's JSON object for this action (``content_rules`` only when some apply)."""
@@ -45,6 +47,9 @@ class PlannedAction:
         }
         if self.content_rules:
             data["content_rules"] = list(self.content_rules)
+        if self.not_after is not None:
+            data["not_before"] = data["send_at"]
+            data["not_after"] = self.not_after.isoformat()
         return data
 
     @classmethod
@@ -78,6 +83,7 @@ class PlannedAction:
             priority=int(data.get("priority") or 0),
             stage=_optional_text(data.get("stage", stage)),
             content_rules=tuple(str(rule) for rule in data.get("content_rules") or ()),
+            not_after=_instant(data["not_after"], "not_after") if data.get("not_after") else None,
         )
 
 

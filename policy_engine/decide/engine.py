@@ -20,16 +20,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from policy_engine.data.history import HistoryView
 from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.decide.decision import Decision, PlannedAction, Suppression
 from policy_engine.decide.facts import FactContext
 from policy_engine.decide.rules import DEFAULT_BACKEND, build_ruleset
 from policy_engine.decide.trace import NO_TRACE, RecordingTracer, Tracer
 from policy_engine.guardrails import ROW_CHECKS, Candidate, GuardrailState, content_rules_for
+from policy_engine.guardrails.base import ChannelIndex
+from policy_engine.guardrails.notices import served_on
 from policy_engine.policy.loader import LoadedPolicy
 from policy_engine.policy.models import Offer, PolicyFile, Requirement, Stage
 
@@ -95,6 +98,8 @@ class Engine:
             self._names[id(stage)] = f"stage:{stage.id}"
             self._names.update({id(action): f"action:{action.id}" for action in stage.actions})
         self._content_rules: dict[str, tuple[str, ...]] = {}
+        self.channels = ChannelIndex(loaded.channels)
+        self._notices = {notice.id: notice for notice in self.policy.notices}
 
     def zone_of(self, account: Account) -> ZoneInfo:
         """The account's time zone, else the policy's."""
@@ -111,7 +116,8 @@ class Engine:
         """The decision for one account at ``as_of``."""
         if as_of.tzinfo is None:
             raise ValueError("as_of needs a UTC offset")
-        ctx = FactContext(account, tuple(events), as_of, self.zone_of(account), self.grace)
+        ctx = FactContext(account, tuple(events), as_of, self.zone_of(account), self.grace,
+                          served=self._served_on)
         tracer = RecordingTracer() if explain else NO_TRACE
         segments_matched = self.rules.match(ctx, "segments")
         if not self._in_scope(ctx, segments_matched, tracer):
@@ -187,11 +193,14 @@ class Engine:
                 applies = segment_ok and variant_ok and condition_ok
                 tracer.rule("action", action.id, action.when, ctx, applies, **extra)
                 if applies:
+                    notice = self._notices.get(action.notice) if action.notice else None
                     found.append(Candidate(
                         action.id, action.channel, action.template, action.notice, action.offer,
                         tuple(action.requires), action.every_days,
                         (action.at_most.times, action.at_most.days) if action.at_most else None, action.once,
-                        action.priority, stage.id, order))
+                        action.priority, stage.id, order,
+                        purpose=notice.purpose if notice else None,
+                        threatens_legal_action=bool(notice and notice.threatens_legal_action)))
         escalation = self._escalation(stage, ctx, tracer)
         if escalation is not None:
             found.append(escalation)
@@ -220,7 +229,7 @@ class Engine:
                           tracer: Tracer) -> tuple[list[PlannedAction], list[Suppression]]:
         """Each candidate, most important first, through the row checks; the first suppression stops it."""
         state = GuardrailState(ctx, self.policy.guardrails, self.policy.holds, matched.holds, self.loaded.sources,
-                               self.loaded.channels)
+                               self.channels, self._notices)
         planned: list[PlannedAction] = []
         suppressed: list[Suppression] = []
         day = ctx.today.isoformat()
@@ -242,7 +251,8 @@ class Engine:
                 candidate.action, candidate.channel, candidate.template, state.send_at, candidate.notice, offer,
                 idempotency_key(self.policy.policy.id, ctx.account.account_id, candidate.action, day,
                                 candidate.key_suffix),
-                candidate.priority, candidate.stage, self._content_rules_of(candidate.channel))
+                candidate.priority, candidate.stage, self._content_rules_of(candidate.channel),
+                not_after=state.not_after)
             planned.append(action)
             state.chosen.append(action)
             if tracer.recording:  # the audit trail of a legal step: which notice, served when
@@ -258,9 +268,13 @@ class Engine:
                                                                      self.loaded.channels)
         return rules
 
+    def _served_on(self, view: HistoryView, notice_id: str, region: str | None) -> date | None:
+        """The day a notice was served (delivered, or deemed served after posting)."""
+        return served_on(view, notice_id, self.policy.guardrails, self.channels, region)
+
     @staticmethod
     def _prerequisite_met(requirement: Requirement, ctx: FactContext) -> str:
-        served = ctx.view.notice_delivered_on(requirement.notice)
+        served = ctx.served_on(requirement.notice)
         age = (ctx.today - served).days if served else 0
         return (f"notice '{requirement.notice}' served on {served.isoformat() if served else '?'}, {age} days "
                 f"ago (at least {requirement.delivered_days_ago.gte} required)")

@@ -8,7 +8,7 @@ and cached for the account.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +20,9 @@ from policy_engine.policy.conditions import Compare
 __all__ = ["ACCOUNT_FIELDS", "FactContext", "compare_values", "dpd_at"]
 
 _MISSING = object()
+
+ServedOn = Callable[[HistoryView, str, "str | None"], "date | None"]
+"""How the policy dates the service of a notice: (history, notice id, account region) -> local day."""
 
 
 def dpd_at(account: Account, today: Any) -> int:
@@ -33,7 +36,7 @@ class FactContext:
     """Lazily computed, cached facts of one account at one instant."""
 
     def __init__(self, account: Account, events: tuple[HistoryEvent, ...], as_of: datetime, tz: ZoneInfo,
-                 promise_grace_days: int = 0) -> None:
+                 promise_grace_days: int = 0, served: ServedOn | None = None) -> None:
         self.account = account
         self.view = HistoryView(events, as_of, tz)
         self.as_of = as_of
@@ -44,6 +47,7 @@ class FactContext:
         self.segment: str | None = None
         self._cache: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
         self._flags: frozenset[str] | None = None
+        self._served = served
 
     @property
     def flags(self) -> frozenset[str]:
@@ -59,6 +63,12 @@ class FactContext:
         if cached is _MISSING:
             cached = self._cache[("$active_promise", ())] = self.view.active_promise(self.grace)
         return cached
+
+    def served_on(self, notice_id: str) -> date | None:
+        """The local day a notice was served: as the policy's service rules say, else when it went out."""
+        if self._served is None:
+            return self.view.notice_delivered_on(notice_id)
+        return self._served(self.view, notice_id, self.account.region)
 
     def consent(self, channel: str) -> bool | None:
         """Consent for ``channel``: the latest consent event wins over the record; None when unknown."""
@@ -96,7 +106,7 @@ class FactContext:
         if fact == "notices_sent":
             return v.notices_sent(p.get("notice"))
         if fact == "days_since_notice":
-            served = v.notice_delivered_on(p["notice"])
+            served = self.served_on(p["notice"])
             return None if served is None else (self.today - served).days
         ns, _, name = fact.partition(".")
         if ns == "flags":

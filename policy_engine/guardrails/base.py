@@ -18,7 +18,7 @@ use them, so they must not pull in data readers, delivery or the CLI.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from policy_engine.decide.decision import PlannedAction, Suppression
 from policy_engine.policy.channels import ChannelKind, ChannelSpec
-from policy_engine.policy.models import Action, Guardrails, Hold, PolicyFile, Requirement
+from policy_engine.policy.models import Action, Guardrails, Hold, Notice, PolicyFile, Requirement
 from policy_engine.policy.origins import OriginKey
 
 if TYPE_CHECKING:
@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from policy_engine.policy.source import SourceFile
 
 __all__ = [
+    "CALL_KINDS",
     "Candidate",
+    "ChannelIndex",
     "GuardrailFamily",
     "GuardrailState",
     "OriginRecorder",
@@ -44,6 +46,45 @@ __all__ = [
     "Reason",
     "suppress",
 ]
+
+
+CALL_KINDS = frozenset({"call", "agent"})
+"""Channel kinds that are a telephone call: a voice call, and an agent task (a person phones the customer)."""
+
+
+def contact_kind(info: ChannelSpec) -> str:
+    """What a guardrail calls this channel: ``call`` for calls and agent tasks, else the channel's kind."""
+    return "call" if info.kind in CALL_KINDS else str(info.kind)
+
+
+class ChannelIndex:
+    """The channel catalogue as guardrails ask it: which channels a rule names by name or by kind."""
+
+    def __init__(self, catalogue: Mapping[str, ChannelSpec]) -> None:
+        self.catalogue = catalogue
+        self._named: dict[tuple[tuple[str, ...], tuple[str, ...]], frozenset[str]] = {}
+        self.not_contacts = frozenset(name for name, info in catalogue.items() if not info.counts_as_attempt)
+        """Channels that never reach out to the customer (legal referrals, the bank's own webhooks)."""
+
+    def info(self, channel: str) -> ChannelSpec:
+        """Channel facts, defaulting to a text-like channel for a channel the catalogue does not know."""
+        return self.catalogue.get(channel) or ChannelSpec(channel, ChannelKind.TEXT)
+
+    def names(self, channels: Sequence[str], kinds: Sequence[str]) -> frozenset[str]:
+        """The channels a rule covers: those it names and every catalogue channel of the kinds it names."""
+        key = (tuple(channels), tuple(kinds))
+        found = self._named.get(key)
+        if found is None:
+            found = frozenset(channels) | frozenset(
+                name for name, info in self.catalogue.items() if contact_kind(info) in kinds)
+            self._named[key] = found
+        return found
+
+    def covers(self, channels: Sequence[str], kinds: Sequence[str], channel: str) -> bool:
+        """Whether a rule naming ``channels`` and ``kinds`` covers ``channel`` (naming neither: every channel)."""
+        if not channels and not kinds:
+            return True
+        return channel in channels or contact_kind(self.info(channel)) in kinds
 
 
 class Reason(StrEnum):
@@ -84,6 +125,10 @@ class Candidate:
     stage: str | None
     order: int
     key_suffix: str = ""
+    purpose: str | None = None
+    """The purpose of the notice the action sends, if it sends one."""
+    threatens_legal_action: bool = False
+    """The notice it sends says legal action may follow."""
 
 
 @dataclass
@@ -95,22 +140,27 @@ class GuardrailState:
     holds: list[Hold]
     active_holds: list[str]
     sources: Mapping[OriginKey, str]
-    channels: Mapping[str, ChannelSpec]
+    channels: ChannelIndex
+    notices: Mapping[str, Notice] = field(default_factory=dict)
     chosen: list[PlannedAction] = field(default_factory=list)
     send_at: datetime | None = None
+    not_after: datetime | None = None
+    """The end of the window the candidate may go out in today (set by the hours check)."""
 
     def info(self, channel: str) -> ChannelSpec:
         """Channel facts, defaulting to a text-like channel for unknown plugin channels."""
-        return self.channels.get(channel) or ChannelSpec(channel, ChannelKind.TEXT)
+        return self.channels.info(channel)
 
     def source(self, key: OriginKey) -> str | None:
         """Where a limit was written, e.g. 'baseline us-ma, policies/baselines/us-ma.toml:14:1'."""
         return self.sources.get(key)
 
-    def chosen_attempts(self, channels: list[str]) -> int:
-        """Actions already planned in this decision on ``channels`` (all when empty) that are contacts."""
+    def chosen_attempts(self, channels: Sequence[str], kinds: Sequence[str] = ()) -> int:
+        """Actions already planned in this decision on the channels (and kinds) a rule covers (naming
+        neither: every channel) that are contacts."""
         return sum(1 for planned in self.chosen
-                   if (not channels or planned.channel in channels) and self.info(planned.channel).counts_as_attempt)
+                   if self.channels.covers(channels, kinds, planned.channel)
+                   and self.info(planned.channel).counts_as_attempt)
 
 
 def suppress(candidate: Candidate, reason: Reason, detail: str, source: str | None = None) -> Suppression:
@@ -131,6 +181,8 @@ class PolicyUse:
     channels: tuple[ChannelSpec, ...]
     """The channel of every stage action and of the broken-promise escalation, in policy order."""
     requires: tuple[Requirement, ...]
+    index: ChannelIndex
+    """The catalogue the policy was loaded with."""
 
 
 class GuardrailFamily:

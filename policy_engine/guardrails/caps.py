@@ -2,14 +2,18 @@
 channels, counted from the contact history plus the actions already chosen in the same decision.
 
 A cap allows at most ``max`` attempts (or conversations) on its channels within the last ``days`` local
-days, today included. A pause after a conversation forbids contact on its channels for ``days`` local days,
-the conversation day being day 1. Candidates are taken in priority order, so a more important action
-claims cap room first. Under ``extends`` a cap with the same channels, window and count may only be
-lowered, and a pause with the same channels only lengthened.
+days, today included. A cap names channels, channel kinds (``call`` covers voice calls and agent tasks: a
+person's call is a call), or neither (every channel that reaches the customer), and may bind only accounts
+of some regions (``regions``: a Massachusetts cap binds US-MA accounts). A pause after a conversation
+forbids contact on its channels for ``days`` local days, the conversation day being day 1. Candidates are
+taken in priority order, so a more important action claims cap room first. Under ``extends`` a cap with the
+same channels, kinds, regions, window and count may only be lowered, and a pause with the same channels
+only lengthened.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -34,8 +38,18 @@ def cap_origin(cap: Cap) -> OriginKey:
 
 
 def pause_origin(rule: AfterConversation) -> OriginKey:
-    """The origin key of a pause after a conversation: its channels."""
-    return OriginKey("after_conversation", tuple(sorted(rule.channels)))
+    """The origin key of a pause after a conversation: its channels and kinds."""
+    return OriginKey("after_conversation", _pause_key(rule))
+
+
+def _pause_key(rule: AfterConversation) -> tuple[str, ...]:
+    return tuple(sorted(rule.channels)) + tuple(f"kind:{kind}" for kind in sorted(rule.kinds))
+
+
+def _what(channels: Sequence[str], kinds: Sequence[str]) -> str:
+    """How a detail names the channels a rule covers: 'voice', 'sms/call', 'all channels'."""
+    named = [*channels, *kinds]
+    return "/".join(named) if named else "all channels"
 
 
 class Caps(GuardrailFamily):
@@ -71,9 +85,9 @@ class Caps(GuardrailFamily):
             caps[cap.key] = cap
         merge.guardrails["caps"] = [caps[key] for key in order]
 
-        pauses = {tuple(sorted(rule.channels)): rule for rule in base.after_conversation}
+        pauses = {_pause_key(rule): rule for rule in base.after_conversation}
         for index, rule in enumerate(child.after_conversation):
-            key = tuple(sorted(rule.channels))
+            key = _pause_key(rule)
             old_rule = pauses.get(key)
             if old_rule is not None and rule.days < old_rule.days:
                 merge.loosens(pause_origin(rule), ("guardrails", "after_conversation", index, "days"),
@@ -88,12 +102,14 @@ class Caps(GuardrailFamily):
         info = state.info(candidate.channel)
         today = state.ctx.today
         view = state.ctx.view
+        index = state.channels
         for rule in state.guardrails.after_conversation:
-            if rule.channels and candidate.channel not in rule.channels:
+            names_some = bool(rule.channels or rule.kinds)
+            if names_some and not index.covers(rule.channels, rule.kinds, candidate.channel):
                 continue
-            if not rule.channels and not info.counts_as_attempt:
+            if not names_some and not info.counts_as_attempt:
                 continue
-            last = view.last_conversation(rule.channels or None)
+            last = view.last_conversation(index.names(rule.channels, rule.kinds) if names_some else None)
             if last is not None and (today - last).days < rule.days:
                 until = last + timedelta(days=rule.days)
                 return suppress(candidate, Reason.FREQUENCY_CAP,
@@ -102,15 +118,20 @@ class Caps(GuardrailFamily):
                                 state.source(pause_origin(rule)))
         if not info.counts_as_attempt:
             return None
+        region = state.ctx.account.region
         for cap in state.guardrails.caps:
-            if cap.channels and candidate.channel not in cap.channels:
+            if cap.regions and region not in cap.regions:
+                continue
+            if not index.covers(cap.channels, cap.kinds, candidate.channel):
                 continue
             conversations = cap.count == "conversations"
-            past = view.contacts(cap.channels or None, cap.days, conversations_only=conversations)
-            planned = 0 if conversations else state.chosen_attempts(cap.channels)
+            names_some = bool(cap.channels or cap.kinds)
+            past = view.contacts(index.names(cap.channels, cap.kinds) if names_some else None, cap.days,
+                                 conversations_only=conversations, excluding=() if names_some else index.not_contacts)
+            planned = 0 if conversations else state.chosen_attempts(cap.channels, cap.kinds)
             if past + planned >= cap.max:
                 what = "conversations" if conversations else "contact attempts"
-                where = "/".join(cap.channels) if cap.channels else "all channels"
+                where = _what(cap.channels, cap.kinds)
                 start = today - timedelta(days=cap.days - 1)
                 extra = f" plus {planned} planned today" if planned else ""
                 return suppress(candidate, Reason.FREQUENCY_CAP,
@@ -122,12 +143,15 @@ class Caps(GuardrailFamily):
         """``frequency_cap`` when a cap or a pause covers some action's channel."""
         guardrails = use.policy.guardrails
 
+        index = use.index
+
         def capped(info: ChannelSpec) -> bool:
-            named = any(rule.channels and info.name in rule.channels for rule in guardrails.after_conversation)
+            named = any((rule.channels or rule.kinds) and index.covers(rule.channels, rule.kinds, info.name)
+                        for rule in guardrails.after_conversation)
             if not info.counts_as_attempt:
                 return named
-            return named or any(not cap.channels or info.name in cap.channels for cap in guardrails.caps) or any(
-                not rule.channels for rule in guardrails.after_conversation)
+            return named or any(index.covers(cap.channels, cap.kinds, info.name) for cap in guardrails.caps) or any(
+                not rule.channels and not rule.kinds for rule in guardrails.after_conversation)
 
         return {Reason.FREQUENCY_CAP} if any(capped(info) for info in use.channels) else set()
 

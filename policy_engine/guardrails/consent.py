@@ -4,7 +4,8 @@ without a refusal of consent.
 A channel declares which contact point it needs (phone, e-mail, postal address) and which ``consent.*``
 field governs it. The latest consent event in the history wins over the record. What unknown consent
 means is the policy's choice per channel (``unknown_consent``): once a baseline says ``deny``, a policy
-extending it cannot say ``allow``.
+extending it cannot say ``allow``. A contact point known to be at the customer's workplace is not used where
+the baseline says so (``avoid_workplace``: Reg F 1006.22(f)(3) for e-mail, 1006.6(b)(3) for calls).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["CONSENT", "Consent", "unknown_consent_key"]
 
 
+AVOID_WORKPLACE = OriginKey("avoid_workplace")
+
+
 def unknown_consent_key(channel: str) -> OriginKey:
     """The origin key of the unknown-consent rule of one channel."""
     return OriginKey("unknown_consent", channel)
@@ -40,6 +44,8 @@ class Consent(GuardrailFamily):
         """Each unknown-consent rule the file writes."""
         for channel in source.model.guardrails.unknown_consent:
             record(unknown_consent_key(channel), "guardrails", "unknown_consent", channel)
+        if "avoid_workplace" in source.model.guardrails.model_fields_set:
+            record(AVOID_WORKPLACE, "guardrails", "avoid_workplace")
 
     def tighten(self, merge: Tightening) -> None:
         """``deny`` wins over ``allow``."""
@@ -51,13 +57,20 @@ class Consent(GuardrailFamily):
                               f"treats unknown {channel} consent as 'allow'; {{base}} requires 'deny'")
             consent[channel] = "deny" if "deny" in (rule, consent.get(channel)) else rule
         merge.guardrails["unknown_consent"] = consent
+        merge.guardrails["avoid_workplace"] = sorted(set(base.avoid_workplace) | set(child.avoid_workplace))
 
     def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
         """The contact point must be on file; consent must not be refused (or unknown where unknown is no)."""
         info = state.info(candidate.channel)
-        if info.contact_point and not getattr(state.ctx.account.contact, info.contact_point, None):
+        contact = state.ctx.account.contact
+        if info.contact_point and not getattr(contact, info.contact_point, None):
             return suppress(candidate, Reason.NO_CONTACT_POINT,
                             f"no {info.contact_point} on file for {candidate.channel}")
+        point = info.contact_point
+        if point in state.guardrails.avoid_workplace and getattr(contact, f"{point}_at_work", False):
+            return suppress(candidate, Reason.NO_CONTACT_POINT,
+                            f"the {point} on file is at the customer's workplace; {candidate.channel} does not "
+                            "use it", state.source(AVOID_WORKPLACE))
         unknown = state.guardrails.unknown_consent
         key = info.consent_key or (candidate.channel if candidate.channel in unknown else None)
         if key:

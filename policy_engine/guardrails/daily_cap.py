@@ -50,7 +50,7 @@ class DailyCap(GuardrailFamily):
         limit = state.guardrails.max_contacts_per_day
         if limit is None or not state.info(candidate.channel).counts_as_attempt:
             return None
-        done = state.ctx.view.contacts_today(None)
+        done = state.ctx.view.contacts_today(None, excluding=state.channels.not_contacts)
         planned = state.chosen_attempts([])
         if done + planned >= limit:
             return suppress(candidate, Reason.DAILY_CAP, f"{done} contacts already today plus {planned} planned; at "

@@ -12,7 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from policy_engine.decide.decision import Suppression
-from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
+from policy_engine.guardrails.base import (
+    Candidate,
+    ChannelIndex,
+    GuardrailFamily,
+    GuardrailState,
+    PolicyUse,
+    Reason,
+    suppress,
+)
 from policy_engine.policy.models import Hold
 from policy_engine.policy.origins import OriginKey
 
@@ -32,8 +40,27 @@ def hold_key(hold_id: str) -> OriginKey:
     return OriginKey("hold", hold_id)
 
 
-def _covers(hold: Hold, channel: str) -> bool:
-    return (not hold.channels or channel in hold.channels) and channel not in hold.except_channels
+WRITTEN_KINDS = frozenset({"letter", "email"})
+"""Channel kinds that carry a written notice."""
+
+
+def _covers(hold: Hold, channel: str, channels: ChannelIndex) -> bool:
+    return channels.covers(hold.channels, hold.kinds, channel) and channel not in hold.except_channels
+
+
+def _narrower(new: Hold, old: Hold) -> bool:
+    """Whether ``new`` stops fewer channels than ``old`` (naming no channels and no kinds stops every one)."""
+    if not new.channels and not new.kinds:
+        return False
+    if not old.channels and not old.kinds:
+        return True
+    return not set(old.channels) <= set(new.channels) or not set(old.kinds) <= set(new.kinds)
+
+
+def _permitted(hold: Hold, candidate: Candidate, state: GuardrailState) -> bool:
+    """A written notice whose purpose the hold permits (after a cease request: efforts end, a remedy...)."""
+    return bool(hold.allow_purposes) and candidate.purpose in hold.allow_purposes and \
+        state.info(candidate.channel).kind in WRITTEN_KINDS
 
 
 class Holds(GuardrailFamily):
@@ -57,8 +84,9 @@ class Holds(GuardrailFamily):
         for index, hold in enumerate(merge.child.model.holds):
             old = merged.get(hold.id)
             if old is not None:
-                fewer = bool(hold.channels and (not old.channels or not set(old.channels) <= set(hold.channels)))
-                exempt = bool(set(hold.except_channels) - set(old.except_channels))
+                fewer = _narrower(hold, old)
+                exempt = bool(set(hold.except_channels) - set(old.except_channels)) or bool(
+                    set(hold.allow_purposes) - set(old.allow_purposes))
                 if old.when != hold.when or fewer or exempt:
                     if old.when != hold.when:
                         what, key = f"changes the condition of hold '{hold.id}' of {{base}}", "when"
@@ -85,7 +113,8 @@ class Holds(GuardrailFamily):
     def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
         """An active hold covering the channel; a running promise (the escalation of a broken one passes)."""
         for hold in state.holds:
-            if hold.id in state.active_holds and _covers(hold, candidate.channel):
+            if hold.id in state.active_holds and _covers(hold, candidate.channel, state.channels) \
+                    and not _permitted(hold, candidate, state):
                 detail = f"hold '{hold.id}' is active" + (f": {hold.description}" if hold.description else "")
                 return suppress(candidate, Reason.HOLD, detail, state.source(hold_key(hold.id)))
         if state.guardrails.pause_while_promise_active and not candidate.key_suffix:
@@ -100,18 +129,57 @@ class Holds(GuardrailFamily):
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``hold`` when a hold covers some action's channel; ``promise_active`` when the pause is on."""
         reasons: set[Reason] = set()
-        if any(_covers(hold, info.name) for info in use.channels for hold in use.policy.holds):
+        if any(_covers(hold, info.name, use.index) for info in use.channels for hold in use.policy.holds):
             reasons.add(Reason.HOLD)
         if use.policy.guardrails.pause_while_promise_active and use.actions:
             reasons.add(Reason.PROMISE_ACTIVE)
         return reasons
 
     def check_policy(self, checker: PolicyChecker) -> None:
-        """Every hold's channels exist and its condition is sound."""
+        """Every hold's channels exist and its condition is sound; letters meant for a cease hold may go out."""
         for index, hold in enumerate(checker.own.holds):
             for position, channel in enumerate(hold.channels):
                 checker.channel(channel, ("holds", index, "channels", position))
             checker.condition(hold.when, ("holds", index, "when"))
+        _check_written_under_holds(checker)
 
 
 HOLDS = Holds()
+
+
+def _check_written_under_holds(checker: PolicyChecker) -> None:
+    """A written action meant for accounts under a hold that permits only some purposes (a cease request)
+    must send a notice with one of them: otherwise it could never go out."""
+    from policy_engine.policy.conditions import requires_flag  # noqa: PLC0415  (validation only)
+
+    purposes = {notice.id: notice.purpose for notice in checker.policy.notices}
+    for hold in checker.policy.holds:
+        flag = _flag_of(hold)
+        if not hold.allow_purposes or flag is None:
+            continue
+        for stage_index, stage, action_index, action in checker.actions():
+            info = checker.channels.get(action.channel)
+            if info is None or info.kind not in WRITTEN_KINDS:
+                continue
+            if not (requires_flag(stage.when, flag) or requires_flag(action.when, flag)):
+                continue
+            purpose = purposes.get(action.notice) if action.notice else None
+            if purpose not in hold.allow_purposes:
+                sends = f"sends notice '{action.notice}' (purpose: {purpose or 'none'})" if action.notice \
+                    else "sends no notice"
+                checker.error(("stages", stage_index, "actions", action_index),
+                              f"action '{action.id}' is written for accounts under hold '{hold.id}' but {sends}; "
+                              f"under that hold only notices with purpose {', '.join(hold.allow_purposes)} go out",
+                              "purpose_not_permitted",
+                              "give the action a notice whose purpose is one of those, or drop the action")
+
+
+def _flag_of(hold: Hold) -> str | None:
+    """The flag a hold's condition is, when it is exactly ``{ flags.NAME = true }``."""
+    from policy_engine.policy.conditions import Compare  # noqa: PLC0415
+
+    condition = hold.when
+    if isinstance(condition, Compare) and condition.fact.startswith("flags.") and condition.op == "eq" \
+            and condition.value is True:
+        return condition.fact
+    return None

@@ -1,12 +1,15 @@
 """Contact hours and days off: contact only inside the allowed local clock window, never on a day off.
 
-The window is the channel's own (``channel_hours``) or the general ``contact_hours``, in the customer's
-local time. ``send_at`` is the earliest allowed instant at or after ``as_of`` on the same local day; when
-the day has none left, the action is ``quiet_hours``. Public holidays (a calendar such as ``CN`` or
-``US-MA``), the policy's extra holidays and weekly days off close the day for calls, texts, e-mails and
-agent tasks (``holiday``). When the account's time zone is unknown and the baseline lists candidate zones,
-only instants inside the window in every candidate zone are allowed. Under ``extends`` windows only
-narrow, days off and holidays only add, and a holiday calendar may only gain a subdivision.
+The window is the channel's own (``channel_hours``), else its kind's (``kind_hours``: ``call`` covers voice
+calls and agent tasks, since a person's call is a call), else the general ``contact_hours``, in the
+customer's local time, narrowed to the hours the customer asked for (``preferred_hours``). ``send_at`` is
+the earliest allowed instant at or after ``as_of`` on the same local day and ``not_after`` the end of that
+day's window; when the day has none left, the action is ``quiet_hours``. Public holidays (a calendar such as
+``CN``, or per region such as ``US-MA``), the policy's extra holidays and weekly days off close the day for
+calls, texts, e-mails and agent tasks (``holiday``). When the customer may be in several zones (the record
+lists ``timezones``, or has no zone and the baseline lists candidate zones), only instants inside the
+window in every zone are allowed. Under ``extends`` windows only narrow, days off and holidays only add,
+and a holiday calendar may only gain a subdivision.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ from zoneinfo import ZoneInfo
 import holidays as holiday_calendars
 
 from policy_engine.decide.decision import Suppression
-from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
+from policy_engine.guardrails.base import (
+    Candidate,
+    GuardrailFamily,
+    GuardrailState,
+    PolicyUse,
+    Reason,
+    contact_kind,
+    suppress,
+)
 from policy_engine.policy.models import WEEKDAYS, ContactHours, Guardrails
 from policy_engine.policy.origins import OriginKey
 
@@ -28,9 +39,10 @@ if TYPE_CHECKING:
     from policy_engine.policy.merge import Tightening
     from policy_engine.policy.source import SourceFile
 
-__all__ = ["DAY_SENSITIVE", "HOURS", "Hours", "TIME_SENSITIVE", "contact_window", "is_day_off"]
+__all__ = ["DAY_SENSITIVE", "HOURS", "Hours", "TIME_SENSITIVE", "business_days_after", "calendar_of",
+           "contact_window", "is_day_off"]
 
-TIME_SENSITIVE = frozenset({"call", "text", "email"})
+TIME_SENSITIVE = frozenset({"call", "agent", "text", "email"})
 """Channel kinds that contact hours apply to."""
 DAY_SENSITIVE = frozenset({"call", "text", "email", "agent"})
 """Channel kinds that holidays and days off apply to."""
@@ -47,28 +59,69 @@ def channel_hours_key(channel: str) -> OriginKey:
     return OriginKey("channel_hours", channel)
 
 
-def contact_window(guardrails: Guardrails, channel: str) -> tuple[time, time] | None:
-    """The local clock window for a channel, or None when any time is fine."""
-    hours = guardrails.channel_hours.get(channel) or guardrails.contact_hours
-    return (hours.start, hours.end) if hours else None
+def kind_hours_key(kind: str) -> OriginKey:
+    """The origin key of the contact hours of one channel kind."""
+    return OriginKey("kind_hours", kind)
 
 
-def is_day_off(guardrails: Guardrails, day: date) -> str | None:
+def region_calendar_key(region: str) -> OriginKey:
+    """The origin key of one region's holiday calendar."""
+    return OriginKey("holidays_by_region", region)
+
+
+def _window_of(guardrails: Guardrails, channel: str, kind: str) -> tuple[ContactHours, OriginKey] | None:
+    """The hours that bind a channel of ``kind`` (call for calls and agent tasks), and where they are set."""
+    if channel in guardrails.channel_hours:
+        return guardrails.channel_hours[channel], channel_hours_key(channel)
+    if kind in guardrails.kind_hours:
+        return guardrails.kind_hours[kind], kind_hours_key(kind)
+    if guardrails.contact_hours is not None:
+        return guardrails.contact_hours, CONTACT_HOURS
+    return None
+
+
+def contact_window(guardrails: Guardrails, channel: str, kind: str = "") -> tuple[time, time] | None:
+    """The local clock window for a channel (of ``kind``), or None when any time is fine."""
+    found = _window_of(guardrails, channel, kind)
+    return (found[0].start, found[0].end) if found else None
+
+
+def calendar_of(guardrails: Guardrails, region: str | None) -> str | None:
+    """The public-holiday calendar of an account in ``region``: the region's own, else the policy's."""
+    if region is not None and region in guardrails.holidays_by_region:
+        return guardrails.holidays_by_region[region]
+    return guardrails.holidays
+
+
+def is_day_off(guardrails: Guardrails, day: date, region: str | None = None) -> str | None:
     """Why ``day`` is closed for contact (holiday name or weekday), or None."""
-    return _closed(guardrails, day)[1]
+    return _closed(guardrails, day, region)[1]
 
 
-def _closed(guardrails: Guardrails, day: date) -> tuple[OriginKey | None, str | None]:
+def business_days_after(day: date, count: int, calendar: str | None) -> date:
+    """The ``count``-th business day after ``day``: weekends and the calendar's public holidays skipped."""
+    current = day
+    remaining = count
+    while remaining > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5 and not (calendar and _holiday_name(calendar, current)):
+            remaining -= 1
+    return current
+
+
+def _closed(guardrails: Guardrails, day: date, region: str | None) -> tuple[OriginKey | None, str | None]:
     """The setting that closes ``day`` and why, or (None, None)."""
     if day in guardrails.extra_holidays:
         return EXTRA_HOLIDAYS, f"{day.isoformat()} is a bank holiday of the policy"
     weekday = WEEKDAYS[day.weekday()]
     if weekday in guardrails.days_off:
         return DAYS_OFF, f"no contact on {weekday}"
-    if guardrails.holidays:
-        name = _holiday_name(guardrails.holidays, day)
+    calendar = calendar_of(guardrails, region)
+    if calendar:
+        name = _holiday_name(calendar, day)
         if name:
-            return HOLIDAY_CALENDAR, f"{day.isoformat()} is a public holiday ({name}, calendar {guardrails.holidays})"
+            key = HOLIDAY_CALENDAR if calendar == guardrails.holidays else region_calendar_key(region or "")
+            return key, f"{day.isoformat()} is a public holiday ({name}, calendar {calendar})"
     return None, None
 
 
@@ -129,6 +182,10 @@ class Hours(GuardrailFamily):
                 record(key, "guardrails", key.setting)
         for channel in guardrails.channel_hours:
             record(channel_hours_key(channel), "guardrails", "channel_hours", channel)
+        for kind in guardrails.kind_hours:
+            record(kind_hours_key(kind), "guardrails", "kind_hours", kind)
+        for region in guardrails.holidays_by_region:
+            record(region_calendar_key(region), "guardrails", "holidays_by_region", region)
 
     def tighten(self, merge: Tightening) -> None:
         """Windows intersect, days off and holidays add up, candidate zones add up."""
@@ -149,6 +206,25 @@ class Hours(GuardrailFamily):
                               f"widens {channel} hours to {_text(hours)}; {{base}} allows only {_text(reference)}")
             channel_hours[channel] = narrowest(reference, hours) or hours
         merge.guardrails["channel_hours"] = channel_hours
+        kind_hours = dict(base.kind_hours)
+        for kind, hours in child.kind_hours.items():
+            kind_reference = base.kind_hours.get(kind) or base.contact_hours
+            if kind_reference and _wider(hours, kind_reference):
+                key = kind_hours_key(kind) if kind in base.kind_hours else CONTACT_HOURS
+                merge.loosens(key, ("guardrails", "kind_hours", kind),
+                              f"widens {kind} hours to {_text(hours)}; {{base}} allows only {_text(kind_reference)}")
+            kind_hours[kind] = narrowest(kind_reference, hours) or hours
+        merge.guardrails["kind_hours"] = kind_hours
+        by_region = dict(base.holidays_by_region)
+        for region, calendar in child.holidays_by_region.items():
+            old = by_region.get(region) or base.holidays
+            if old and calendar != old and not calendar.startswith(old + "-"):
+                merge.loosens(region_calendar_key(region) if region in base.holidays_by_region else HOLIDAY_CALENDAR,
+                              ("guardrails", "holidays_by_region", region),
+                              f"replaces the holiday calendar '{old}' of {{base}} for {region} with '{calendar}'")
+                continue
+            by_region[region] = calendar
+        merge.guardrails["holidays_by_region"] = dict(sorted(by_region.items()))
         merge.guardrails["days_off"] = sorted(set(base.days_off) | set(child.days_off), key=WEEKDAYS.index)
 
         keeps_calendar = not base.holidays or child.holidays == base.holidays or (
@@ -163,38 +239,57 @@ class Hours(GuardrailFamily):
         merge.guardrails["candidate_timezones"] = sorted(set(base.candidate_timezones) | set(child.candidate_timezones))
 
     def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
-        """Days off and public holidays; quiet hours; sets ``send_at`` to the earliest allowed instant today."""
+        """Days off and public holidays; quiet hours; sets ``send_at`` to the earliest allowed instant today
+        and ``not_after`` to the end of today's window."""
         info = state.info(candidate.channel)
         guardrails = state.guardrails
-        local = state.ctx.as_of.astimezone(state.ctx.tz)
+        ctx = state.ctx
+        local = ctx.as_of.astimezone(ctx.tz)
         state.send_at = local
+        state.not_after = None
         if info.kind in DAY_SENSITIVE:
-            key, closed = _closed(guardrails, state.ctx.today)
+            key, closed = _closed(guardrails, ctx.today, ctx.account.region)
             if key is not None and closed is not None:
                 return suppress(candidate, Reason.HOLIDAY, closed, state.source(key))
         if info.kind not in TIME_SENSITIVE:
             return None
-        window = contact_window(guardrails, candidate.channel)
-        if window is None:
+        found = _window_of(guardrails, candidate.channel, contact_kind(info))
+        preferred = ctx.account.preferred_hours
+        if found is None and preferred is None:
             return None
-        start, end = window
-        key = channel_hours_key(candidate.channel) if candidate.channel in guardrails.channel_hours else CONTACT_HOURS
-        if not state.ctx.account.timezone and guardrails.candidate_timezones:
-            return _common_window(candidate, state, start, end, key)
+        if found is None:
+            hours, key = ContactHours(start=time(0, 0), end=time(0, 0)), None
+        else:
+            hours, key = found
+        if preferred is not None:
+            narrowed = _intersection(hours, preferred.start, preferred.end)
+            if narrowed is None:
+                return suppress(candidate, Reason.QUIET_HOURS,
+                                f"the customer asked to be contacted {_clock(preferred.start)}-{_clock(preferred.end)}"
+                                f", outside the {candidate.channel} hours {_text(hours)}",
+                                state.source(key) if key else None)
+            hours = narrowed
+        start, end = hours.start, hours.end
+        zones = _candidate_zones(state)
+        if zones:
+            return _common_window(candidate, state, start, end, key, zones)
         now = local.time().replace(tzinfo=None)
+        asked = " (as the customer asked)" if preferred is not None else ""
         if end != time(0, 0) and now >= end:
             return suppress(candidate, Reason.QUIET_HOURS,
                             f"it is {now.strftime('%H:%M')} local time; {candidate.channel} contact is allowed "
-                            f"{start.strftime('%H:%M')}-{end.strftime('%H:%M')}", state.source(key))
+                            f"{_clock(start)}-{_clock(end)}{asked}", state.source(key) if key else None)
         if now < start:
-            state.send_at = datetime.combine(state.ctx.today, start, tzinfo=state.ctx.tz)
+            state.send_at = datetime.combine(ctx.today, start, tzinfo=ctx.tz)
+        close_day = ctx.today + timedelta(days=1) if end == time(0, 0) else ctx.today
+        state.not_after = datetime.combine(close_day, end, tzinfo=ctx.tz)
         return None
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``quiet_hours`` when a window covers a call, text or e-mail; ``holiday`` with any closed day."""
         guardrails = use.policy.guardrails
         reasons: set[Reason] = set()
-        if any(info.kind in TIME_SENSITIVE and contact_window(guardrails, info.name) is not None
+        if any(info.kind in TIME_SENSITIVE and contact_window(guardrails, info.name, contact_kind(info)) is not None
                for info in use.channels):
             reasons.add(Reason.QUIET_HOURS)
         closes = bool(guardrails.holidays or guardrails.extra_holidays or guardrails.days_off)
@@ -208,28 +303,53 @@ class Hours(GuardrailFamily):
         for channel in guardrails.channel_hours:
             checker.channel(channel, ("guardrails", "channel_hours", channel))
         if guardrails.holidays:
-            _check_calendar(checker, guardrails.holidays)
+            _check_calendar(checker, guardrails.holidays, ("guardrails", "holidays"))
+        for region, calendar in guardrails.holidays_by_region.items():
+            _check_calendar(checker, calendar, ("guardrails", "holidays_by_region", region))
 
 
-def _check_calendar(checker: PolicyChecker, code: str) -> None:
+def _check_calendar(checker: PolicyChecker, code: str, path: tuple[str | int, ...]) -> None:
     from policy_engine.policy.suggest import did_you_mean  # noqa: PLC0415  (only needed with a calendar)
 
     country, _, subdivision = code.partition("-")
     supported = holiday_calendars.list_supported_countries()
     if country not in supported:
-        checker.error(("guardrails", "holidays"), f"unknown holiday calendar '{code}'"
+        checker.error(path, f"unknown holiday calendar '{code}'"
                       f"{did_you_mean(country, supported)}", "unknown_holidays",
                       "use an ISO 3166 country code such as CN, US, GB, optionally with a subdivision: US-MA")
     elif subdivision and subdivision not in supported[country]:
-        checker.error(("guardrails", "holidays"), f"'{subdivision}' is not a subdivision of {country}"
+        checker.error(path, f"'{subdivision}' is not a subdivision of {country}"
                       f"{did_you_mean(subdivision, supported[country])}", "unknown_holidays")
 
 
+def _clock(moment: time) -> str:
+    return moment.strftime("%H:%M")
+
+
+def _intersection(hours: ContactHours, start: time, end: time) -> ContactHours | None:
+    """``hours`` narrowed to ``start``-``end`` (the customer's preference), or None when they do not meet."""
+    new_start = start if _minutes(start) > _minutes(hours.start) else hours.start
+    new_end = end if _end_minutes(end) < _end_minutes(hours.end) else hours.end
+    if _end_minutes(new_end) <= _minutes(new_start):
+        return None
+    return ContactHours(start=new_start, end=new_end)
+
+
+def _candidate_zones(state: GuardrailState) -> tuple[str, ...]:
+    """The zones the customer may be in when one zone is not known for sure: those the record lists, else
+    the baseline's candidates for a record without a zone."""
+    account = state.ctx.account
+    if account.timezones:
+        return account.candidate_zones
+    if not account.timezone and state.guardrails.candidate_timezones:
+        return tuple(state.guardrails.candidate_timezones)
+    return ()
+
+
 def _common_window(candidate: Candidate, state: GuardrailState, start: time, end: time,
-                   key: OriginKey) -> Suppression | None:
-    """The account's time zone is unknown: only instants inside the window in every candidate zone."""
+                   key: OriginKey | None, zones: tuple[str, ...]) -> Suppression | None:
+    """Only instants inside the window in every zone the customer may be in."""
     as_of = state.ctx.as_of
-    zones = state.guardrails.candidate_timezones
     opens: list[datetime] = []
     closes: list[datetime] = []
     for name in zones:
@@ -241,12 +361,16 @@ def _common_window(candidate: Candidate, state: GuardrailState, start: time, end
     latest_open, earliest_close = max(opens), min(closes)
     hours = f"{start.strftime('%H:%M')}-{end.strftime('%H:%M')}"
     if as_of >= earliest_close or latest_open >= earliest_close:
+        listed = state.ctx.account.timezones
+        why = "the customer may be in several time zones" if listed else "time zone unknown"
+        source = state.source(key) if key else None
         return suppress(candidate, Reason.QUIET_HOURS,
-                        f"time zone unknown: {candidate.channel} contact is allowed only while it is {hours} in "
+                        f"{why}: {candidate.channel} contact is allowed only while it is {hours} in "
                         f"every candidate zone ({', '.join(zones)}); today that window has closed",
-                        state.source(CANDIDATE_ZONES) or state.source(key))
+                        source if listed else (state.source(CANDIDATE_ZONES) or source))
     if as_of < latest_open:
         state.send_at = latest_open.astimezone(state.ctx.tz)
+    state.not_after = earliest_close.astimezone(state.ctx.tz)
     return None
 
 

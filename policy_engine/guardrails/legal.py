@@ -1,11 +1,14 @@
 """Legal action: only late enough, only after a written warning and its waiting period, never on
-time-barred debt.
+time-barred debt, and no threat of it there either.
 
 The baseline's ``[guardrails.legal]`` sets the minimum DPD, whether a written notice must precede legal
-action, on which channels such a notice is written, the minimum wait after it, and the limitation period
-after which the debt is time-barred. A policy may raise the minimum DPD and the wait, and shorten the
-limitation period; never the opposite. Validation rejects a legal action that could go out too early or
-without a written notice; at decision time, legal action on a time-barred debt is suppressed.
+action, on which channels such a notice is written, the minimum wait after it, the notices every legal
+action needs (``required_notices``, enforced by the notices family at decision time), and the limitation
+period after which the debt is time-barred, in general and per account region (the strictest applicable
+one wins). A policy may raise the minimum DPD and the waits, add required notices and shorten limitation
+periods; never the opposite. Validation rejects a legal action that could go out too early or without its
+written notices; at decision time, legal action on a time-barred debt is suppressed, and so is every notice
+that threatens legal action (Reg F 1006.26(b); a UK Letter of Claim on statute-barred debt).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from policy_engine.decide.decision import Suppression
 from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
-from policy_engine.policy.models import LegalRules
+from policy_engine.policy.models import LegalRules, Requirement
 from policy_engine.policy.origins import OriginKey
 
 if TYPE_CHECKING:
@@ -36,6 +39,28 @@ def _lowest(first: int | None, second: int | None) -> int | None:
     return min(values) if values else None
 
 
+def limitation_for(legal: LegalRules | None, region: str | None) -> tuple[int, OriginKey] | None:
+    """The limitation period that applies to an account of ``region`` (the strictest), and its origin key."""
+    if legal is None:
+        return None
+    found: list[tuple[int, OriginKey]] = []
+    if legal.time_barred_after_days:
+        found.append((legal.time_barred_after_days, legal_key("time_barred_after_days")))
+    if region is not None and region in legal.time_barred_after_days_by_region:
+        found.append((legal.time_barred_after_days_by_region[region], region_limitation_key(region)))
+    return min(found, key=lambda pair: pair[0]) if found else None
+
+
+def region_limitation_key(region: str) -> OriginKey:
+    """The origin key of one region's limitation period."""
+    return OriginKey("legal.time_barred_after_days_by_region", region)
+
+
+def required_notice_key(notice_id: str) -> OriginKey:
+    """The origin key of one notice every legal action needs."""
+    return OriginKey("legal.required_notices", notice_id)
+
+
 class Legal(GuardrailFamily):
     """``time_barred``, and the safeguards validation enforces on legal actions."""
 
@@ -49,6 +74,11 @@ class Legal(GuardrailFamily):
         if legal:
             for setting in legal.model_fields_set:
                 record(legal_key(setting), "guardrails", "legal", setting)
+            for region in legal.time_barred_after_days_by_region:
+                record(region_limitation_key(region), "guardrails", "legal", "time_barred_after_days_by_region",
+                       region)
+            for index, requirement in enumerate(legal.required_notices):
+                record(required_notice_key(requirement.notice), "guardrails", "legal", "required_notices", index)
 
     def tighten(self, merge: Tightening) -> None:
         """The higher minimum DPD and wait, the notice requirement kept, the shorter limitation period."""
@@ -73,7 +103,28 @@ class Legal(GuardrailFamily):
             merge.loosens(legal_key("time_barred_after_days"), path + ("time_barred_after_days",),
                           f"extends the limitation period to {child.time_barred_after_days} days; {{base}} sets "
                           f"{base.time_barred_after_days}")
+        by_region = dict(base.time_barred_after_days_by_region)
+        for region, days in child.time_barred_after_days_by_region.items():
+            old = by_region.get(region)
+            if old is not None and days > old:
+                merge.loosens(region_limitation_key(region), path + ("time_barred_after_days_by_region", region),
+                              f"extends the limitation period of {region} to {days} days; {{base}} sets {old}")
+                continue
+            by_region[region] = days
+        required = {requirement.notice: requirement for requirement in base.required_notices}
+        for index, requirement in enumerate(child.required_notices):
+            old_requirement = required.get(requirement.notice)
+            if old_requirement is not None and \
+                    requirement.delivered_days_ago.gte < old_requirement.delivered_days_ago.gte:
+                merge.loosens(required_notice_key(requirement.notice), path + ("required_notices", index),
+                              f"shortens the wait after notice '{requirement.notice}' to "
+                              f"{requirement.delivered_days_ago.gte} days; {{base}} requires "
+                              f"{old_requirement.delivered_days_ago.gte}")
+                continue
+            required[requirement.notice] = requirement
         merge.guardrails["legal"] = LegalRules(
+            time_barred_after_days_by_region=dict(sorted(by_region.items())),
+            required_notices=list(required.values()),
             min_dpd=max(base.min_dpd, child.min_dpd),
             require_notice=base.require_notice or child.require_notice,
             notice_channels=sorted(set(child.notice_channels) & set(base.notice_channels)) or base.notice_channels,
@@ -83,21 +134,34 @@ class Legal(GuardrailFamily):
         )
 
     def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
-        """Legal action on a debt unpaid for longer than the limitation period."""
-        legal = state.guardrails.legal
-        if state.info(candidate.channel).kind != "legal" or not legal or not legal.time_barred_after_days:
+        """Legal action, or a notice threatening it, on a debt unpaid for longer than the limitation period."""
+        is_legal = state.info(candidate.channel).kind == "legal"
+        if not is_legal and not candidate.threatens_legal_action:
             return None
+        limitation = limitation_for(state.guardrails.legal, state.ctx.account.region)
+        if limitation is None:
+            return None
+        days, key = limitation
         since_payment = state.ctx.view.days_since_last_payment()
         age = state.ctx.dpd if since_payment is None else min(state.ctx.dpd, since_payment)
-        if age > legal.time_barred_after_days:
-            return suppress(candidate, Reason.TIME_BARRED, f"debt unpaid for {age} days; legal action is barred "
-                            f"after {legal.time_barred_after_days}", state.source(legal_key("time_barred_after_days")))
-        return None
+        if age <= days:
+            return None
+        where = f" in {key.qualifier}" if isinstance(key.qualifier, str) else ""
+        if is_legal:
+            detail = f"debt unpaid for {age} days; legal action is barred after {days}{where}"
+        else:
+            detail = (f"debt unpaid for {age} days; legal action is barred after {days}{where}, so notice "
+                      f"'{candidate.notice}' may not threaten it")
+        return suppress(candidate, Reason.TIME_BARRED, detail, state.source(key))
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
-        """``time_barred`` when a limitation period is set and some action is legal action."""
+        """``time_barred`` when a limitation period is set and some action is legal action or threatens it."""
         legal = use.policy.guardrails.legal
-        if legal and legal.time_barred_after_days and any(info.kind == "legal" for info in use.channels):
+        if legal is None or not (legal.time_barred_after_days or legal.time_barred_after_days_by_region):
+            return set()
+        threatening = {notice.id for notice in use.policy.notices if notice.threatens_legal_action}
+        if any(info.kind == "legal" for info in use.channels) or any(
+                action.notice in threatening for action in use.actions):
             return {Reason.TIME_BARRED}
         return set()
 
@@ -139,12 +203,36 @@ class Legal(GuardrailFamily):
                                   f"'{requirement.notice}'; {whose} requires at least {rules.min_notice_days}",
                                   "notice_wait_too_short",
                                   related=(wait_origin.location,) if wait_origin else ())
+            _check_required_notices(checker, path, action.requires, rules)
             start = stage.dpd.from_ if stage.dpd else 0
             if start < rules.min_dpd:
                 dpd_origin = origins.get(legal_key("min_dpd"))
                 checker.error(path, f"legal action '{action.id}' is in stage '{stage.id}' which starts at DPD "
                               f"{start}; legal action needs DPD of at least {rules.min_dpd}", "legal_too_early",
                               related=(dpd_origin.location,) if dpd_origin else ())
+
+
+def _check_required_notices(checker: PolicyChecker, path: tuple[str | int, ...], requires: list[Requirement],
+                            rules: LegalRules) -> None:
+    """A legal action must itself require every notice the baseline requires, at least as long ago."""
+    own = {requirement.notice: requirement for requirement in requires}
+    for required in rules.required_notices:
+        origin = checker.loaded.origins.get(required_notice_key(required.notice))
+        whose = origin.whose if origin else "the baseline"
+        wait = required.delivered_days_ago.gte
+        found = own.get(required.notice)
+        if found is None:
+            checker.error(path + ("requires",), f"legal action does not require notice '{required.notice}'; {whose} "
+                          f"requires it served at least {wait} days before any legal action",
+                          "legal_without_notice",
+                          f'add {{ notice = "{required.notice}", delivered_days_ago = {{ gte = {wait} }} }} '
+                          "to requires",
+                          related=(origin.location,) if origin else ())
+        elif found.delivered_days_ago.gte < wait:
+            checker.error(path + ("requires", requires.index(found), "delivered_days_ago"),
+                          f"waits {found.delivered_days_ago.gte} days after notice '{required.notice}'; {whose} "
+                          f"requires at least {wait}", "notice_wait_too_short",
+                          related=(origin.location,) if origin else ())
 
 
 LEGAL = Legal()

@@ -1,31 +1,84 @@
 """Notices that must precede an action: a prerequisite notice served at least N local days earlier.
 
-An action's ``requires`` names a notice and a minimum age. The notice counts from the local day it was
-served (its contact event's day); until it exists the action is ``missing_notice``, while it is younger
-than the wait the action is ``notice_waiting_period`` (with the date it becomes allowed). Validation
-rejects a prerequisite no action can ever meet.
+An action's ``requires`` names a notice and a minimum age; a legal action also needs every notice the
+baseline lists in ``legal.required_notices``. A notice counts from the local day it was *served*: the day it
+was delivered, or, for a letter recorded ``sent`` (posted) where the baseline sets
+``posted_notice_served_after_business_days`` (UK: the second business day after posting), its deemed
+service date. Until it is served the action is ``missing_notice``; while it is younger than the wait the
+action is ``notice_waiting_period`` (with the date it becomes allowed). Where the baseline sets
+``validation_notice_within_days`` (Reg F: 5), once that many days have passed since the first communication
+without a notice of purpose ``validation``, nothing else goes out until one does. Validation rejects a
+prerequisite no action can ever meet; under ``extends`` a baseline notice keeps its purpose and its threat
+of legal action.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from policy_engine.decide.decision import Suppression
-from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
+from policy_engine.guardrails.base import (
+    Candidate,
+    ChannelIndex,
+    GuardrailFamily,
+    GuardrailState,
+    PolicyUse,
+    Reason,
+    suppress,
+)
+from policy_engine.guardrails.hours import business_days_after, calendar_of
+from policy_engine.policy.models import Guardrails, Notice, Requirement
 from policy_engine.policy.origins import OriginKey
 
 if TYPE_CHECKING:
+    from policy_engine.data.history import HistoryView
     from policy_engine.guardrails.base import OriginRecorder
     from policy_engine.policy.checks import PolicyChecker
+    from policy_engine.policy.merge import Tightening
     from policy_engine.policy.source import SourceFile
 
-__all__ = ["NOTICES", "Notices", "requires_key"]
+__all__ = ["NOTICES", "Notices", "notice_key", "requires_key", "served_on"]
+
+POSTED_SERVICE = OriginKey("posted_notice_served_after_business_days")
+VALIDATION_WINDOW = OriginKey("validation_notice_within_days")
 
 
 def requires_key(action_id: str) -> OriginKey:
     """The origin key of an action's prerequisites."""
     return OriginKey("requires", action_id)
+
+
+def notice_key(notice_id: str) -> OriginKey:
+    """The origin key of a notice's declaration."""
+    return OriginKey("notice", notice_id)
+
+
+def served_on(view: HistoryView, notice_id: str, guardrails: Guardrails, channels: ChannelIndex,
+              region: str | None) -> date | None:
+    """The local date ``notice_id`` was first served: delivered, or deemed served after posting."""
+    after = guardrails.posted_notice_served_after_business_days
+    calendar = calendar_of(guardrails, region)
+    earliest: date | None = None
+    for event, day in view.notice_contacts(notice_id):
+        served = day
+        if after and event.outcome == "sent" and channels.info(event.channel or "").kind == "letter":
+            served = business_days_after(day, after, calendar)
+        if earliest is None or served < earliest:
+            earliest = served
+    return earliest
+
+
+def _requirements(candidate: Candidate, state: GuardrailState) -> list[tuple[Requirement, OriginKey]]:
+    """The action's own prerequisites, then those every legal action needs."""
+    found = [(requirement, requires_key(candidate.action)) for requirement in candidate.requires]
+    legal = state.guardrails.legal
+    if legal and legal.required_notices and state.info(candidate.channel).kind == "legal":
+        from policy_engine.guardrails.legal import required_notice_key  # noqa: PLC0415  (families are peers)
+
+        found += [(requirement, required_notice_key(requirement.notice)) for requirement in legal.required_notices]
+    return found
 
 
 class Notices(GuardrailFamily):
@@ -36,34 +89,76 @@ class Notices(GuardrailFamily):
     has_row_check = True
 
     def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
-        """Where each action of the file states its prerequisites."""
+        """Where each action of the file states its prerequisites, each notice, and the service rules."""
         for stage_index, stage in enumerate(source.model.stages):
             for action_index, action in enumerate(stage.actions):
                 if action.requires:
                     record(requires_key(action.id), "stages", stage_index, "actions", action_index, "requires")
+        for index, notice in enumerate(source.model.notices):
+            record(notice_key(notice.id), "notices", index)
+        for key in (POSTED_SERVICE, VALIDATION_WINDOW):
+            if key.setting in source.model.guardrails.model_fields_set:
+                record(key, "guardrails", key.setting)
+
+    def tighten(self, merge: Tightening) -> None:
+        """Notices merge by id; a baseline notice keeps its purpose and its threat of legal action; the
+        service delay and the validation window only get stricter."""
+        base_notices = {notice.id: notice for notice in merge.base.notices}
+        order = [notice.id for notice in merge.base.notices]
+        for index, notice in enumerate(merge.child.model.notices):
+            old = base_notices.get(notice.id)
+            if old is not None and old.purpose is not None and notice.purpose != old.purpose:
+                merge.loosens(notice_key(notice.id), ("notices", index, "purpose"),
+                              f"changes the purpose of notice '{notice.id}' of {{base}} from '{old.purpose}'")
+                continue
+            if old is not None and old.threatens_legal_action and not notice.threatens_legal_action:
+                merge.loosens(notice_key(notice.id), ("notices", index, "threatens_legal_action"),
+                              f"says notice '{notice.id}' of {{base}} does not threaten legal action; it does")
+                continue
+            if old is None:
+                order.append(notice.id)
+            base_notices[notice.id] = notice
+        merge.policy["notices"] = [base_notices[notice_id] for notice_id in order]
+
+        base, child = merge.base.guardrails, merge.child.model.guardrails
+        for key, stricter in ((POSTED_SERVICE, max), (VALIDATION_WINDOW, min)):
+            base_value, child_value = getattr(base, key.setting), getattr(child, key.setting)
+            if base_value is not None and child_value is not None and stricter(base_value, child_value) != child_value:
+                merge.loosens(key, ("guardrails", key.setting),
+                              f"sets {key.setting} to {child_value}; {{base}} requires {base_value}")
+            values = [value for value in (base_value, child_value) if value is not None]
+            merge.guardrails[key.setting] = stricter(values) if values else None
 
     def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
-        """Each required notice must have been served at least N local days ago."""
-        for requirement in candidate.requires:
-            served = state.ctx.view.notice_delivered_on(requirement.notice)
+        """The validation notice window, then each required notice served at least N local days ago."""
+        late = _validation_overdue(candidate, state)
+        if late is not None:
+            return late
+        ctx = state.ctx
+        for requirement, key in _requirements(candidate, state):
+            served = served_on(ctx.view, requirement.notice, state.guardrails, state.channels, ctx.account.region)
             wait = requirement.delivered_days_ago.gte
             if served is None:
-                return suppress(candidate, Reason.MISSING_NOTICE, f"notice '{requirement.notice}' has not been served")
-            age = (state.ctx.today - served).days
+                return suppress(candidate, Reason.MISSING_NOTICE, f"notice '{requirement.notice}' has not been served",
+                                None if key.setting == "requires" else state.source(key))
+            age = (ctx.today - served).days
             if age < wait:
                 ready = served + timedelta(days=wait)
                 return suppress(candidate, Reason.NOTICE_WAITING_PERIOD,
                                 f"notice '{requirement.notice}' served on {served.isoformat()} is {age} days old; "
-                                f"{wait} required (allowed from {ready.isoformat()})",
-                                state.source(requires_key(candidate.action)))
+                                f"{wait} required (allowed from {ready.isoformat()})", state.source(key))
         return None
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``missing_notice`` with any prerequisite; ``notice_waiting_period`` with a wait of a day or more."""
+        requires = list(use.requires)
+        legal = use.policy.guardrails.legal
+        if legal and legal.required_notices and any(info.kind == "legal" for info in use.channels):
+            requires += legal.required_notices
         reasons: set[Reason] = set()
-        if use.requires:
+        if requires or use.policy.guardrails.validation_notice_within_days is not None:
             reasons.add(Reason.MISSING_NOTICE)
-        if any(requirement.delivered_days_ago.gte > 0 for requirement in use.requires):
+        if any(requirement.delivered_days_ago.gte > 0 for requirement in requires):
             reasons.add(Reason.NOTICE_WAITING_PERIOD)
         return reasons
 
@@ -89,6 +184,29 @@ class Notices(GuardrailFamily):
                     checker.error(path, f"prerequisite can never be met: notice '{requirement.notice}' is sent at "
                                   f"DPD {earliest} at the earliest, so it cannot be {wait} days old before stage "
                                   f"'{stage.id}' ends at DPD {latest_here}", "impossible_prerequisite")
+
+
+def _validation_overdue(candidate: Candidate, state: GuardrailState) -> Suppression | None:
+    """Reg F 1006.34: when the first communication was not the validation notice, it must follow within
+    N days; past them, nothing but the validation notice goes out."""
+    within = state.guardrails.validation_notice_within_days
+    if within is None or candidate.purpose == "validation":
+        return None
+    view = state.ctx.view
+    validation = [notice_id for notice_id, notice in state.notices.items() if notice.purpose == "validation"]
+    if any(view.notice_delivered_on(notice_id) is not None for notice_id in validation):
+        return None
+    first = view.first_contact(excluding=state.channels.not_contacts)
+    if first is None or (state.ctx.today - first).days <= within:
+        return None
+    return suppress(candidate, Reason.MISSING_NOTICE,
+                    f"no validation notice went out within {within} days of the first communication on "
+                    f"{first.isoformat()}; nothing else goes out until it does", state.source(VALIDATION_WINDOW))
+
+
+def notices_by_id(notices: list[Notice]) -> Mapping[str, Notice]:
+    """The notices of a policy by id."""
+    return {notice.id: notice for notice in notices}
 
 
 NOTICES = Notices()

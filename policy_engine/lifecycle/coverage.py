@@ -37,6 +37,7 @@ from typing import Any
 
 from policy_engine.decide.decision import Decision
 from policy_engine.guardrails import FAMILIES, PolicyUse, Reason
+from policy_engine.guardrails.base import ChannelIndex
 from policy_engine.policy.channels import BUILTIN_CHANNELS, ChannelKind, ChannelSpec
 from policy_engine.policy.loader import LoadedPolicy
 
@@ -71,7 +72,7 @@ def policy_use(loaded: LoadedPolicy) -> PolicyUse:
     if policy.escalation.broken_promise is not None:
         channels.append(_channel(loaded, policy.escalation.broken_promise.action.channel))
     requires = tuple(requirement for action in actions for requirement in action.requires)
-    return PolicyUse(policy, actions, tuple(channels), requires)
+    return PolicyUse(policy, actions, tuple(channels), requires, ChannelIndex(loaded.channels))
 
 
 def guardrail_reasons(loaded: LoadedPolicy) -> list[str]:

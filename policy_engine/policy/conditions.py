@@ -33,6 +33,7 @@ __all__ = [
     "OPERATORS",
     "condition_to_data",
     "iter_compares",
+    "requires_flag",
     "parse_condition",
 ]
 
@@ -203,8 +204,25 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+MAX_NUMBER = Decimal(10) ** 30
+"""The largest magnitude a number in a condition may have: 30 digits, beyond any amount or count."""
+MAX_DAYS = 3660
+"""The longest window a derived fact may count over: ten years of local days."""
+
+
+def _finite(fact: str, value: Any, where: tuple[str | int, ...]) -> None:
+    """NaN, infinities and absurd magnitudes are errors, never values a comparison silently mishandles."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise ConditionError(where, f"{fact}: {value} is not a number a comparison can use")
+    if abs(Decimal(str(value))) > MAX_NUMBER:
+        raise ConditionError(where, f"{fact}: {_show(value)} is out of range (at most 10^30 in magnitude)")
+
+
 def _check_scalar(fact: str, ftype: FactType | None, value: Any, where: tuple[str | int, ...]) -> Any:
     """Type-check a comparison value and normalise numbers to Decimal."""
+    _finite(fact, value, where)
     if ftype is None:
         if isinstance(value, float):
             return Decimal(str(value))
@@ -260,8 +278,9 @@ def _predicate(fact: str, spec_type: FactType | None, raw: Any, where: tuple[str
 
 def _check_param(fact: str, key: str, value: Any, where: tuple[str | int, ...]) -> Any:
     if key == "days":
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConditionError(where, f"{fact}: days must be a whole number of at least 1, found {_show(value)}")
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DAYS:
+            raise ConditionError(where, f"{fact}: days must be a whole number from 1 to {MAX_DAYS}, "
+                                 f"found {_show(value)}")
         return value
     if key == "channels":
         if isinstance(value, str):
@@ -344,6 +363,20 @@ def _namespace(ns: str, value: Any, where: tuple[str | int, ...], flat: bool = F
             raise ConditionError(here, f"unknown contact point '{sub}' (allowed: address, email, phone)")
         out.append(_predicate(f"{ns}.{sub}", NAMESPACES[ns], pred, here))
     return out
+
+
+def requires_flag(cond: Condition | None, fact: str) -> bool:
+    """Whether ``cond`` can only hold when the boolean ``fact`` (e.g. ``flags.cease_contact``) is true."""
+    if cond is None:
+        return False
+    if isinstance(cond, Compare):
+        return cond.fact == fact and not cond.params and (
+            (cond.op == "eq" and cond.value is True) or (cond.op == "ne" and cond.value is False))
+    if isinstance(cond, All):
+        return any(requires_flag(item, fact) for item in cond.items)
+    if isinstance(cond, Any_):
+        return bool(cond.items) and all(requires_flag(item, fact) for item in cond.items)
+    return False
 
 
 def iter_compares(cond: Condition | None) -> list[Compare]:

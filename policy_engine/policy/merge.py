@@ -88,7 +88,6 @@ def merge_onto(base: PolicyFile, base_origins: Origins, child: SourceFile,
         templates.setdefault(template_id, {}).update(per_locale)
     effective = own.model_copy(update={
         "guardrails": base.guardrails.model_copy(update=merge.guardrails),
-        "notices": _by_id(base.notices, own.notices),
         "segments": own.segments or base.segments,
         "stages": own.stages or base.stages,
         "offers": _by_id(base.offers, own.offers),

@@ -64,6 +64,25 @@ __all__ = [
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+MAX_DAYS = 3660
+"""The longest window, cadence, wait or pause a policy may write: ten years of local days."""
+MAX_LIMITATION_DAYS = 36525
+"""The longest limitation period: a hundred years."""
+MAX_COUNT = 100_000
+"""The largest cap or count a policy may write."""
+MAX_AMOUNT = 10**15
+"""The largest amount of money an offer may name."""
+
+ContactKind = Literal["call", "text", "email", "letter"]
+"""What a guardrail speaks of: ``call`` covers every channel of kind ``call`` and ``agent`` (a person's call
+is a call), ``text``, ``email`` and ``letter`` the channels of that kind."""
+
+NOTICE_PURPOSES = ("validation", "arrears", "default", "pre_legal", "letter_of_claim", "collection_ending",
+                   "remedy_may_be_invoked", "remedy_invoked", "information")
+NoticePurpose = Literal["validation", "arrears", "default", "pre_legal", "letter_of_claim", "collection_ending",
+                        "remedy_may_be_invoked", "remedy_invoked", "information"]
+"""What a written notice is for; holds and baselines name purposes, not a bank's notice ids."""
 OFFER_KINDS = ("installment", "rate_reduction", "settlement", "fee_waiver", "token_payment", "refinance")
 
 
@@ -216,26 +235,33 @@ class ContactHours(Strict):
 
 
 class Cap(Strict):
-    """At most `max` contacts on `channels` within the last `days` local days (rolling)."""
+    """At most `max` contacts on `channels` (and channels of `kinds`) within the last `days` local days."""
 
     id: Id | None = None
-    channels: list[str] = Field(default_factory=list, description="empty: every channel that is a contact")
-    max: int = Field(ge=0)
-    days: int = Field(ge=1)
+    channels: list[str] = Field(default_factory=list, description="channel names the cap covers; with no "
+                                "channels and no kinds: every channel that is a contact")
+    kinds: list[ContactKind] = Field(default_factory=list, description="channel kinds the cap covers: "
+                                     "call (voice calls and agent tasks), text, email, letter")
+    regions: list[str] = Field(default_factory=list, description="account regions the cap binds; empty: all")
+    max: int = Field(ge=0, le=MAX_COUNT)
+    days: int = Field(ge=1, le=MAX_DAYS)
     count: Literal["attempts", "conversations"] = "attempts"
     description: str | None = None
 
     @property
     def key(self) -> CapKey:
         """What identifies this cap when a policy tightens its baseline's."""
-        return CapKey(tuple(sorted(self.channels)), self.days, self.count)
+        return CapKey(tuple(sorted(self.channels)), self.days, self.count, tuple(sorted(self.kinds)),
+                      tuple(sorted(self.regions)))
 
 
 class AfterConversation(Strict):
-    """No contact on `channels` for `days` local days after a conversation (conversation day = day 1)."""
+    """No contact on `channels` (and channels of `kinds`) for `days` local days after a conversation on them
+    (conversation day = day 1)."""
 
     channels: list[str] = Field(default_factory=list)
-    days: int = Field(ge=1)
+    kinds: list[ContactKind] = Field(default_factory=list, description="call covers voice calls and agent tasks")
+    days: int = Field(ge=1, le=MAX_DAYS)
     description: str | None = None
 
 
@@ -244,19 +270,29 @@ class Hold(Strict):
 
     id: Id
     when: ConditionField
-    channels: list[str] = Field(default_factory=list, description="empty: all channels")
+    channels: list[str] = Field(default_factory=list, description="empty (and no kinds): all channels")
+    kinds: list[ContactKind] = Field(default_factory=list, description="channel kinds the hold stops")
     except_channels: list[str] = Field(default_factory=list)
+    allow_purposes: list[NoticePurpose] = Field(
+        default_factory=list, description="written notices (letters, e-mails) with these purposes still go out, "
+        "e.g. after a cease request: collection_ending, remedy_may_be_invoked, remedy_invoked")
     description: str | None = None
 
 
 class LegalRules(Strict):
     """What must be true before any action on a channel of kind `legal`."""
 
-    min_dpd: int = Field(default=0, ge=0, description="a policy extending a baseline may leave it out")
+    min_dpd: int = Field(default=0, ge=0, le=MAX_DAYS, description="a policy extending a baseline may leave it out")
     require_notice: bool = True
     notice_channels: list[str] = Field(default_factory=lambda: ["letter"])
-    min_notice_days: int = Field(default=0, ge=0)
-    time_barred_after_days: int | None = Field(default=None, ge=1)
+    min_notice_days: int = Field(default=0, ge=0, le=MAX_DAYS)
+    time_barred_after_days: int | None = Field(default=None, ge=1, le=MAX_LIMITATION_DAYS)
+    time_barred_after_days_by_region: dict[str, Annotated[int, Field(ge=1, le=MAX_LIMITATION_DAYS)]] = Field(
+        default_factory=dict, description="limitation period per account region (e.g. US-NY: 1095); the "
+        "strictest applicable one wins")
+    required_notices: list[Requirement] = Field(
+        default_factory=list, description="notices every legal action needs, each served at least N days "
+        "earlier (e.g. the UK default notice and Letter of Claim)")
     description: str | None = None
 
 
@@ -272,10 +308,14 @@ class Guardrails(Strict):
 
     contact_hours: ContactHours | None = None
     channel_hours: dict[str, ContactHours] = Field(default_factory=dict)
+    kind_hours: dict[Literal["call", "text", "email"], ContactHours] = Field(
+        default_factory=dict, description="hours per channel kind: call covers voice calls and agent tasks")
     days_off: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(default_factory=list)
     holidays: str | None = Field(default=None, description="holiday calendar: CN, US, GB, US-MA, ...")
+    holidays_by_region: dict[str, str] = Field(
+        default_factory=dict, description="the holiday calendar of accounts in a region, e.g. US-MA = 'US-MA'")
     extra_holidays: list[IsoDate] = Field(default_factory=list)
-    max_contacts_per_day: int | None = Field(default=None, ge=0)
+    max_contacts_per_day: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     max_installment_months: int | None = Field(default=None, ge=1, le=120)
     caps: list[Cap] = Field(default_factory=list)
     after_conversation: list[AfterConversation] = Field(default_factory=list)
@@ -284,6 +324,15 @@ class Guardrails(Strict):
         default_factory=list, description="for an account with no time zone of its own: contact only at times "
         "allowed in every one of these zones (Reg F: an ambiguous time zone)")
     pause_while_promise_active: bool | None = None
+    avoid_workplace: list[Literal["email", "phone"]] = Field(
+        default_factory=list, description="contact points not used when known to be at the workplace "
+        "(contact.email_at_work, contact.phone_at_work)")
+    posted_notice_served_after_business_days: int | None = Field(
+        default=None, ge=0, le=30, description="a notice recorded 'sent' by post is served this many business "
+        "days after posting (UK: 2); 'delivered' counts from delivery")
+    validation_notice_within_days: int | None = Field(
+        default=None, ge=0, le=MAX_DAYS, description="a notice with purpose 'validation' must be served within "
+        "this many days of the first communication, or nothing else goes out (Reg F: 5)")
     content: ContentRules | None = None
     legal: LegalRules | None = None
 
@@ -303,8 +352,8 @@ class Guardrails(Strict):
 class DpdRange(Strict):
     """Days-past-due bucket, both ends inclusive; no `to` means no upper end."""
 
-    from_: int = Field(alias="from", ge=0)
-    to: int | None = Field(default=None, ge=0)
+    from_: int = Field(alias="from", ge=0, le=MAX_LIMITATION_DAYS)
+    to: int | None = Field(default=None, ge=0, le=MAX_LIMITATION_DAYS)
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
@@ -334,7 +383,7 @@ class Segment(Strict):
 class AtLeastDays(Strict):
     """`{ gte = N }`: at least N local days."""
 
-    gte: int = Field(ge=0)
+    gte: int = Field(ge=0, le=MAX_DAYS)
 
 
 class Requirement(Strict):
@@ -347,8 +396,8 @@ class Requirement(Strict):
 class Window(Strict):
     """`{ times = N, days = D }`: at most N times in any D local days."""
 
-    times: int = Field(ge=1)
-    days: int = Field(ge=1)
+    times: int = Field(ge=1, le=MAX_COUNT)
+    days: int = Field(ge=1, le=MAX_DAYS)
 
 
 class Action(Strict):
@@ -361,7 +410,7 @@ class Action(Strict):
     when: ConditionField | None = None
     segments: list[str] = Field(default_factory=list, description="empty: every segment")
     variants: list[str] = Field(default_factory=list, description="champion/challenger: empty: every variant")
-    every_days: int | None = Field(default=None, ge=1)
+    every_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
     at_most: Window | None = None
     once: bool = False
     priority: int = Field(default=50, ge=1, le=100, description="1 is the most important")
@@ -404,6 +453,10 @@ class Notice(Strict):
     template: str | None = None
     description: str | None = None
     legal_basis: str | None = None
+    purpose: NoticePurpose | None = Field(default=None, description="what the notice is for: " +
+                                          ", ".join(NOTICE_PURPOSES))
+    threatens_legal_action: bool = Field(default=False, description="the notice says legal action may follow: "
+                                         "it is never sent where legal action would be time-barred")
 
 
 class Offer(Strict):
@@ -413,10 +466,10 @@ class Offer(Strict):
     kind: Literal["installment", "rate_reduction", "settlement", "fee_waiver", "token_payment", "refinance"]
     when: ConditionField | None = None
     months: int | None = Field(default=None, ge=1, le=120)
-    min_months: int | None = Field(default=None, ge=1)
-    rate_reduction_pct: float | None = Field(default=None, gt=0, le=100)
-    settlement_pct: float | None = Field(default=None, gt=0, le=100)
-    min_payment: float | None = Field(default=None, ge=0)
+    min_months: int | None = Field(default=None, ge=1, le=120)
+    rate_reduction_pct: float | None = Field(default=None, gt=0, le=100, allow_inf_nan=False)
+    settlement_pct: float | None = Field(default=None, gt=0, le=100, allow_inf_nan=False)
+    min_payment: float | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
     description: str | None = None
 
     # strict like every table (months = true is an error, not 1 month); strict floats still take whole numbers
@@ -449,7 +502,7 @@ class EscalationAction(Strict):
 class BrokenPromise(Strict):
     """Escalation of a broken promise: after `grace_days`, `action` is taken once per broken promise."""
 
-    grace_days: int = Field(default=0, ge=0)
+    grace_days: int = Field(default=0, ge=0, le=MAX_DAYS)
     action: EscalationAction
     description: str | None = None
 
@@ -532,7 +585,7 @@ class PolicyTest(Strict):
 
     name: str
     as_of: datetime = Field(strict=False)
-    days: int | None = Field(default=None, ge=1, description="simulate this many days from as_of")
+    days: int | None = Field(default=None, ge=1, le=MAX_DAYS, description="simulate this many days from as_of")
     account: dict[str, Any]
     history: list[dict[str, Any]] = Field(default_factory=list)
     expect: Expectation

@@ -24,6 +24,8 @@ class CapKey(NamedTuple):
     days: int
     counting: str
     """``attempts`` or ``conversations``."""
+    kinds: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, order=True)

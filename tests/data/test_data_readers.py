@@ -489,7 +489,7 @@ def test_history_sample_and_event_rules(tmp_path: Path) -> None:
         "a promise event needs due",
         "a consent event needs channel and granted",
         "type: 'call' is not one of contact, payment, promise, dispute_opened, dispute_resolved, "
-        "cease_request, consent, hardship_started or hardship_ended",
+        "cease_request, consent, hardship_started, hardship_ended, breathing_space_started or breathing_space_ended",
         "outcome: 'ok' is not one of sent, delivered, failed, no_answer, voicemail or conversation",
         "at: 1793527200 is not an ISO 8601 timestamp with a UTC offset",
         "at: 'yesterday' is not an ISO 8601 timestamp",

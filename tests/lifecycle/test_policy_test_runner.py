@@ -356,7 +356,7 @@ def test_policy_rules_list_every_kind_in_order(chdir: Path) -> None:
 
 
 def test_guardrail_rules_only_for_reasons_the_policy_can_produce(chdir: Path) -> None:
-    # agent tasks only: no consent, no contact point, no quiet hours, no caps, no cadence
+    # agent tasks only: a person's call is a call, so contact hours apply; no consent, contact point or cadence
     policy = write(chdir / "agent.toml", """
         [policy]
         id = "agents"
@@ -371,7 +371,8 @@ def test_guardrail_rules_only_for_reasons_the_policy_can_produce(chdir: Path) ->
           id = "task"
           channel = "agent"
         """)
-    assert [str(r) for r in policy_rules(load_policy(policy))] == ["stage s", "action task"]
+    assert [str(r) for r in policy_rules(load_policy(policy))] == ["stage s", "action task",
+                                                                    "guardrail quiet_hours"]
 
 
 AGENT_POLICY = """

@@ -109,6 +109,8 @@ def schema_errors(value: Any, schema: dict[str, Any], root: dict[str, Any], wher
             if name not in value:
                 errors.append(f"{where}: missing required '{name}'")
         extra = schema.get("additionalProperties", True)
+        for name in value if "propertyNames" in schema else ():
+            errors.extend(schema_errors(name, schema["propertyNames"], root, f"{where}.{name} (key)"))
         for name, item in value.items():
             if name in props:
                 errors.extend(schema_errors(item, props[name], root, f"{where}.{name}"))
@@ -127,7 +129,8 @@ def schema() -> dict[str, Any]:
 
 def test_schema_uses_only_keywords_the_test_validator_understands(schema: dict[str, Any]) -> None:
     understood = {"$defs", "$ref", "$schema", "additionalProperties", "anyOf", "default", "description", "enum",
-                  "exclusiveMinimum", "format", "items", "maximum", "minimum", "pattern", "properties", "required",
+                  "exclusiveMinimum", "format", "items", "maximum", "minimum", "pattern", "properties", "propertyNames",
+                  "required",
                   "title", "type"}
     found: set[str] = set()
 
