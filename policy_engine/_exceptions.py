@@ -14,7 +14,8 @@ PolicyEngineError
 │   ├── InputUnusableError           the file as a whole cannot be read
 │   └── RowError                     one row is invalid (reported, set aside)
 ├── PluginError                      a channel plugin misbehaves
-│   ├── PluginRegistrationError      misspelt hook, duplicate channel, bad entry point
+│   ├── PluginRegistrationError      the plugin set is broken (bad hook,     (exit 6)
+│   │                                duplicate channel, missing or unimportable plugin)
 │   └── DeliveryError                a send failed (transient or permanent)
 │       ├── TransientDeliveryError
 │       └── PermanentDeliveryError
@@ -154,7 +155,9 @@ class PluginError(PolicyEngineError):
 
 
 class PluginRegistrationError(PluginError):
-    """A plugin cannot be registered (misspelt hook, duplicate channel, broken entry point)."""
+    """The plugin set is broken (misspelt hook, duplicate channel, entry point or allowed plugin missing)."""
+
+    exit_code = 6
 
 
 class DeliveryError(PluginError):

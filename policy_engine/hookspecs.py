@@ -1,27 +1,30 @@
 """The hooks a channel plugin may implement, and the plain types they exchange.
 
 Every hook is called with keyword arguments, so an implementation may accept only the arguments it
-needs. A plugin module marks its functions with :data:`hookimpl`::
+needs. The channel hooks (send, render_message, validate_template) are called only on the plugin that
+registered the channel, so they never have to check ``channel.name``. A plugin module marks its
+functions with :data:`hookimpl`::
 
-    from policy_engine.hookspecs import ChannelSpec, DeliveryResult, hookimpl
+    from policy_engine.hookspecs import ChannelKind, ChannelSpec, DeliveryResult, hookimpl
 
     @hookimpl
     def policy_engine_register_channels():
-        return [ChannelSpec(name="chat", kind="text", contact_point="phone")]
+        return [ChannelSpec(name="chat", kind=ChannelKind.TEXT, contact_point="phone")]
 
     @hookimpl
     def policy_engine_send(channel, action, message, settings):
-        if channel.name != "chat":
-            return None          # not ours: let the plugin that owns the channel answer
-        ...
+        ...                      # only ever called for "chat"
         return DeliveryResult(status="delivered", provider_id="abc")
+
+Decisions, actions and accounts reach a hook as plain JSON-ready mappings (the contract's Decision
+JSON and account record); what else a channel may use during a send is the :class:`ChannelContext`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import pluggy
 
@@ -32,13 +35,18 @@ from policy_engine._exceptions import (
     PluginError,
     TransientDeliveryError,
 )
+from policy_engine.policy.channels import CHANNEL_KINDS, CONTACT_POINTS, ChannelKind, ChannelSpec, ContactPoint
+from policy_engine.policy.content_rules import CONTENT_RULES
 
 __all__ = [
     "CHANNEL_KINDS",
     "CONTACT_POINTS",
     "CONTENT_RULES",
     "PROJECT_NAME",
+    "ChannelContext",
+    "ChannelKind",
     "ChannelSpec",
+    "ContactPoint",
     "DeliveryResult",
     "Issue",
     "Location",
@@ -57,59 +65,7 @@ PROJECT_NAME = "policy_engine"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-ChannelKind = Literal["call", "text", "email", "letter", "legal", "agent"]
-ContactPoint = Literal["phone", "email", "address"]
 DeliveryStatus = Literal["delivered", "transient_failure", "permanent_failure"]
-
-CHANNEL_KINDS: tuple[str, ...] = ("call", "text", "email", "letter", "legal", "agent")
-CONTACT_POINTS: tuple[str, ...] = ("phone", "email", "address")
-CONTENT_RULES: tuple[str, ...] = ("opt_out", "limited_content_voicemail")
-"""Content rules the core knows by name; plugins may declare their own with a prefix (``acme:``)."""
-
-
-@dataclass(frozen=True)
-class ChannelSpec:
-    """What a channel is: its name in policies, its kind, and the rules its messages obey.
-
-    ``consent_key`` names the ``consent.*`` field of an account that governs this channel, if any.
-
-    ``idempotent_provider`` declares that the provider deduplicates sends by the idempotency key
-    the plugin passes along; only then does dispatch re-send an action whose process died mid-send.
-    """
-
-    name: str
-    kind: ChannelKind
-    counts_as_attempt: bool = True
-    contact_point: ContactPoint | None = None
-    content_rules: tuple[str, ...] = ()
-    idempotent_provider: bool = False
-    consent_key: str | None = None
-    description: str = ""
-    required_settings: tuple[str, ...] = ()
-    """Settings the channel cannot send without; ``"a|b"`` means one of them. Checked before a run."""
-
-    def __post_init__(self) -> None:
-        if self.kind not in CHANNEL_KINDS:
-            raise ValueError(f"channel {self.name!r}: kind {self.kind!r} is not one of {CHANNEL_KINDS}")
-        if self.contact_point is not None and self.contact_point not in CONTACT_POINTS:
-            raise ValueError(
-                f"channel {self.name!r}: contact_point {self.contact_point!r} is not one of {CONTACT_POINTS}"
-            )
-        object.__setattr__(self, "content_rules", tuple(self.content_rules))
-        object.__setattr__(self, "required_settings", tuple(self.required_settings))
-
-    def as_dict(self) -> dict[str, Any]:
-        """The spec as plain JSON-ready data."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "counts_as_attempt": self.counts_as_attempt,
-            "contact_point": self.contact_point,
-            "content_rules": list(self.content_rules),
-            "idempotent_provider": self.idempotent_provider,
-            "consent_key": self.consent_key,
-            "description": self.description,
-        }
 
 
 @dataclass(frozen=True)
@@ -138,6 +94,32 @@ class DeliveryResult:
             raise ValueError(f"DeliveryResult.status {self.status!r} is not a known status")
 
 
+class ChannelContext(Protocol):
+    """What dispatch lends a channel during a send, instead of the ledger itself.
+
+    The agent channel opens tasks with it; the legal channel reads the notices already sent.
+    """
+
+    def open_task(
+        self,
+        *,
+        idempotency_key: str,
+        account_id: str,
+        action: str,
+        channel: str,
+        message: str,
+        subject: str | None = None,
+        template: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> tuple[int, bool]:
+        """Queue a task for a person, once per idempotency key: (task id, whether it was opened now)."""
+        ...
+
+    def account_history(self, account_id: str) -> list[dict[str, Any]]:
+        """The history events recorded for an account, oldest first (contract history shape)."""
+        ...
+
+
 @hookspec
 def policy_engine_register_channels() -> list[ChannelSpec]:  # type: ignore[empty-body]
     """Return the channels this plugin provides."""
@@ -147,14 +129,14 @@ def policy_engine_register_channels() -> list[ChannelSpec]:  # type: ignore[empt
 def policy_engine_render_message(
     channel: ChannelSpec, action: Mapping[str, Any], account: Mapping[str, Any], context: Mapping[str, Any]
 ) -> Message | None:
-    """Render the message for an action on a channel you own, or return None to use the template store."""
+    """Render the message for an action on your channel, or return None to use the template store."""
 
 
 @hookspec
 def policy_engine_validate_template(
     channel: ChannelSpec, template_id: str, source: str
 ) -> list[Issue] | None:
-    """Return the problems a template source has for a channel you own (content rules), or None."""
+    """Return the problems a template source has for your channel (its content rules), or None."""
 
 
 @hookspec(firstresult=True)
@@ -165,9 +147,13 @@ def policy_engine_send(
     message: Message,
     settings: Mapping[str, Any],
     decision: Mapping[str, Any],
-    ledger: Any,
+    channel_context: ChannelContext,
 ) -> DeliveryResult | None:
-    """Send one action on a channel you own (pass action["idempotency_key"] on); return None otherwise."""
+    """Send one action on your channel (pass ``action["idempotency_key"]`` on to the provider).
+
+    Return a DeliveryResult, or raise TransientDeliveryError / PermanentDeliveryError; None counts as
+    a permanent failure ("no plugin sent").
+    """
 
 
 @hookspec

@@ -7,6 +7,11 @@ In a plugin's ``conftest.py``::
 gives the fixtures ``pe_registry`` (a registry with no plugins), ``pe_ledger`` (a SQLite ledger in
 ``tmp_path``) and ``register_plugin`` (registers a plugin for one test, unregisters it afterwards).
 :class:`DeliveryRecorder` is a channel that records what it is asked to send and can be told to fail.
+
+:func:`make_decision`, :func:`make_action` and :func:`sample_account` build the contract's JSON forms
+(what a plugin hook receives, and what ``dry-run --format json`` writes); :func:`run_dispatch` is the
+adapter that parses them into typed ``Decision``/``Account`` objects and dispatches them like a run
+(:meth:`~policy_engine.deliver.dispatch.Dispatcher.dispatch_json`).
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ class DeliveryRecorder:
     """
 
     channel: str = "recorder"
-    kind: ChannelKind = "text"
+    kind: ChannelKind = ChannelKind.TEXT
     contact_point: ContactPoint | None = "phone"
     content_rules: tuple[str, ...] = ()
     idempotent_provider: bool = True
@@ -100,10 +105,8 @@ class DeliveryRecorder:
         account: Mapping[str, Any],
         message: Message,
         settings: Mapping[str, Any],
-    ) -> DeliveryResult | None:
+    ) -> DeliveryResult:
         """Record the call; fail as configured; deliver once per key."""
-        if channel.name != self.channel:
-            return None
         key = str(action["idempotency_key"])
         sent = SentMessage(channel.name, key, str(account.get("account_id")), dict(action), message, settings)
         self.calls.append(sent)
@@ -160,7 +163,10 @@ def sample_account(account_id: str = "A1", **overrides: Any) -> dict[str, Any]:
 
 
 def make_action(channel: str, action: str | None = None, *, key: str | None = None, **extra: Any) -> dict[str, Any]:
-    """An action in the Decision JSON shape, with a unique idempotency key unless one is given."""
+    """An action in the Decision JSON shape, with a unique idempotency key unless one is given.
+
+    ``offer`` may be an offer id (its terms then come from the dispatch context's ``offers``).
+    """
     return {
         "action": action or f"{channel}_action",
         "channel": channel,
@@ -199,13 +205,18 @@ def run_dispatch(
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     context: Mapping[str, Any] | None = None,
 ) -> DispatchSummary:
-    """Dispatch with millisecond retries and no config file: the usual call in a plugin's tests."""
+    """Dispatch with millisecond retries and no config file: the usual call in a plugin's tests.
+
+    ``decisions`` are Decision JSON (:func:`make_decision`) and ``accounts`` account records by id
+    (:func:`sample_account`); they are parsed into typed decisions and accounts exactly as
+    :meth:`Dispatcher.dispatch_json` does, so what the plugin receives is what a real run hands it.
+    """
     store = templates if isinstance(templates, TemplateStore) else TemplateStore.from_mapping(templates or {})
     dispatcher = Dispatcher(
         ledger=ledger, registry=registry, templates=store, settings=settings or {}, context=context,
         retry=FAST_RETRY,
     )
-    return dispatcher.dispatch(decisions, accounts)
+    return dispatcher.dispatch_json(decisions, accounts)
 
 
 try:

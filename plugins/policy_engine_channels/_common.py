@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from policy_engine._exceptions import PermanentDeliveryError, TransientDeliveryError
-from policy_engine.deliver.registry import ChannelSettings
+from policy_engine.deliver.settings import ChannelSettings
 from policy_engine.hookspecs import DeliveryResult
 
 SIGNATURE_HEADER = "X-Policy-Engine-Signature"

@@ -1,6 +1,7 @@
 """Tasks for human agents, queued in the ledger (``policy-engine queue list|claim|complete``).
 
-A task is created once per idempotency key, so a re-send after a crash finds the task already there.
+A task is opened through the send's ChannelContext once per idempotency key, so a re-send after a
+crash finds the task already there.
 """
 
 from __future__ import annotations
@@ -8,17 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from policy_engine._exceptions import PluginError
-from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
-from policy_engine.ledger import AgentQueue, Ledger
+from policy_engine.hookspecs import ChannelContext, ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.policy.channels import BUILTIN_CHANNELS
 
-SPEC = ChannelSpec(
-    name="agent",
-    kind="agent",
-    counts_as_attempt=False,
-    idempotent_provider=True,
-    description="a task in the ledger's agent queue, for a person to call patiently",
-)
+SPEC = BUILTIN_CHANNELS["agent"]
+"""The channel, as the core's built-in catalogue declares it."""
 
 
 @hookimpl
@@ -34,14 +29,10 @@ def policy_engine_send(
     account: Mapping[str, Any],
     message: Message,
     decision: Mapping[str, Any],
-    ledger: Ledger | None,
-) -> DeliveryResult | None:
+    channel_context: ChannelContext,
+) -> DeliveryResult:
     """Open an agent task (once per idempotency key)."""
-    if channel.name != SPEC.name:
-        return None
-    if ledger is None:
-        raise PluginError("the agent channel needs a ledger to queue tasks in")
-    task_id, created = AgentQueue(ledger).create(
+    task_id, created = channel_context.open_task(
         idempotency_key=str(action["idempotency_key"]),
         account_id=str(account.get("account_id")),
         action=str(action.get("action")),

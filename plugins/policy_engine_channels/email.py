@@ -22,23 +22,16 @@ from email.utils import formatdate
 from typing import Any
 
 from policy_engine._exceptions import PermanentDeliveryError, TransientDeliveryError
-from policy_engine.deliver.registry import ChannelSettings
+from policy_engine.deliver.settings import ChannelSettings
 from policy_engine.deliver.templates import with_opt_out
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.policy.channels import BUILTIN_CHANNELS
 from policy_engine_channels._common import channel_settings, contact
 
 DEFAULT_OPT_OUT = "To stop receiving these emails, reply with the word STOP."
 
-SPEC = ChannelSpec(
-    name="email",
-    kind="email",
-    contact_point="email",
-    content_rules=("opt_out",),
-    idempotent_provider=False,
-    consent_key="email",
-    description="email via SMTP (STARTTLS, SSL or plain)",
-    required_settings=("host", "from_addr"),
-)
+SPEC = BUILTIN_CHANNELS["email"]
+"""The channel, as the core's built-in catalogue declares it."""
 
 
 @hookimpl
@@ -100,10 +93,8 @@ def policy_engine_send(
     account: Mapping[str, Any],
     message: Message,
     settings: Mapping[str, Any],
-) -> DeliveryResult | None:
+) -> DeliveryResult:
     """Send the email; 4xx and connection problems are transient, 5xx permanent."""
-    if channel.name != SPEC.name:
-        return None
     conf = channel_settings(channel.name, settings)
     key = str(action["idempotency_key"])
     mail = build_email(message, to=contact(account, "email"), conf=conf, idempotency_key=key)

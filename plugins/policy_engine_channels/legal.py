@@ -10,22 +10,17 @@ deduplicates by ``Idempotency-Key``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from policy_engine._exceptions import PluginError
-from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.hookspecs import ChannelContext, ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.policy.channels import BUILTIN_CHANNELS
 from policy_engine_channels._common import channel_settings, post_signed_json, safe_name, write_atomically
 
-SPEC = ChannelSpec(
-    name="legal",
-    kind="legal",
-    counts_as_attempt=False,
-    idempotent_provider=True,
-    description="legal referral (JSON drop folder or signed webhook)",
-    required_settings=("drop_folder|url",),
-)
+SPEC = BUILTIN_CHANNELS["legal"]
+"""The channel, as the core's built-in catalogue declares it."""
 
 ACCOUNT_FIELDS = (
     "account_id", "customer_id", "region", "currency", "balance", "amount_past_due", "minimum_due",
@@ -34,15 +29,14 @@ ACCOUNT_FIELDS = (
 
 
 def build_referral(
-    action: Mapping[str, Any], account: Mapping[str, Any], decision: Mapping[str, Any], ledger: Any, message: Message
+    action: Mapping[str, Any],
+    account: Mapping[str, Any],
+    decision: Mapping[str, Any],
+    history: Iterable[Mapping[str, Any]],
+    message: Message,
 ) -> dict[str, Any]:
-    """The referral document: account, decision context, and the notice history from the ledger."""
-    notices: list[dict[str, Any]] = []
-    if ledger is not None:
-        notices = [
-            ev for ev in ledger.iter_history(str(account.get("account_id")))
-            if ev.get("type") == "contact" and ev.get("notice")
-        ]
+    """The referral document: account, decision context, and the notices in the account's ``history``."""
+    notices = [dict(ev) for ev in history if ev.get("type") == "contact" and ev.get("notice")]
     return {
         "idempotency_key": action["idempotency_key"],
         "account": {k: account[k] for k in ACCOUNT_FIELDS if k in account},
@@ -72,13 +66,12 @@ def policy_engine_send(
     message: Message,
     settings: Mapping[str, Any],
     decision: Mapping[str, Any],
-    ledger: Any,
-) -> DeliveryResult | None:
+    channel_context: ChannelContext,
+) -> DeliveryResult:
     """Deliver the referral to the drop folder or the webhook."""
-    if channel.name != SPEC.name:
-        return None
     conf = channel_settings(channel.name, settings)
-    referral = build_referral(action, account, decision, ledger, message)
+    history = channel_context.account_history(str(account.get("account_id")))
+    referral = build_referral(action, account, decision, history, message)
     key = str(action["idempotency_key"])
     if conf.get("drop_folder"):
         name = safe_name(key) + ".json"

@@ -28,17 +28,12 @@ from fpdf import FPDF
 
 from policy_engine._exceptions import PermanentDeliveryError
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.policy.channels import BUILTIN_CHANNELS
 from policy_engine_channels._common import channel_settings, contact, safe_name, write_atomically
 from policy_engine_channels.fontcache import font_for
 
-SPEC = ChannelSpec(
-    name="letter",
-    kind="letter",
-    contact_point="address",
-    idempotent_provider=True,
-    description="PDF letters in a print-shop folder with a JSONL manifest",
-    required_settings=("outbox",),
-)
+SPEC = BUILTIN_CHANNELS["letter"]
+"""The channel, as the core's built-in catalogue declares it."""
 
 PREFERRED_FONTS = ("wqy-microhei", "notosanscjk", "notoserifcjk", "wqy-zenhei", "sourcehan", "droidsansfallback")
 KNOWN_FONT_PATHS = (
@@ -157,10 +152,8 @@ def policy_engine_send(
     message: Message,
     settings: Mapping[str, Any],
     decision: Mapping[str, Any] | None = None,
-) -> DeliveryResult | None:
+) -> DeliveryResult:
     """Write the PDF and its manifest line; the letter is dated with the decision's local date."""
-    if channel.name != SPEC.name:
-        return None
     conf = channel_settings(channel.name, settings)
     outbox = Path(str(conf.require("outbox")))
     key = str(action["idempotency_key"])

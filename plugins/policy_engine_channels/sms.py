@@ -12,20 +12,13 @@ from typing import Any
 
 from policy_engine.deliver.templates import with_opt_out
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.policy.channels import BUILTIN_CHANNELS
 from policy_engine_channels._common import channel_settings, contact, post_signed_json
 
 DEFAULT_OPT_OUT = "Reply STOP to opt out."
 
-SPEC = ChannelSpec(
-    name="sms",
-    kind="text",
-    contact_point="phone",
-    content_rules=("opt_out",),
-    idempotent_provider=True,
-    consent_key="sms",
-    description="SMS via an HTTP gateway (signed JSON POST)",
-    required_settings=("url", "secret"),
-)
+SPEC = BUILTIN_CHANNELS["sms"]
+"""The channel, as the core's built-in catalogue declares it."""
 
 
 @hookimpl
@@ -41,10 +34,8 @@ def policy_engine_send(
     account: Mapping[str, Any],
     message: Message,
     settings: Mapping[str, Any],
-) -> DeliveryResult | None:
+) -> DeliveryResult:
     """POST the text to the gateway."""
-    if channel.name != SPEC.name:
-        return None
     conf = channel_settings(channel.name, settings)
     text = with_opt_out(message, str(conf.get("opt_out_text", DEFAULT_OPT_OUT))).text
     payload = {

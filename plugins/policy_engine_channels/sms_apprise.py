@@ -16,20 +16,13 @@ from typing import Any
 
 from policy_engine.deliver.templates import with_opt_out
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.policy.channels import BUILTIN_CHANNELS
 from policy_engine_channels._common import channel_settings, contact
 
 DEFAULT_OPT_OUT = "Reply STOP to opt out."
 
-SPEC = ChannelSpec(
-    name="sms_apprise",
-    kind="text",
-    contact_point="phone",
-    content_rules=("opt_out",),
-    idempotent_provider=False,
-    consent_key="sms",
-    description="SMS through any apprise-supported service",
-    required_settings=("url",),
-)
+SPEC = BUILTIN_CHANNELS["sms_apprise"]
+"""The channel, as the core's built-in catalogue declares it."""
 
 
 @hookimpl
@@ -45,10 +38,8 @@ def policy_engine_send(
     account: Mapping[str, Any],
     message: Message,
     settings: Mapping[str, Any],
-) -> DeliveryResult | None:
+) -> DeliveryResult:
     """Send the text through the apprise URL configured for this channel."""
-    if channel.name != SPEC.name:
-        return None
     import apprise  # noqa: PLC0415  (imported only when this channel sends)
 
     conf = channel_settings(channel.name, settings)

@@ -10,16 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.policy.channels import BUILTIN_CHANNELS
 from policy_engine_channels._common import channel_settings, post_signed_json
 
-SPEC = ChannelSpec(
-    name="webhook",
-    kind="text",
-    counts_as_attempt=False,
-    idempotent_provider=True,
-    description="signed JSON POST of the action to a URL of the bank's",
-    required_settings=("url", "secret"),
-)
+SPEC = BUILTIN_CHANNELS["webhook"]
+"""The channel, as the core's built-in catalogue declares it."""
 
 
 @hookimpl
@@ -36,10 +31,8 @@ def policy_engine_send(
     message: Message,
     settings: Mapping[str, Any],
     decision: Mapping[str, Any],
-) -> DeliveryResult | None:
+) -> DeliveryResult:
     """POST the action to the configured URL."""
-    if channel.name != SPEC.name:
-        return None
     conf = channel_settings(channel.name, settings)
     payload = {
         "idempotency_key": action["idempotency_key"],

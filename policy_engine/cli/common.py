@@ -9,13 +9,15 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from policy_engine._exceptions import InputError, PolicyError
+from policy_engine._exceptions import InputError, PluginRegistrationError, PolicyError
 from policy_engine.cli.app import EXIT_INPUT_UNUSABLE, EXIT_POLICY_INVALID, EXIT_USAGE
 from policy_engine.data.history import HistoryIndex
 from policy_engine.data.readers import Rejects
+from policy_engine.deliver.registry import get_registry
+from policy_engine.policy.channels import ChannelCatalogue
 from policy_engine.policy.loader import LoadedPolicy, load_policy
 
-__all__ = ["fail", "load_history", "load_policy_or_exit", "parse_as_of"]
+__all__ = ["channel_catalogue", "fail", "load_history", "load_policy_or_exit", "parse_as_of"]
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -24,10 +26,19 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def load_policy_or_exit(path: Path) -> LoadedPolicy:
-    """Load a policy; on any policy error print every located issue and exit 3."""
+def channel_catalogue() -> ChannelCatalogue:
+    """The installed plugins' channels, templates checked by their owners; a broken plugin set exits 6."""
     try:
-        loaded = load_policy(path)
+        return get_registry().channel_catalogue()
+    except PluginRegistrationError as exc:
+        raise fail(f"error: {exc}", PluginRegistrationError.exit_code) from None
+
+
+def load_policy_or_exit(path: Path) -> LoadedPolicy:
+    """Load a policy against the installed channels; on any policy error print every located issue and exit 3."""
+    catalogue = channel_catalogue()
+    try:
+        loaded = load_policy(path, channels=catalogue)
     except PolicyError as exc:
         for issue in exc.issues:
             typer.echo(str(issue), err=True)

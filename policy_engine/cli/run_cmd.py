@@ -17,8 +17,9 @@ from policy_engine.cli.common import fail, load_history, load_policy_or_exit, pa
 from policy_engine.cli.dryrun_cmd import AccountsOpt, AsOfOpt, HistoryOpt, PolicyOpt, RejectsOpt, _open_accounts
 from policy_engine.data.readers import Rejects
 from policy_engine.decide.engine import Engine
-from policy_engine.deliver.registry import get_registry, setting_env_var
+from policy_engine.deliver.registry import get_registry
 from policy_engine.deliver.run import RunReport, history_with_ledger, run_batch, unconfigured_channels
+from policy_engine.deliver.settings import setting_env_var
 from policy_engine.ledger import open_ledger
 
 EXIT_RUNTIME = 1

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from policy_engine.cli.app import EXIT_OK, EXIT_POLICY_INVALID, EXIT_TESTS_FAILED, EXIT_USAGE, app
+from policy_engine.cli.common import channel_catalogue
 from policy_engine.cli.table import print_explanation
 from policy_engine.decide.rules import BACKENDS, DEFAULT_BACKEND
 from policy_engine.lifecycle.suite import RunReport, SuiteResult, failure_lines, run_paths
@@ -91,7 +92,7 @@ def test_command(
     if threshold is not None and not 0 <= threshold <= 100:
         raise _usage(f"--threshold must be a percentage between 0 and 100, not {threshold:g}")
     try:
-        report = run_paths(paths, backend=backend)
+        report = run_paths(paths, backend=backend, channels=channel_catalogue())
     except ImportError as exc:  # an optional rule backend that is not installed
         raise _usage(f"the {backend} backend is not available: {exc}") from None
     for issue in report.issues:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from policy_engine.cli.app import EXIT_OK, EXIT_POLICY_INVALID, EXIT_USAGE, app
+from policy_engine.cli.common import channel_catalogue
 from policy_engine.policy.validate import policy_schema, reports_as_json, validate_paths
 
 
@@ -23,7 +24,7 @@ def validate(
     if fmt not in ("text", "json"):
         typer.echo(f"error: --format must be text or json, not '{fmt}'", err=True)
         raise typer.Exit(EXIT_USAGE)
-    reports = validate_paths(paths)
+    reports = validate_paths(paths, channels=channel_catalogue())
     if not reports:
         typer.echo("error: no policy files found in " + ", ".join(map(str, paths)), err=True)
         raise typer.Exit(EXIT_POLICY_INVALID)

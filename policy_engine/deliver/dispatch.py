@@ -9,6 +9,10 @@ For every action, in order:
    exponential backoff;
 4. the result and its history event are committed together.
 
+Decisions arrive typed, as ``(Account, Decision)`` pairs; they become JSON only for the ledger and at
+the hook boundary (each hook gets the contract's Decision JSON, action and account record). A send,
+a render and a template check go to the plugin that owns the channel, no other.
+
 A process that dies between 2 and 4 leaves a ``sending`` row. The next run resolves it by this rule:
 if the channel declares ``idempotent_provider`` (its provider deduplicates by the key we pass), the
 action is sent again with the same key and the provider drops the duplicate, so nothing is lost and
@@ -28,18 +32,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from policy_engine._exceptions import PermanentDeliveryError, PluginError, TransientDeliveryError
-from policy_engine.deliver.registry import PluginRegistry, get_registry, load_settings
-from policy_engine.deliver.templates import TemplateError, TemplateStore, render
+from policy_engine.data.records import Account, describe_validation_error
+from policy_engine.decide.decision import Decision, PlannedAction
+from policy_engine.deliver.channel_context import LedgerChannelContext
+from policy_engine.deliver.registry import PluginRegistry, get_registry
+from policy_engine.deliver.settings import load_settings
+from policy_engine.deliver.templates import TemplateError, TemplateStore, render, template_account
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message
 from policy_engine.ledger import Claim, Ledger, worker_identity
-from policy_engine.ledger.clock import parse_instant, utc_iso
+from policy_engine.ledger.clock import utc_iso
 
-__all__ = ["ChannelTally", "Dispatcher", "DispatchSummary", "Failure", "RetryPolicy", "dispatch"]
+__all__ = ["AccountLookup", "ChannelTally", "Dispatcher", "DispatchSummary", "Failure", "RetryPolicy", "dispatch"]
 
 log = logging.getLogger(__name__)
 
-AccountLookup = Mapping[str, Mapping[str, Any]] | Callable[[str], Mapping[str, Any] | None]
+AccountLookup = (
+    Mapping[str, Account | Mapping[str, Any]] | Callable[[str], Account | Mapping[str, Any] | None]
+)
+"""Where :meth:`Dispatcher.dispatch_json` finds the account of a decision: by id, a record or an Account."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,23 @@ class DispatchSummary:
         }
 
 
+@dataclass
+class _Outgoing:
+    """One action on its way out, typed, with the JSON forms the ledger and the hooks receive."""
+
+    decision: Decision
+    decision_json: dict[str, Any]
+    action: PlannedAction
+    action_json: dict[str, Any]
+    account: Account | None
+    account_json: dict[str, Any]
+
+    def failure(self, error: str, *, retryable: bool = False, earlier: bool = False) -> Failure:
+        """This action as a reported failure."""
+        return Failure(self.decision.account_id, self.action.action, self.action.channel,
+                       self.action.idempotency_key, error, retryable, earlier)
+
+
 class Dispatcher:
     """Sends decided actions through the registered channel plugins, recording everything in a ledger."""
 
@@ -142,55 +172,92 @@ class Dispatcher:
         self.clock = clock if clock is not None else ledger.clock
         self.sleep = sleep
         self.worker = worker or worker_identity()
+        self.channel_context = LedgerChannelContext(ledger)
 
-    def dispatch(self, decisions: Iterable[Mapping[str, Any]], accounts: AccountLookup) -> DispatchSummary:
+    def dispatch(self, batch: Iterable[tuple[Account, Decision]]) -> DispatchSummary:
         """Send every action of every decision (see the module doc for the guarantees)."""
         summary = DispatchSummary()
-        lookup = accounts if callable(accounts) else accounts.get
-        for decision in decisions:
-            actions = [a for a in decision.get("actions") or [] if self._has_key(decision, a, summary)]
-            if not actions:
-                continue
-            self.ledger.record_decision({**decision, "actions": actions})
-            account = lookup(str(decision["account_id"]))
-            for action in actions:
-                self._dispatch_action(decision, action, account, summary)
+        for account, decision in batch:
+            self._dispatch_decision(decision, account, None, summary)
         return summary
 
-    # -- one action ------------------------------------------------------------------------------
+    def dispatch_json(self, decisions: Iterable[Mapping[str, Any]], accounts: AccountLookup) -> DispatchSummary:
+        """Send decisions given as the contract's Decision JSON (``dry-run --format json``), their accounts
+        found in ``accounts`` by id (account records or Accounts); otherwise exactly like :meth:`dispatch`.
 
-    def _has_key(self, decision: Mapping[str, Any], action: Mapping[str, Any], summary: DispatchSummary) -> bool:
-        if action.get("idempotency_key"):
+        A decision that does not parse is reported (one failure per action) and the batch goes on; an
+        action whose account is missing or invalid fails permanently with the reason.
+        """
+        summary = DispatchSummary()
+        lookup = accounts if callable(accounts) else accounts.get
+        for data in decisions:
+            if not isinstance(data, Mapping):
+                self._report_unreadable({}, f"invalid_decision: {type(data).__name__} is not a JSON object", summary)
+                continue
+            try:
+                decision = Decision.from_dict(data)
+            except (ValueError, TypeError, AttributeError) as exc:  # AttributeError: an action is not an object
+                self._report_unreadable(data, f"invalid_decision: {exc}", summary)
+                continue
+            record = lookup(decision.account_id)
+            account: Account | None = None
+            problem = "account_not_found: the account is not in the accounts given to dispatch"
+            if isinstance(record, Account):
+                account = record
+            elif record is not None:
+                try:
+                    account = Account.model_validate(record)
+                except ValidationError as exc:
+                    problem = f"invalid_account: {describe_validation_error(exc)}"
+            self._dispatch_decision(decision, account, problem, summary)
+        return summary
+
+    # -- one decision, one action ------------------------------------------------------------------
+
+    def _dispatch_decision(
+        self, decision: Decision, account: Account | None, missing_account: str | None, summary: DispatchSummary
+    ) -> None:
+        actions = [a for a in decision.actions if self._has_key(decision, a, summary)]
+        if not actions:
+            return
+        decision_json = decision.to_dict()
+        decision_json["actions"] = [a.to_dict() for a in actions]
+        self.ledger.record_decision(decision_json)
+        account_json = template_account(account) if account is not None else {}
+        for action, action_json in zip(actions, decision_json["actions"], strict=True):
+            outgoing = _Outgoing(decision, decision_json, action, action_json, account, account_json)
+            self._dispatch_action(outgoing, missing_account, summary)
+
+    def _has_key(self, decision: Decision, action: PlannedAction, summary: DispatchSummary) -> bool:
+        if action.idempotency_key:
             return True
-        channel = str(action.get("channel", ""))
-        summary.tally(channel).failed += 1
+        summary.tally(action.channel).failed += 1
         summary.failures.append(
-            Failure(str(decision.get("account_id")), str(action.get("action")), channel, "",
-                    "action has no idempotency_key: not sent")
+            Failure(decision.account_id, action.action, action.channel, "", "action has no idempotency_key: not sent")
         )
         return False
 
-    def _dispatch_action(
-        self,
-        decision: Mapping[str, Any],
-        action: Mapping[str, Any],
-        account: Mapping[str, Any] | None,
-        summary: DispatchSummary,
-    ) -> None:
-        key = str(action["idempotency_key"])
-        name = str(action.get("channel", ""))
-        tally = summary.tally(name)
-        spec = self.channels.get(name)
+    def _report_unreadable(self, data: Mapping[str, Any], error: str, summary: DispatchSummary) -> None:
+        actions = data.get("actions") if isinstance(data.get("actions"), list) else []
+        for action in actions or [{}]:
+            item = action if isinstance(action, Mapping) else {}
+            channel = str(item.get("channel", ""))
+            summary.tally(channel).failed += 1
+            summary.failures.append(Failure(str(data.get("account_id")), str(item.get("action")), channel,
+                                            str(item.get("idempotency_key") or ""), error))
+
+    def _dispatch_action(self, out: _Outgoing, missing_account: str | None, summary: DispatchSummary) -> None:
+        action = out.action
+        key = action.idempotency_key
+        tally = summary.tally(action.channel)
+        spec = self.channels.get(action.channel)
 
         bad_send_at: str | None = None
-        send_at = action.get("send_at")
-        if send_at:
-            try:
-                if parse_instant(str(send_at)) > self.clock():
-                    tally.deferred += 1
-                    return
-            except ValueError as exc:
-                bad_send_at = f"invalid_send_at: {exc}"
+        if action.send_at.utcoffset() is None:
+            bad_send_at = f"invalid_send_at: {action.send_at.isoformat()!r} has no UTC offset"
+        elif action.send_at > self.clock():
+            tally.deferred += 1
+            return
 
         outcome = self.ledger.claim(
             key,
@@ -203,26 +270,27 @@ class Dispatcher:
                 tally.skipped += 1
             elif outcome.state == "failed_permanent":
                 tally.skipped += 1
-                summary.failures.append(self._failure(decision, action, outcome.reason, earlier=True))
+                summary.failures.append(out.failure(outcome.reason or "", earlier=True))
             else:
                 tally.in_flight += 1
             return
         claim = outcome.claim
 
-        problem = bad_send_at or self._precheck(spec, name, account)
+        problem = bad_send_at or self._precheck(spec, out, missing_account)
         if problem is not None:
-            self._fail_permanently(claim, decision, action, spec, problem, summary)
+            self._fail_permanently(claim, out, problem, summary)
             return
-        assert spec is not None and account is not None
+        assert spec is not None
         try:
-            message = self._render(spec, decision, action, account)
+            message = self._render(spec, out)
         except TemplateError as exc:
-            self._fail_permanently(claim, decision, action, spec, str(exc), summary)
+            self._fail_permanently(claim, out, str(exc), summary)
             return
 
-        self._observe("policy_engine_before_dispatch", decision=decision, action=action, channel=spec)
-        result = self._send_with_retries(claim, spec, decision, action, account, message)
-        event = self._event(decision, action, spec, result)
+        self._observe("policy_engine_before_dispatch", decision=out.decision_json, action=out.action_json,
+                      channel=spec)
+        result = self._send_with_retries(claim, spec, out, message)
+        event = self._event(out, spec, result)
         state = {"delivered": "delivered", "permanent_failure": "failed_permanent"}.get(
             result.status, "failed_transient"
         )
@@ -238,45 +306,43 @@ class Dispatcher:
             tally.sent += 1
         else:
             tally.failed += 1
-            summary.failures.append(
-                self._failure(decision, action, result.detail or result.status, retryable=state != "failed_permanent")
-            )
-        log.info("dispatch %s on %s: %s", key, name, state)
-        self._observe("policy_engine_after_dispatch", decision=decision, action=action, channel=spec, result=result)
+            summary.failures.append(out.failure(result.detail or result.status, retryable=state != "failed_permanent"))
+        log.info("dispatch %s on %s: %s", key, action.channel, state)
+        self._observe("policy_engine_after_dispatch", decision=out.decision_json, action=out.action_json,
+                      channel=spec, result=result)
 
-    def _precheck(self, spec: ChannelSpec | None, name: str, account: Mapping[str, Any] | None) -> str | None:
+    def _precheck(self, spec: ChannelSpec | None, out: _Outgoing, missing_account: str | None) -> str | None:
         if spec is None:
-            return f"unknown_channel: no plugin provides channel {name!r}"
-        if account is None:
-            return "account_not_found: the account is not in the accounts given to dispatch"
-        if spec.contact_point and not (account.get("contact") or {}).get(spec.contact_point):
+            return f"unknown_channel: no plugin provides channel {out.action.channel!r}"
+        if out.account is None:
+            return missing_account or "account_not_found: the account is not in the accounts given to dispatch"
+        if spec.contact_point and not getattr(out.account.contact, spec.contact_point):
             return f"no_contact_point: the account has no contact.{spec.contact_point}"
         return None
 
-    def _render(
-        self, spec: ChannelSpec, decision: Mapping[str, Any], action: Mapping[str, Any], account: Mapping[str, Any]
-    ) -> Message:
-        variables = self.template_variables(decision, action, account, spec)
-        message = self.registry.hook.policy_engine_render_message(
-            channel=spec, action=action, account=account, context=variables
+    def _render(self, spec: ChannelSpec, out: _Outgoing) -> Message:
+        variables = self.template_variables(out.decision_json, out.action_json, out.account_json, spec)
+        message = self.registry.owner_hook(spec.name, "policy_engine_render_message")(
+            channel=spec, action=out.action_json, account=out.account_json, context=variables
         )
         if message is not None:
             return message
-        template_id = action.get("template")
-        if not template_id:
-            return Message(text="", template=None, language=account.get("language"))
-        return render(self.templates.get(str(template_id), account.get("language")), variables)
+        language = out.account.language if out.account is not None else None
+        if not out.action.template:
+            return Message(text="", template=None, language=language)
+        return render(self.templates.get(out.action.template, language), variables)
 
     def template_variables(
         self, decision: Mapping[str, Any], action: Mapping[str, Any], account: Mapping[str, Any], spec: ChannelSpec
     ) -> dict[str, Any]:
-        """What a template sees for this action (see :mod:`policy_engine.deliver.templates`)."""
-        offer_ref = action.get("offer")
+        """What a template sees for this action, from the JSON forms of the decision, action and account
+        (see :mod:`policy_engine.policy.templates`); an offer is its terms, from the action or the context."""
+        offer: Any = action.get("offer")
         offers = self.context.get("offers") or {}
-        if isinstance(offer_ref, Mapping):  # the engine attaches the offer's terms to the action
-            offer: Any = dict(offer_ref)
-        else:
-            offer = offers.get(offer_ref, {"id": offer_ref}) if offer_ref else None
+        if isinstance(offer, Mapping):
+            offer = {**(offers.get(offer.get("id")) or {}), **offer}
+        elif offer:
+            offer = offers.get(offer, {"id": offer})
         return {
             "account": account,
             "stage": decision.get("stage"),
@@ -292,20 +358,12 @@ class Dispatcher:
             "opt_out": self.context.get("opt_out", ""),
         }
 
-    def _send_with_retries(
-        self,
-        claim: Claim,
-        spec: ChannelSpec,
-        decision: Mapping[str, Any],
-        action: Mapping[str, Any],
-        account: Mapping[str, Any],
-        message: Message,
-    ) -> DeliveryResult:
+    def _send_with_retries(self, claim: Claim, spec: ChannelSpec, out: _Outgoing, message: Message) -> DeliveryResult:
         settings = self.settings.get(spec.name, {})
         failed = 0
         while True:
             started = self.clock()
-            result = self._send_once(spec, decision, action, account, message, settings)
+            result = self._send_once(spec, out, message, settings)
             if result.status != "transient_failure" or failed + 1 >= self.retry.max_attempts:
                 self.ledger.record_attempt(
                     claim, status=result.status, provider_id=result.provider_id, detail=result.detail, started=started
@@ -321,18 +379,12 @@ class Dispatcher:
             self.sleep(self.retry.delay(failed))
 
     def _send_once(
-        self,
-        spec: ChannelSpec,
-        decision: Mapping[str, Any],
-        action: Mapping[str, Any],
-        account: Mapping[str, Any],
-        message: Message,
-        settings: Mapping[str, Any],
+        self, spec: ChannelSpec, out: _Outgoing, message: Message, settings: Mapping[str, Any]
     ) -> DeliveryResult:
         try:
-            result = self.registry.hook.policy_engine_send(
-                channel=spec, action=action, account=account, message=message, settings=settings,
-                decision=decision, ledger=self.ledger,
+            result = self.registry.owner_hook(spec.name, "policy_engine_send")(
+                channel=spec, action=out.action_json, account=out.account_json, message=message, settings=settings,
+                decision=out.decision_json, channel_context=self.channel_context,
             )
         except TransientDeliveryError as exc:
             return DeliveryResult("transient_failure", exc.provider_id, str(exc))
@@ -351,49 +403,30 @@ class Dispatcher:
             return DeliveryResult("permanent_failure", None, f"plugin returned {type(result).__name__}")
         return result
 
-    def _event(
-        self, decision: Mapping[str, Any], action: Mapping[str, Any], spec: ChannelSpec, result: DeliveryResult
-    ) -> dict[str, Any] | None:
+    def _event(self, out: _Outgoing, spec: ChannelSpec, result: DeliveryResult) -> dict[str, Any] | None:
         if result.status == "transient_failure":
             return None  # the row stays retryable; the next run decides again
         event: dict[str, Any] = {
-            "account_id": str(decision["account_id"]),
+            "account_id": out.decision.account_id,
             "at": utc_iso(self.clock()),
             "type": "contact",
             "channel": spec.name,
             "outcome": (result.outcome or "sent") if result.status == "delivered" else "failed",
-            "action": action.get("action"),
-            "notice": action.get("notice"),
-            "idempotency_key": action["idempotency_key"],
+            "action": out.action.action,
+            "notice": out.action.notice,
+            "idempotency_key": out.action.idempotency_key,
             "provider_id": result.provider_id,
         }
         if not spec.counts_as_attempt:
             event["counts_as_attempt"] = False
         return event
 
-    def _fail_permanently(
-        self,
-        claim: Claim,
-        decision: Mapping[str, Any],
-        action: Mapping[str, Any],
-        spec: ChannelSpec | None,
-        reason: str,
-        summary: DispatchSummary,
-    ) -> None:
+    def _fail_permanently(self, claim: Claim, out: _Outgoing, reason: str, summary: DispatchSummary) -> None:
         self.ledger.record_attempt(claim, status="permanent_failure", provider_id=None, detail=reason,
                                    started=self.clock())
         self.ledger.finish(claim, state="failed_permanent", error=reason)
-        summary.tally(str(action.get("channel", ""))).failed += 1
-        summary.failures.append(self._failure(decision, action, reason))
-
-    def _failure(
-        self, decision: Mapping[str, Any], action: Mapping[str, Any], error: str, *, retryable: bool = False,
-        earlier: bool = False,
-    ) -> Failure:
-        return Failure(
-            str(decision.get("account_id")), str(action.get("action")), str(action.get("channel")),
-            str(action.get("idempotency_key")), error, retryable, earlier,
-        )
+        summary.tally(out.action.channel).failed += 1
+        summary.failures.append(out.failure(reason))
 
     def _observe(self, hook_name: str, **kwargs: Any) -> None:
         try:
@@ -403,9 +436,8 @@ class Dispatcher:
 
 
 def dispatch(
-    decisions: Iterable[Mapping[str, Any]],
+    batch: Iterable[tuple[Account, Decision]],
     *,
-    accounts: AccountLookup,
     ledger: Ledger,
     registry: PluginRegistry | None = None,
     templates: TemplateStore | None = None,
@@ -415,9 +447,9 @@ def dispatch(
     retry: RetryPolicy | None = None,
     lease_seconds: float = 600.0,
 ) -> DispatchSummary:
-    """Send the actions of ``decisions`` (Decision JSON dicts) exactly once; see :class:`Dispatcher`."""
+    """Send the actions of ``(Account, Decision)`` pairs exactly once; see :class:`Dispatcher`."""
     dispatcher = Dispatcher(
         ledger=ledger, registry=registry, templates=templates, context=context, settings=settings,
         config=config, retry=retry, lease_seconds=lease_seconds,
     )
-    return dispatcher.dispatch(decisions, accounts)
+    return dispatcher.dispatch(batch)

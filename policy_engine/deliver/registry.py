@@ -1,44 +1,48 @@
-"""The plugin registry: pluggy underneath, entry-point discovery, and start-up checks.
+"""The plugin registry: pluggy underneath, entry-point discovery, start-up checks, and channel owners.
 
 Plugins are published in the ``policy_engine`` entry-point group. ``POLICY_ENGINE_PLUGINS`` (comma
 separated entry-point names) limits which of them load; unset means all, empty means none.
-:meth:`PluginRegistry.check` runs at start-up: a misspelt hook or two plugins claiming one channel
-name stop the program with a :class:`PluginRegistrationError` that names the plugins.
+
+The rule this module keeps: a broken plugin set is loud, never a silent fallback. An allow-list naming
+a plugin that is not installed, an entry point that fails to import, a misspelt hook, two plugins
+claiming one channel name, or a plugin with send/render/validate hooks but no channel all stop the
+program with a one-line :class:`PluginRegistrationError` naming the plugin.
+
+Each channel has exactly one owner, the plugin that registers it; the channel hooks
+(``policy_engine_send``, ``policy_engine_render_message``, ``policy_engine_validate_template``) of a
+channel are called on its owner only (:meth:`PluginRegistry.owner_hook`), so a plugin never has to
+check whether a channel is its own.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata as md
 import os
-import re
-import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pluggy
 
 from policy_engine import hookspecs
-from policy_engine._exceptions import PluginError, PluginRegistrationError
-from policy_engine.hookspecs import ChannelSpec
+from policy_engine._exceptions import Issue, PluginError, PluginRegistrationError
+from policy_engine.policy.channels import ChannelCatalogue, ChannelSpec
 
 __all__ = [
     "ALLOW_LIST_ENV",
-    "ChannelSettings",
+    "CHANNEL_HOOKS",
     "PluginInfo",
     "PluginRegistry",
     "allowed_plugin_names",
     "get_registry",
-    "load_settings",
-    "missing_settings",
-    "setting_env_var",
-    "registered_channel_infos",
 ]
 
 ALLOW_LIST_ENV = "POLICY_ENGINE_PLUGINS"
 HOOK_PREFIX = "policy_engine_"
+CHANNEL_HOOKS = ("policy_engine_send", "policy_engine_render_message", "policy_engine_validate_template")
+"""The hooks called for one channel, on the plugin that owns it."""
 
 
 class _Manager(pluggy.PluginManager):
@@ -84,17 +88,25 @@ def allowed_plugin_names(environ: Mapping[str, str] | None = None) -> set[str] |
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
+@dataclass(frozen=True)
+class _Channel:
+    spec: ChannelSpec
+    owner: str
+
+
 class PluginRegistry:
-    """The registered plugins and the channels they provide."""
+    """The registered plugins, the channels they provide, and which plugin owns each channel."""
 
     def __init__(self) -> None:
         self.pm = _Manager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self._dists: dict[str, tuple[str | None, str | None]] = {}
+        self._channels: dict[str, _Channel] | None = None
+        self._owner_hooks: dict[tuple[str, str], pluggy.HookCaller] = {}
 
     @property
     def hook(self) -> Any:
-        """The pluggy hook relay: ``registry.hook.policy_engine_send(channel=..., ...)``."""
+        """The pluggy hook relay, for hooks every plugin hears (``policy_engine_before_dispatch``...)."""
         return self.pm.hook
 
     def register(self, plugin: object, name: str | None = None) -> str:
@@ -103,9 +115,10 @@ class PluginRegistry:
         try:
             registered = self.pm.register(plugin, name=plugin_name)
         except (pluggy.PluginValidationError, ValueError) as exc:
-            raise PluginRegistrationError(f"plugin {plugin_name!r} cannot be registered: {exc}") from exc
+            raise PluginRegistrationError(f"plugin {plugin_name!r} cannot be registered: {_one_line(exc)}") from exc
         if registered is None:
             raise PluginRegistrationError(f"plugin {plugin_name!r} is blocked")
+        self._forget_channels()
         return registered
 
     def unregister(self, name: str) -> None:
@@ -114,28 +127,41 @@ class PluginRegistry:
         if plugin is not None:
             self.pm.unregister(plugin=plugin, name=name)
         self._dists.pop(name, None)
+        self._forget_channels()
 
     def load_entry_points(self, allow: set[str] | None = None) -> list[str]:
-        """Load the ``policy_engine`` entry points (those in ``allow`` when given); returns their names."""
+        """Load the ``policy_engine`` entry points (those in ``allow`` when given); returns their names.
+
+        An entry point that fails to import, two different entry points of one name, or an allowed
+        name that is not installed is a PluginRegistrationError.
+        """
         loaded: list[str] = []
+        seen: dict[str, str] = {}
         for ep in md.entry_points(group=hookspecs.PROJECT_NAME):
             if allow is not None and ep.name not in allow:
                 continue
+            if ep.name in seen:
+                if seen[ep.name] != ep.value:
+                    raise PluginRegistrationError(
+                        f"plugin {ep.name!r} is published twice: {seen[ep.name]!r} and {ep.value!r}"
+                    )
+                continue
+            seen[ep.name] = ep.value
             if self.pm.get_plugin(ep.name) is not None:
                 continue
             try:
                 plugin = ep.load()
             except Exception as exc:
                 raise PluginRegistrationError(
-                    f"plugin {ep.name!r}: entry point {ep.value!r} cannot be loaded: {exc}"
+                    f"plugin {ep.name!r}: entry point {ep.value!r} cannot be loaded: "
+                    f"{exc.__class__.__name__}: {_one_line(exc)}"
                 ) from exc
             self.register(plugin, name=ep.name)
             dist = ep.dist
             self._dists[ep.name] = (dist.metadata["Name"] if dist else None, dist.version if dist else None)
             loaded.append(ep.name)
         if allow:
-            missing = allow - {ep.name for ep in md.entry_points(group=hookspecs.PROJECT_NAME)}
-            missing -= set(self.names())
+            missing = allow - set(seen) - set(self.names())
             if missing:
                 raise PluginRegistrationError(
                     f"{ALLOW_LIST_ENV} names plugins that are not installed: {', '.join(sorted(missing))}"
@@ -144,10 +170,10 @@ class PluginRegistry:
 
     def names(self) -> list[str]:
         """Names of the registered plugins, in registration order."""
-        return [name for name, _ in self.pm.list_name_plugin()]
+        return [name for name, plugin in self.pm.list_name_plugin() if plugin is not None]
 
     def check(self) -> None:
-        """Start-up check: every hook a plugin implements exists, and channel names are unique."""
+        """Start-up check: every hook exists, channel names are unique, channel hooks have a channel."""
         for name, plugin in self.pm.list_name_plugin():
             for hook_name in dir(plugin):
                 if not hook_name.startswith(HOOK_PREFIX) or not callable(getattr(plugin, hook_name, None)):
@@ -162,45 +188,62 @@ class PluginRegistry:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginRegistrationError(f"plugin {self._name_of(exc.plugin)!r}: {exc}") from exc
-        self.registered_channels()
+            raise PluginRegistrationError(f"plugin {self._name_of(exc.plugin)!r}: {_one_line(exc)}") from exc
+        owners = set(self.channel_owners().values())
+        for hook_name in CHANNEL_HOOKS:
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                if impl.plugin_name not in owners:
+                    raise PluginRegistrationError(
+                        f"plugin {impl.plugin_name!r} implements {hook_name} but provides no channel "
+                        "(policy_engine_register_channels), so it would never be called"
+                    )
 
     def registered_channels(self) -> dict[str, ChannelSpec]:
         """Every channel by name; two plugins providing one name is a PluginRegistrationError."""
-        channels: dict[str, ChannelSpec] = {}
-        owners: dict[str, str] = {}
-        caller = self.pm.hook.policy_engine_register_channels
-        for impl in reversed(caller.get_hookimpls()):
-            specs = _specs_of(impl)
-            for spec in specs:
-                if not isinstance(spec, ChannelSpec):
-                    raise PluginRegistrationError(
-                        f"plugin {impl.plugin_name!r} returned {spec!r} from "
-                        "policy_engine_register_channels; expected ChannelSpec"
-                    )
-                if spec.name in channels:
-                    raise PluginRegistrationError(
-                        f"channel {spec.name!r} is provided by two plugins: "
-                        f"{owners[spec.name]!r} and {impl.plugin_name!r}"
-                    )
-                channels[spec.name] = spec
-                owners[spec.name] = impl.plugin_name
-        return channels
+        return {name: channel.spec for name, channel in self._channel_table().items()}
 
     def channel_owners(self) -> dict[str, str]:
         """Which plugin provides each channel."""
-        owners: dict[str, str] = {}
-        for impl in self.pm.hook.policy_engine_register_channels.get_hookimpls():
-            specs = _specs_of(impl)
-            for spec in specs:
-                owners.setdefault(spec.name, impl.plugin_name)
-        return owners
+        return {name: channel.owner for name, channel in self._channel_table().items()}
+
+    def channel_catalogue(self) -> ChannelCatalogue:
+        """The registered channels as the policy loader's catalogue, templates checked by their owners."""
+        return ChannelCatalogue(self.registered_channels().values(), template_check=self.template_issues)
+
+    def owner_hook(self, channel: str, hook_name: str) -> pluggy.HookCaller:
+        """The hook ``hook_name`` as implemented by the plugin that owns ``channel``, and no other.
+
+        Call it like any pluggy hook: ``registry.owner_hook("sms", "policy_engine_send")(channel=...)``.
+        """
+        key = (channel, hook_name)
+        caller = self._owner_hooks.get(key)
+        if caller is None:
+            owner = self._channel_table().get(channel)
+            if owner is None:
+                raise PluginError(f"no plugin provides channel {channel!r}")
+            owner_plugin = self.pm.get_plugin(owner.owner)
+            others = [plugin for _, plugin in self.pm.list_name_plugin()
+                      if plugin is not None and plugin is not owner_plugin]
+            caller = self.pm.subset_hook_caller(hook_name, others)
+            self._owner_hooks[key] = caller
+        return caller
+
+    def template_issues(self, channel: ChannelSpec, template_id: str, source: str) -> list[Issue]:
+        """What the owner of ``channel`` finds wrong with a template text (``policy_engine_validate_template``)."""
+        if channel.name not in self._channel_table():
+            return []
+        found = self.owner_hook(channel.name, "policy_engine_validate_template")(
+            channel=channel, template_id=template_id, source=source
+        )
+        return [issue for issues in found for issue in issues or []]
 
     def plugin_infos(self) -> list[PluginInfo]:
         """Name, version, channels and hooks of every registered plugin."""
         owners = self.channel_owners()
         infos = []
         for name, plugin in self.pm.list_name_plugin():
+            if plugin is None:
+                continue
             dist, version = self._dists.get(name, (None, None))
             if version is None and isinstance(plugin, ModuleType):
                 version = getattr(plugin, "__version__", None)
@@ -209,14 +252,39 @@ class PluginRegistry:
             infos.append(PluginInfo(name, version, dist, channels, hooks))
         return infos
 
+    def _channel_table(self) -> dict[str, _Channel]:
+        if self._channels is None:
+            table: dict[str, _Channel] = {}
+            caller = self.pm.hook.policy_engine_register_channels
+            for impl in reversed(caller.get_hookimpls()):
+                returned: Any = impl.function()
+                for spec in list(returned or []):
+                    if not isinstance(spec, ChannelSpec):
+                        raise PluginRegistrationError(
+                            f"plugin {impl.plugin_name!r} returned {spec!r} from "
+                            "policy_engine_register_channels; expected ChannelSpec"
+                        )
+                    if spec.name in table:
+                        raise PluginRegistrationError(
+                            f"channel {spec.name!r} is provided by two plugins: "
+                            f"{table[spec.name].owner!r} and {impl.plugin_name!r}"
+                        )
+                    table[spec.name] = _Channel(spec, impl.plugin_name)
+            self._channels = table
+        return self._channels
+
+    def _forget_channels(self) -> None:
+        self._channels = None
+        self._owner_hooks.clear()
+
     def _name_of(self, plugin: object) -> str:
         name = self.pm.get_name(plugin)
         return name if name is not None else _default_name(plugin)
 
 
-def _specs_of(impl: Any) -> list[Any]:
-    """What one plugin's ``policy_engine_register_channels`` returns, as a list."""
-    return list(impl.function() or [])
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or exc.__class__.__name__
 
 
 def _default_name(plugin: object) -> str:
@@ -226,140 +294,26 @@ def _default_name(plugin: object) -> str:
 
 
 def _suggest(name: str, known: Iterable[str]) -> str:
-    import difflib
-
     close = difflib.get_close_matches(name, list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-_default: PluginRegistry | None = None
-
-
-def registered_channel_infos() -> dict[str, Any]:
-    """The installed channels as :class:`policy_engine.policy.channels.ChannelInfo` (for the policy validator)."""
-    from policy_engine.policy.channels import ChannelInfo
-
-    return {
-        name: ChannelInfo(spec.name, spec.kind, spec.counts_as_attempt, spec.contact_point, spec.consent_key)
-        for name, spec in get_registry().registered_channels().items()
-    }
+_default: tuple[frozenset[str] | None, PluginRegistry] | None = None
 
 
 def get_registry(*, reload: bool = False, environ: Mapping[str, str] | None = None) -> PluginRegistry:
-    """The process-wide registry with the installed entry points loaded and checked."""
-    global _default
-    if _default is None or reload:
-        registry = PluginRegistry()
-        registry.load_entry_points(allowed_plugin_names(environ))
-        registry.check()
-        _default = registry
-    return _default
+    """The process-wide registry with the installed entry points loaded and checked.
 
-
-SECRET_KEY_PATTERN = re.compile(r"secret|password|passwd|token|api_?key|credential|auth", re.IGNORECASE)
-DEFAULT_CONFIG = "policy-engine.toml"
-ENV_PREFIX = "POLICY_ENGINE_"
-
-
-class ChannelSettings(Mapping[str, Any]):
-    """One channel's settings; secret-looking keys are masked in ``repr`` and ``str``.
-
-    ``masked()`` returns a copy fit for logs and for ``policy-engine plugins`` output.
+    It is built again when ``reload`` is set or the allow-list changed since it was built; a broken
+    plugin set raises PluginRegistrationError every time it is asked for.
     """
-
-    def __init__(self, channel: str, values: Mapping[str, Any] | None = None) -> None:
-        self.channel = channel
-        self._values = dict(values or {})
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def masked(self) -> dict[str, Any]:
-        """The values with secrets replaced by ``***``."""
-        return {k: ("***" if SECRET_KEY_PATTERN.search(k) else v) for k, v in self._values.items()}
-
-    def require(self, key: str) -> Any:
-        """The value of a setting the channel cannot work without (PluginError naming it when absent)."""
-        if key not in self._values or self._values[key] in (None, ""):
-            env = setting_env_var(self.channel, key)
-            raise PluginError(
-                f"channel {self.channel!r}: setting {key!r} is missing "
-                f"(set [channels.{self.channel}] {key} in the config file, or {env})"
-            )
-        return self._values[key]
-
-    def get_float(self, key: str, default: float) -> float:
-        """A numeric setting (environment variables arrive as text)."""
-        value = self._values.get(key, default)
-        return float(value)
-
-    def get_bool(self, key: str, default: bool) -> bool:
-        """A boolean setting; accepts true/false/1/0/yes/no text from the environment."""
-        value = self._values.get(key, default)
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes", "on")
-        return bool(value)
-
-    def __repr__(self) -> str:
-        return f"ChannelSettings({self.channel!r}, {self.masked()!r})"
-
-    __str__ = __repr__
-
-
-def setting_env_var(channel: str, key: str) -> str:
-    """The environment variable that sets ``key`` of ``channel``: POLICY_ENGINE_<CHANNEL>_<KEY>."""
-    return f"{ENV_PREFIX}{_env_name(channel)}_{key.upper()}"
-
-
-def _env_name(channel: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]", "_", channel).upper()
-
-
-def load_config(path: str | Path | None = None) -> dict[str, Any]:
-    """The TOML config: ``path`` if given, else ``policy-engine.toml`` in the working directory if present."""
-    if path is None:
-        default = Path(DEFAULT_CONFIG)
-        if not default.exists():
-            return {}
-        path = default
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise PluginError(f"config file {str(path)!r} does not exist") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise PluginError(f"config file {str(path)!r}: {exc}") from exc
-
-
-def missing_settings(spec: Any, settings: ChannelSettings) -> list[str]:
-    """The required settings of a channel that are not set (``"a|b"``: neither is set)."""
-    def present(key: str) -> bool:
-        return settings.get(key) not in (None, "")
-
-    return [need for need in spec.required_settings if not any(present(k) for k in need.split("|"))]
-
-
-def load_settings(
-    channels: Iterable[str],
-    config: Mapping[str, Any] | str | Path | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> dict[str, ChannelSettings]:
-    """Settings per channel: ``[channels.NAME]`` of the config, overridden by ``POLICY_ENGINE_NAME_KEY``."""
-    data = config if isinstance(config, Mapping) else load_config(config)
-    env = os.environ if environ is None else environ
-    section = data.get("channels", {}) if isinstance(data, Mapping) else {}
-    result: dict[str, ChannelSettings] = {}
-    for channel in channels:
-        values = dict(section.get(channel, {}))
-        prefix = f"{ENV_PREFIX}{_env_name(channel)}_"
-        for key, value in env.items():
-            if key.startswith(prefix) and len(key) > len(prefix):
-                values[key[len(prefix):].lower()] = value
-        result[channel] = ChannelSettings(channel, values)
-    return result
+    global _default
+    allow = allowed_plugin_names(environ)
+    key = frozenset(allow) if allow is not None else None
+    if _default is None or reload or _default[0] != key:
+        _default = None
+        registry = PluginRegistry()
+        registry.load_entry_points(allow)
+        registry.check()
+        _default = (key, registry)
+    return _default[1]

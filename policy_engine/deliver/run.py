@@ -15,15 +15,16 @@ from typing import Any
 
 from policy_engine.data.history import HistoryIndex
 from policy_engine.data.records import Account, HistoryEvent
+from policy_engine.decide.decision import Decision
 from policy_engine.decide.engine import Engine
 from policy_engine.deliver.dispatch import DispatchSummary, RetryPolicy, dispatch
-from policy_engine.deliver.registry import PluginRegistry, load_settings, missing_settings
+from policy_engine.deliver.registry import PluginRegistry
+from policy_engine.deliver.settings import load_settings, missing_settings
 from policy_engine.deliver.templates import TemplateStore
 from policy_engine.ledger import Ledger
 from policy_engine.policy.models import PolicyFile
 
-__all__ = ["RunReport", "channels_used", "history_with_ledger", "run_batch", "template_account", "templates_of",
-           "unconfigured_channels"]
+__all__ = ["RunReport", "channels_used", "history_with_ledger", "run_batch", "templates_of", "unconfigured_channels"]
 
 
 @dataclass
@@ -80,13 +81,6 @@ def templates_of(policy: PolicyFile) -> TemplateStore:
     return TemplateStore.from_mapping(mapping)
 
 
-def template_account(account: Account) -> dict[str, Any]:
-    """The account as templates see it: the record plus ``customer_name`` (empty when unknown)."""
-    data = account.model_dump(mode="json")
-    data["name"] = data["customer_name"] = account.name or ""
-    return data
-
-
 def history_with_ledger(files: HistoryIndex, ledger: Ledger) -> HistoryIndex:
     """File history plus every event the ledger recorded in earlier runs, each event once.
 
@@ -105,22 +99,19 @@ def run_batch(engine: Engine, accounts: Iterable[Account], history: HistoryIndex
               retry: RetryPolicy | None = None) -> RunReport:
     """Decide every account and dispatch the planned actions exactly once; returns the run report."""
     report = RunReport()
-    current: dict[str, dict[str, Any]] = {}
     policy = engine.policy
 
-    def decisions() -> Iterator[dict[str, Any]]:
+    def decided() -> Iterator[tuple[Account, Decision]]:
         for account, decision in engine.decide_many(accounts, history, as_of):
             report.accounts += 1
-            for s in decision.suppressed:
-                report.suppressed[(s.channel, s.reason)] += 1
-            current.clear()
-            current[account.account_id] = template_account(account)
-            yield decision.to_dict()
+            for suppression in decision.suppressed:
+                report.suppressed[(suppression.channel, suppression.reason)] += 1
+            yield account, decision
 
     context: dict[str, Any] = {
         "bank": policy.bank.model_dump(exclude_none=True) if policy.bank else {},
         "offers": {o.id: o.model_dump(exclude_none=True, exclude={"when"}) for o in policy.offers},
     }
-    report.dispatch = dispatch(decisions(), accounts=current.get, ledger=ledger, registry=registry,
-                               templates=templates_of(policy), context=context, config=config, retry=retry)
+    report.dispatch = dispatch(decided(), ledger=ledger, registry=registry, templates=templates_of(policy),
+                               context=context, config=config, retry=retry)
     return report

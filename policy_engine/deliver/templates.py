@@ -1,11 +1,12 @@
-"""Message templates: Jinja2 in a sandbox, where an unknown variable is an error, never an empty string.
+"""Message templates at send time: the template store, rendering, and the opt-out line.
+
+The template language itself (the sandboxed environments, the variables a template may use and the
+checker) is :mod:`policy_engine.policy.templates`; rendering here uses the same environments, so an
+unknown variable is an error, never an empty string.
 
 A template store is a folder of files named ``ID[.LANG].PART``: ``PART`` is ``txt`` (the text, required),
 ``html`` (an HTML alternative, for email) or ``subject``. ``arrears_notice.zh-CN.txt`` is chosen for an
 account whose ``language`` is ``zh-CN``, then ``arrears_notice.zh.txt``, then ``arrears_notice.txt``.
-
-Templates see: ``account`` (the account record), ``stage``, ``dpd``, ``segment``, ``offer``, ``notice``,
-``action``, ``channel``, ``policy``, ``as_of`` and ``bank`` (the bank's own fields from the context).
 """
 
 from __future__ import annotations
@@ -16,12 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2 import nodes
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 
 from policy_engine._exceptions import Issue, Location, TemplateError
+from policy_engine.data.records import Account
 from policy_engine.hookspecs import Message
+from policy_engine.policy.channels import ChannelCatalogue
+from policy_engine.policy.templates import (
+    ACCOUNT_FIELDS,
+    HTML_ENVIRONMENT,
+    TEMPLATE_VARIABLES,
+    TEXT_ENVIRONMENT,
+    validate_template,
+)
 
 __all__ = [
     "ACCOUNT_FIELDS",
@@ -30,36 +38,13 @@ __all__ = [
     "TemplateSource",
     "TemplateStore",
     "render",
+    "template_account",
     "validate_store",
     "validate_template",
     "with_opt_out",
 ]
 
 PARTS = ("txt", "html", "subject")
-
-ACCOUNT_FIELDS: frozenset[str] = frozenset(
-    {
-        "account_id", "customer_id", "region", "timezone", "currency", "balance", "amount_past_due",
-        "minimum_due", "delinquent_since", "credit_score", "prior_delinquencies", "product", "language",
-        "contact", "consent", "flags", "attributes", "name", "customer_name",
-    }
-)
-
-TEMPLATE_VARIABLES: dict[str, Collection[str] | None] = {
-    "account": ACCOUNT_FIELDS,
-    "stage": None,
-    "dpd": None,
-    "segment": None,
-    "offer": None,
-    "notice": None,
-    "action": None,
-    "channel": None,
-    "policy": None,
-    "as_of": None,
-    "bank": None,
-    "opt_out": None,
-}
-"""The variables a template may use; for ``account`` also the attributes it may read."""
 
 
 @dataclass(frozen=True)
@@ -77,16 +62,6 @@ class TemplateSource:
         """The parts present, by name (``txt``, ``html``, ``subject``)."""
         found = {"txt": self.text, "html": self.html, "subject": self.subject}
         return {k: v for k, v in found.items() if v is not None}
-
-
-def _environment(autoescape: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
-        undefined=jinja2.StrictUndefined, autoescape=autoescape, keep_trailing_newline=False
-    )
-
-
-_TEXT_ENV = _environment(autoescape=False)
-_HTML_ENV = _environment(autoescape=True)
 
 
 class TemplateStore:
@@ -169,12 +144,20 @@ class TemplateStore:
         raise TemplateError(f"template {template_id!r} does not exist")
 
 
+def template_account(account: Account) -> dict[str, Any]:
+    """The account as templates and channel hooks see it: the record as JSON plus ``customer_name``
+    (and ``name``), empty when unknown."""
+    data = account.model_dump(mode="json")
+    data["name"] = data["customer_name"] = account.name or ""
+    return data
+
+
 def render(source: TemplateSource, variables: Mapping[str, Any]) -> Message:
     """Render every part of a template; TemplateError names the template and the problem."""
     try:
-        text = _TEXT_ENV.from_string(source.text).render(variables)
-        html = _HTML_ENV.from_string(source.html).render(variables) if source.html is not None else None
-        subject = _TEXT_ENV.from_string(source.subject).render(variables) if source.subject else None
+        text = TEXT_ENVIRONMENT.from_string(source.text).render(variables)
+        html = HTML_ENVIRONMENT.from_string(source.html).render(variables) if source.html is not None else None
+        subject = TEXT_ENVIRONMENT.from_string(source.subject).render(variables) if source.subject else None
     except jinja2.TemplateError as exc:
         raise TemplateError(f"template {source.id!r}: {exc.__class__.__name__}: {exc}") from exc
     return Message(
@@ -193,91 +176,35 @@ def with_opt_out(message: Message, line: str) -> Message:
     return replace(message, text=f"{message.text.rstrip()}\n\n{line}", html=html)
 
 
-def validate_template(
-    source: str,
-    allowed_variables: Mapping[str, Collection[str] | None] | Iterable[str] = TEMPLATE_VARIABLES,
-    *,
-    file: str = "<template>",
-) -> list[Issue]:
-    """Problems of one template text: syntax errors and unknown variables, each with its line."""
-    allowed: Mapping[str, Collection[str] | None]
-    if isinstance(allowed_variables, Mapping):
-        allowed = allowed_variables
-    else:
-        allowed = {name: None for name in allowed_variables}
-    try:
-        tree = _TEXT_ENV.parse(source)
-    except jinja2.TemplateSyntaxError as exc:
-        return [Issue(Location(file, exc.lineno or 0), "", f"template syntax error: {exc.message}",
-                      code="template_syntax")]
-    issues: list[Issue] = []
-    assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    seen: set[tuple[str, int]] = set()
-    for name_node in tree.find_all(nodes.Name):
-        if name_node.ctx != "load" or name_node.name in allowed or name_node.name in assigned:
-            continue
-        if (name_node.name, name_node.lineno) in seen:
-            continue
-        seen.add((name_node.name, name_node.lineno))
-        issues.append(
-            Issue(
-                Location(file, name_node.lineno),
-                name_node.name,
-                f"unknown variable {name_node.name!r}",
-                code="unknown_variable",
-                hint="known: " + ", ".join(sorted(allowed)),
-            )
-        )
-    for attr in tree.find_all(nodes.Getattr):
-        target = attr.node
-        if not isinstance(target, nodes.Name) or target.ctx != "load":
-            continue
-        fields = allowed.get(target.name)
-        if fields is None or attr.attr in fields:
-            continue
-        issues.append(
-            Issue(
-                Location(file, attr.lineno),
-                f"{target.name}.{attr.attr}",
-                f"{target.name!r} has no field {attr.attr!r}",
-                code="unknown_variable",
-                hint="known: " + ", ".join(sorted(fields)),
-            )
-        )
-    return sorted(issues, key=lambda i: (i.location.line, i.path))
-
-
 def validate_store(
     store: TemplateStore,
     usages: Iterable[tuple[str, str]] = (),
-    registry: Any = None,
+    channels: ChannelCatalogue | None = None,
     allowed_variables: Mapping[str, Collection[str] | None] = TEMPLATE_VARIABLES,
 ) -> list[Issue]:
     """Every problem of a template store: each part in each language, plus the content rules of the
     channels that use a template (``usages`` = (channel name, template id) pairs, checked by the
-    plugins of ``registry`` through ``policy_engine_validate_template``). Unknown template ids are issues.
+    catalogue's template check, e.g. the owning plugin's ``policy_engine_validate_template``).
+    Unknown template ids are issues.
     """
     issues: list[Issue] = []
     for source in store.sources():
         for part, text in source.parts().items():
             where = source.origin.get(part, f"<template {source.id}.{part}>")
             issues += validate_template(text, allowed_variables, file=where)
-    channels = registry.registered_channels() if registry is not None else {}
+    catalogue = channels if channels is not None else ChannelCatalogue()
     for channel_name, template_id in usages:
         variants = [s for s in store.sources() if s.id == template_id]
         if not variants:
             issues.append(Issue(Location(""), template_id, f"template {template_id!r} does not exist",
                                 code="unknown_template"))
             continue
-        spec = channels.get(channel_name)
+        spec = catalogue.get(channel_name)
         if spec is None:
             continue
         for source in variants:
             for part, text in source.parts().items():
-                found = registry.hook.policy_engine_validate_template(
-                    channel=spec, template_id=template_id, source=text
-                )
                 where = source.origin.get(part, f"<template {source.id}.{part}>")
-                for plugin_issues in found:
-                    issues += [replace(i, location=Location(where, i.location.line)) for i in plugin_issues or []]
+                found = catalogue.template_issues(spec, template_id, text)
+                issues += [replace(i, location=Location(where, i.location.line)) for i in found]
     return issues

@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
 from policy_engine.decide.decision import PlannedAction, Suppression
-from policy_engine.policy.channels import ChannelInfo
+from policy_engine.policy.channels import ChannelKind, ChannelSpec
 from policy_engine.policy.models import Action, Guardrails, Hold, Notice, PolicyFile, Requirement
 from policy_engine.policy.origins import OriginKey
 
@@ -52,7 +52,7 @@ CALL_KINDS = frozenset({"call", "agent"})
 """Channel kinds that are a telephone call: a voice call, and an agent task (a person phones the customer)."""
 
 
-def contact_kind(info: ChannelInfo) -> str:
+def contact_kind(info: ChannelSpec) -> str:
     """What a guardrail calls this channel: ``call`` for calls and agent tasks, else the channel's kind."""
     return "call" if info.kind in CALL_KINDS else str(info.kind)
 
@@ -60,15 +60,15 @@ def contact_kind(info: ChannelInfo) -> str:
 class ChannelIndex:
     """The channel catalogue as guardrails ask it: which channels a rule names by name or by kind."""
 
-    def __init__(self, catalogue: Mapping[str, ChannelInfo]) -> None:
+    def __init__(self, catalogue: Mapping[str, ChannelSpec]) -> None:
         self.catalogue = catalogue
         self._named: dict[tuple[tuple[str, ...], tuple[str, ...]], frozenset[str]] = {}
         self.not_contacts = frozenset(name for name, info in catalogue.items() if not info.counts_as_attempt)
         """Channels that never reach out to the customer (legal referrals, the bank's own webhooks)."""
 
-    def info(self, channel: str) -> ChannelInfo:
+    def info(self, channel: str) -> ChannelSpec:
         """Channel facts, defaulting to a text-like channel for a channel the catalogue does not know."""
-        return self.catalogue.get(channel) or ChannelInfo(channel, "text")
+        return self.catalogue.get(channel) or ChannelSpec(channel, ChannelKind.TEXT)
 
     def names(self, channels: Sequence[str], kinds: Sequence[str]) -> frozenset[str]:
         """The channels a rule covers: those it names and every catalogue channel of the kinds it names."""
@@ -147,7 +147,7 @@ class GuardrailState:
     not_after: datetime | None = None
     """The end of the window the candidate may go out in today (set by the hours check)."""
 
-    def info(self, channel: str) -> ChannelInfo:
+    def info(self, channel: str) -> ChannelSpec:
         """Channel facts, defaulting to a text-like channel for unknown plugin channels."""
         return self.channels.info(channel)
 
@@ -178,7 +178,7 @@ class PolicyUse:
 
     policy: PolicyFile
     actions: tuple[Action, ...]
-    channels: tuple[ChannelInfo, ...]
+    channels: tuple[ChannelSpec, ...]
     """The channel of every stage action and of the broken-promise escalation, in policy order."""
     requires: tuple[Requirement, ...]
     index: ChannelIndex

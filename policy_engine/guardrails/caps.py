@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from policy_engine.decide.decision import Suppression
 from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
-from policy_engine.policy.channels import ChannelInfo
+from policy_engine.policy.channels import ChannelSpec
 from policy_engine.policy.models import AfterConversation, Cap
 from policy_engine.policy.origins import OriginKey
 
@@ -145,7 +145,7 @@ class Caps(GuardrailFamily):
 
         index = use.index
 
-        def capped(info: ChannelInfo) -> bool:
+        def capped(info: ChannelSpec) -> bool:
             named = any((rule.channels or rule.kinds) and index.covers(rule.channels, rule.kinds, info.name)
                         for rule in guardrails.after_conversation)
             if not info.counts_as_attempt:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from policy_engine.guardrails.base import GuardrailFamily
-from policy_engine.policy.channels import ChannelInfo
+from policy_engine.policy.channels import ChannelSpec
 from policy_engine.policy.models import Guardrails
 from policy_engine.policy.origins import OriginKey
 
@@ -30,7 +30,7 @@ def content_key(setting: str) -> OriginKey:
     return OriginKey(f"content.{setting}")
 
 
-def content_rules_for(guardrails: Guardrails, channel: str, catalogue: Mapping[str, ChannelInfo]) -> tuple[str, ...]:
+def content_rules_for(guardrails: Guardrails, channel: str, catalogue: Mapping[str, ChannelSpec]) -> tuple[str, ...]:
     """The content rules the effective guardrails impose on ``channel`` (the channel plugin enforces them)."""
     content = guardrails.content
     if content is None:

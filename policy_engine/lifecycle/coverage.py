@@ -38,7 +38,7 @@ from typing import Any
 from policy_engine.decide.decision import Decision
 from policy_engine.guardrails import FAMILIES, PolicyUse, Reason
 from policy_engine.guardrails.base import ChannelIndex
-from policy_engine.policy.channels import BUILTIN_CHANNELS, ChannelInfo
+from policy_engine.policy.channels import BUILTIN_CHANNELS, ChannelKind, ChannelSpec
 from policy_engine.policy.loader import LoadedPolicy
 
 __all__ = ["KINDS", "Coverage", "Rule", "exercised_by", "guardrail_reasons", "measure", "policy_rules"]
@@ -60,8 +60,8 @@ class Rule:
         return f"{self.kind} {self.id}"
 
 
-def _channel(loaded: LoadedPolicy, name: str) -> ChannelInfo:
-    return loaded.channels.get(name) or BUILTIN_CHANNELS.get(name) or ChannelInfo(name, "text")
+def _channel(loaded: LoadedPolicy, name: str) -> ChannelSpec:
+    return loaded.channels.get(name) or BUILTIN_CHANNELS.get(name) or ChannelSpec(name, ChannelKind.TEXT)
 
 
 def policy_use(loaded: LoadedPolicy) -> PolicyUse:

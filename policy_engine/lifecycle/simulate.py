@@ -37,7 +37,7 @@ from policy_engine.data.history import HistoryIndex
 from policy_engine.data.records import Account, HistoryEvent, Outcome
 from policy_engine.decide.decision import Decision, PlannedAction
 from policy_engine.decide.engine import Engine
-from policy_engine.policy.channels import BUILTIN_CHANNELS, ChannelInfo
+from policy_engine.policy.channels import ChannelKind, ChannelSpec
 
 __all__ = [
     "DEFAULT_AT",
@@ -87,13 +87,12 @@ class SimEvent:
         return tuple(c.event for c in self.contacts if not c.recorded)
 
 
-def channel_info(engine: Engine, channel: str) -> ChannelInfo:
+def channel_info(engine: Engine, channel: str) -> ChannelSpec:
     """What the policy's channel catalogue says of ``channel`` (an unknown channel counts as text)."""
-    info = engine.loaded.channels.get(channel) or BUILTIN_CHANNELS.get(channel)
-    return info or ChannelInfo(channel, "text")
+    return engine.loaded.channels.get(channel) or ChannelSpec(channel, ChannelKind.TEXT)
 
 
-def contact_outcome(info: ChannelInfo) -> Outcome:
+def contact_outcome(info: ChannelSpec) -> Outcome:
     """The assumed outcome of a contact: ``no_answer`` for calls, ``delivered`` for everything else."""
     return "no_answer" if info.kind == "call" else "delivered"
 

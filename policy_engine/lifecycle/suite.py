@@ -57,6 +57,7 @@ from policy_engine.decide.engine import Engine
 from policy_engine.decide.rules import DEFAULT_BACKEND
 from policy_engine.guardrails import REASONS
 from policy_engine.lifecycle.coverage import Coverage, measure
+from policy_engine.policy.channels import ChannelCatalogue
 from policy_engine.policy.errors import format_path
 from policy_engine.policy.loader import LoadedPolicy, load_policy
 from policy_engine.policy.locate import PositionIndex
@@ -546,11 +547,12 @@ def run_case(engine: Engine, case: TestCase) -> CaseResult:
 
 
 def run_suite(policy: str | Path, test_file: Path | None = None, *, backend: str = DEFAULT_BACKEND,
-              loaded: LoadedPolicy | None = None) -> SuiteResult:
-    """Load ``policy``, run its embedded tests and those of ``test_file`` (default: its sibling), measure
-    coverage. Raises a PolicyError when the policy, the test file or a test's data is invalid."""
+              loaded: LoadedPolicy | None = None, channels: ChannelCatalogue | None = None) -> SuiteResult:
+    """Load ``policy`` (against ``channels``; None: the built-in channels), run its embedded tests and those
+    of ``test_file`` (default: its sibling), measure coverage. Raises a PolicyError when the policy, the
+    test file or a test's data is invalid."""
     path = Path(policy)
-    loaded = loaded or load_policy(path)
+    loaded = loaded or load_policy(path, channels=channels)
     if test_file is None:
         sibling = sibling_test_file(path)
         test_file = sibling if sibling.is_file() else None
@@ -561,13 +563,15 @@ def run_suite(policy: str | Path, test_file: Path | None = None, *, backend: str
     return SuiteResult(display_path(path), loaded, results, coverage)
 
 
-def run_paths(paths: Iterable[str | Path], *, backend: str = DEFAULT_BACKEND) -> RunReport:
-    """Run every suite below ``paths``; never raises for a broken policy or test file (see ``issues``)."""
+def run_paths(paths: Iterable[str | Path], *, backend: str = DEFAULT_BACKEND,
+              channels: ChannelCatalogue | None = None) -> RunReport:
+    """Run every suite below ``paths`` (policies loaded against ``channels``; None: the built-in channels);
+    never raises for a broken policy or test file (see ``issues``)."""
     targets, issues = collect_targets(paths)
     report = RunReport(issues=list(issues))
     for t in targets:
         try:
-            report.suites.append(run_suite(t.policy, t.test_file, backend=backend))
+            report.suites.append(run_suite(t.policy, t.test_file, backend=backend, channels=channels))
         except TestDataError as exc:
             report.issues.extend(exc.issues)
             report.invalid.append((display_path(t.policy), "tests"))

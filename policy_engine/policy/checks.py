@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 from policy_engine._exceptions import Issue, Location
 from policy_engine.guardrails import FAMILIES, REASONS
 from policy_engine.guardrails.content import content_key
+from policy_engine.policy.channels import ChannelKind
 from policy_engine.policy.conditions import OPERATORS, Condition, iter_compares
 from policy_engine.policy.models import Action, Stage
 from policy_engine.policy.origins import OriginKey
 from policy_engine.policy.suggest import allowed_list, did_you_mean
+from policy_engine.policy.templates import TEMPLATE_VARIABLES, validate_template
 
 if TYPE_CHECKING:
     from policy_engine.policy.loader import LoadedPolicy
@@ -246,8 +248,6 @@ class PolicyChecker:
 
     def template_texts(self) -> None:
         """Every template text must only use variables that exist (bank.* only what [bank] defines)."""
-        from policy_engine.deliver.templates import TEMPLATE_VARIABLES, validate_template  # noqa: PLC0415
-
         allowed = dict(TEMPLATE_VARIABLES)
         bank = self.policy.bank
         allowed["bank"] = frozenset(k for k, v in (bank.model_dump() if bank else {}).items() if v is not None)
@@ -268,32 +268,25 @@ class PolicyChecker:
                                    "template_variable", hint)
 
     def content_rules(self) -> None:
-        """Templates of call actions must be limited-content where the baseline requires it (Reg F)."""
+        """Templates of call actions must be limited-content where the baseline requires it (Reg F).
+
+        The channel catalogue's template check says what a channel's content rules forbid.
+        """
         content = self.policy.guardrails.content
         if content is None or not content.voicemail_limited_content:
             return
-        try:
-            from policy_engine.deliver.registry import get_registry  # noqa: PLC0415  (channels arrive via the registry)
-
-            registry = get_registry()
-            specs = registry.registered_channels()
-        except Exception:  # no usable registry: the dispatcher still enforces the rule at send time
-            return
         own_templates = self.own.templates
         for _, _, _, action in self.actions():
-            info = self.channels.get(action.channel)
-            spec = specs.get(action.channel)
-            if info is None or info.kind != "call" or spec is None or not action.template:
+            spec = self.channels.get(action.channel)
+            if spec is None or spec.kind != ChannelKind.CALL or not action.template:
                 continue
             for locale, text in own_templates.get(action.template, {}).items():
-                for found in registry.hook.policy_engine_validate_template(
-                        channel=spec, template_id=action.template, source=text.body):
-                    for issue in found or []:
-                        origin = self.origins_text(content_key("voicemail_limited_content"))
-                        self.error(("templates", action.template, locale, "body"),
-                                   f"template '{action.template}' ({locale}) is used by call action "
-                                   f"'{action.id}': {issue.message}{origin}", "limited_content_voicemail",
-                                   issue.hint)
+                for issue in self.channels.template_issues(spec, action.template, text.body):
+                    origin = self.origins_text(content_key("voicemail_limited_content"))
+                    self.error(("templates", action.template, locale, "body"),
+                               f"template '{action.template}' ({locale}) is used by call action "
+                               f"'{action.id}': {issue.message}{origin}", "limited_content_voicemail",
+                               issue.hint)
 
     def origins_text(self, key: OriginKey) -> str:
         """`` (required by baseline X)`` for the file that set ``key``, or nothing."""

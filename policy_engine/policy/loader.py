@@ -17,7 +17,7 @@ from policy_engine._exceptions import (
     PolicyResolutionError,
     PolicyValidationError,
 )
-from policy_engine.policy.channels import ChannelInfo, known_channels
+from policy_engine.policy.channels import BUILTIN_CHANNELS, ChannelCatalogue
 from policy_engine.policy.merge import guardrail_origins, merge_onto
 from policy_engine.policy.models import PolicyFile
 from policy_engine.policy.origins import OriginKey, Origins
@@ -39,7 +39,8 @@ class LoadedPolicy:
     chain: list[SourceFile]
     digest: str
     warnings: list[Issue] = field(default_factory=list)
-    channels: dict[str, ChannelInfo] = field(default_factory=dict)
+    channels: ChannelCatalogue = field(default_factory=lambda: BUILTIN_CHANNELS)
+    """The channels the policy was checked against; the engine reads their kinds and contact points."""
 
     @property
     def id(self) -> str:
@@ -169,10 +170,13 @@ def _digest(policy: PolicyFile) -> str:
     return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def load_policy(path: str | Path, *, channels: dict[str, ChannelInfo] | None = None,
+def load_policy(path: str | Path, *, channels: ChannelCatalogue | None = None,
                 check: bool = True) -> LoadedPolicy:
     """Load, resolve, merge and check a policy; raise PolicyError listing every error found.
 
+    ``channels`` is the catalogue channel names and templates are checked against (the CLI passes the
+    installed plugins' channels); None means :data:`~policy_engine.policy.channels.BUILTIN_CHANNELS`,
+    the channels policy-engine ships, with the core's content rules. Nothing here discovers plugins.
     Warnings do not raise: they are on ``LoadedPolicy.warnings``.
     """
     from policy_engine.policy.checks import check_policy  # noqa: PLC0415  (checks import the loader types)
@@ -182,7 +186,7 @@ def load_policy(path: str | Path, *, channels: dict[str, ChannelInfo] | None = N
         raise PolicyResolutionError([Issue(Location(str(path)), "", "policy file not found", code="not_found")])
     effective, origins, chain, src = _effective(p.resolve(), [p.resolve()], True, {})
     src.display = chain[-1].display
-    catalogue = channels if channels is not None else known_channels()
+    catalogue = channels if channels is not None else BUILTIN_CHANNELS
     loaded = LoadedPolicy(source=src, policy=effective, origins=origins, chain=chain, digest=_digest(effective),
                           channels=catalogue)
     if check:

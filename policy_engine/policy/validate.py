@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from policy_engine._exceptions import Issue, Location, PolicyError
+from policy_engine.policy.channels import ChannelCatalogue
 from policy_engine.policy.loader import LoadedPolicy, load_policy
 from policy_engine.policy.models import PolicyFile
 
@@ -53,8 +54,9 @@ def iter_policy_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield p
 
 
-def validate_paths(paths: Iterable[str | Path]) -> list[FileReport]:
-    """Validate every policy file below ``paths``; never raises for a broken policy."""
+def validate_paths(paths: Iterable[str | Path], *, channels: ChannelCatalogue | None = None) -> list[FileReport]:
+    """Validate every policy file below ``paths`` against ``channels`` (None: the built-in channels);
+    never raises for a broken policy."""
     reports: list[FileReport] = []
     for path in iter_policy_files(paths):
         report = FileReport(str(path))
@@ -62,7 +64,7 @@ def validate_paths(paths: Iterable[str | Path]) -> list[FileReport]:
             report.issues.append(Issue(Location(str(path)), "", "no such file or directory", code="not_found"))
         else:
             try:
-                report.policy = load_policy(path)
+                report.policy = load_policy(path, channels=channels)
                 report.issues.extend(report.policy.warnings)
             except PolicyError as exc:
                 report.issues.extend(exc.issues)

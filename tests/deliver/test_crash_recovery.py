@@ -85,7 +85,7 @@ def _run_in_child(db: str, url: str, point: str, nth: int) -> int:
                 event.listen(ledger.engine, "commit", lambda _conn: channel.reached("before_commit"))
             decisions, accounts = _batch()
             Dispatcher(ledger=ledger, registry=make_registry(channel), settings={},
-                       retry=RetryPolicy(max_attempts=2, base_delay=0.001)).dispatch(decisions, accounts)
+                       retry=RetryPolicy(max_attempts=2, base_delay=0.001)).dispatch_json(decisions, accounts)
             code = 0
         finally:
             os._exit(code)
@@ -131,7 +131,7 @@ from policy_engine.deliver.dispatch import Dispatcher
 from policy_engine.ledger import Ledger
 from policy_engine.deliver.registry import get_registry
 decisions, accounts = json.load(open(sys.argv[2]))
-Dispatcher(ledger=Ledger.open(sys.argv[1]), registry=get_registry()).dispatch(decisions, accounts)
+Dispatcher(ledger=Ledger.open(sys.argv[1]), registry=get_registry()).dispatch_json(decisions, accounts)
 """
 
 

@@ -49,7 +49,7 @@ def test_transient_failures_are_retried_with_backoff(pe_ledger: Ledger) -> None:
         retry=RetryPolicy(max_attempts=4, base_delay=0.5, multiplier=3, max_delay=1.0),
     )
     action = make_action("chat")
-    summary = dispatcher.dispatch([make_decision("A1", action)], {"A1": sample_account("A1")})
+    summary = dispatcher.dispatch_json([make_decision("A1", action)], {"A1": sample_account("A1")})
     assert summary.tally("chat").sent == 1
     assert waits == [0.5, 1.0]  # 0.5, then 1.5 capped at 1.0
     attempts = pe_ledger.list_attempts(action["idempotency_key"])
@@ -120,7 +120,7 @@ def test_future_send_at_is_deferred(tmp_path: Path) -> None:
     chat = DeliveryRecorder(channel="chat")
     dispatcher = Dispatcher(ledger=ledger, registry=make_registry(chat), settings={}, retry=FAST_RETRY)
     decision = make_decision("A1", make_action("chat", send_at="2026-11-28T09:00:00+08:00"))
-    summary = dispatcher.dispatch([decision], {"A1": sample_account("A1")})
+    summary = dispatcher.dispatch_json([decision], {"A1": sample_account("A1")})
     assert summary.tally("chat").deferred == 1 and chat.calls == []
     assert ledger.list_dispatches()[0]["state"] == "pending"
 
@@ -208,7 +208,7 @@ def test_language_specific_template_and_offer_context(pe_ledger: Ledger) -> None
                             context={"bank": {"name": "示例银行"}, "offers": {"i24": {"id": "i24", "months": 24}}})
     decisions = [make_decision("A1", make_action("chat", template="t", offer="i24")),
                  make_decision("A2", make_action("chat", template="t", offer="i24"))]
-    dispatcher.dispatch(decisions, {"A1": sample_account("A1"), "A2": sample_account("A2", language="zh-CN")})
+    dispatcher.dispatch_json(decisions, {"A1": sample_account("A1"), "A2": sample_account("A2", language="zh-CN")})
     assert chat.texts() == ["Offer i24: 24 months", "示例银行：分期 24 期"]
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from policy_engine._exceptions import PluginError, PluginRegistrationError
-from policy_engine.deliver.registry import PluginRegistry, get_registry, load_settings, registered_channel_infos
+from policy_engine.deliver.registry import PluginRegistry, get_registry
+from policy_engine.deliver.settings import load_settings
 from policy_engine.hookspecs import ChannelSpec, hookimpl
 from policy_engine.testing import DeliveryRecorder, make_registry
 
@@ -97,8 +98,7 @@ def test_channel_spec_rejects_unknown_kind() -> None:
 
 def test_registered_channel_infos_feed_the_validator(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("POLICY_ENGINE_PLUGINS", raising=False)
-    get_registry(reload=True)
-    infos = registered_channel_infos()
+    infos = get_registry(reload=True).channel_catalogue()
     assert infos["sms"].consent_key == "sms" and infos["letter"].contact_point == "address"
 
 

@@ -69,14 +69,15 @@ def test_voice_templates_must_be_limited_content() -> None:
     voice = registry.registered_channels()["voice"]
     sms = registry.registered_channels()["sms"]
     bad = "This is Acme.\nYou owe {{ account.balance }} on your overdue account, 欠款 ¥300.00."
-    issues = [i for lst in registry.hook.policy_engine_validate_template(channel=voice, template_id="call",
-                                                                         source=bad) if lst for i in lst]
+    validate_voice = registry.owner_hook("voice", "policy_engine_validate_template")
+    validate_sms = registry.owner_hook("sms", "policy_engine_validate_template")
+    issues = [i for lst in validate_voice(channel=voice, template_id="call", source=bad) if lst for i in lst]
     found = {i.message.split("'")[1] for i in issues}
     assert {"owe", "overdue", "欠款", "account.balance"} <= found
     assert all(i.code == "limited_content_voicemail" and i.location.line == 2 for i in issues)
     good = "This is Jane from Acme for {{ account.name }}. Please call us back at 555-0100."
-    assert not any(registry.hook.policy_engine_validate_template(channel=voice, template_id="c", source=good))
-    assert not any(registry.hook.policy_engine_validate_template(channel=sms, template_id="c", source=bad))
+    assert not any(validate_voice(channel=voice, template_id="c", source=good))
+    assert not any(validate_sms(channel=sms, template_id="c", source=bad))
 
 
 def test_validate_store_reports_files_lines_and_channel_rules(tmp_path: Path) -> None:
@@ -86,7 +87,8 @@ def test_validate_store_reports_files_lines_and_channel_rules(tmp_path: Path) ->
     registry.load_entry_points({"voice"})
     from policy_engine.deliver.templates import validate_store
 
-    issues = validate_store(TemplateStore.from_directory(tmp_path), [("voice", "call"), ("voice", "gone")], registry)
+    issues = validate_store(TemplateStore.from_directory(tmp_path), [("voice", "call"), ("voice", "gone")],
+                            registry.channel_catalogue())
     rendered = sorted(str(i) for i in issues)
     assert any(r.startswith(f"{tmp_path / 'remind.txt'}:1: error: account.nam") for r in rendered)
     assert any(r.startswith(f"{tmp_path / 'call.txt'}:2: error: call:") and "balance" in r for r in rendered)

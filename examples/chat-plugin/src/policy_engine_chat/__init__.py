@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from policy_engine.hookspecs import (
+    ChannelKind,
     ChannelSpec,
     DeliveryResult,
     Message,
@@ -29,7 +30,7 @@ __version__ = "0.1.0"
 
 CHAT = ChannelSpec(
     name="chat",
-    kind="text",
+    kind=ChannelKind.TEXT,
     contact_point="phone",
     content_rules=("opt_out",),
     idempotent_provider=True,
@@ -52,10 +53,8 @@ def policy_engine_send(
     account: Mapping[str, Any],
     message: Message,
     settings: Mapping[str, Any],
-) -> DeliveryResult | None:
+) -> DeliveryResult:
     """Post the message to the chat API; 5xx/timeouts are transient, other errors permanent."""
-    if channel.name != CHAT.name:
-        return None
     url = settings.get("url")
     if not url:
         raise PermanentDeliveryError("chat: set [channels.chat] url (or POLICY_ENGINE_CHAT_URL)")
