@@ -75,10 +75,11 @@ class Caps(GuardrailFamily):
         for index, cap in enumerate(child.caps):
             old = caps.get(cap.key)
             if old is not None and cap.max > old.max:
-                channels = ", ".join(cap.channels) or "all channels"
+                channels = ", ".join([*cap.channels, *cap.kinds]) or "all channels"
+                regions = f" in {', '.join(cap.regions)}" if cap.regions else ""
                 merge.loosens(cap_origin(cap), ("guardrails", "caps", index, "max"),
-                              f"raises the cap on {channels} over {cap.days} day{'s' if cap.days != 1 else ''} "
-                              f"to {cap.max}; {{base}} allows {old.max}")
+                              f"raises the cap on {channels} over {cap.days} day{'s' if cap.days != 1 else ''}"
+                              f"{regions} to {cap.max}; {{base}} allows {old.max}")
                 continue
             if old is None:
                 order.append(cap.key)

@@ -175,7 +175,8 @@ class Legal(GuardrailFamily):
             if info is None or info.kind != "legal":
                 continue
             path = ("stages", stage_index, "actions", action_index)
-            written = [requirement for requirement in action.requires if any(
+            required = rules.required_notices if rules else []
+            written = [requirement for requirement in [*action.requires, *required] if any(
                 checker.channels.get(sender.channel) and checker.channels[sender.channel].kind == "letter"
                 for _, sender in senders.get(requirement.notice, []))]
             origin = origins.get(legal_key("require_notice")) or origins.get(legal_key("min_dpd"))
@@ -195,7 +196,7 @@ class Legal(GuardrailFamily):
                               f'{rules.min_notice_days} }} }} and a letter action that sends that notice',
                               related=(origin.location,) if origin else ())
             wait_origin = origins.get(legal_key("min_notice_days"))
-            for requirement in written:
+            for requirement in [found for found in written if found in action.requires]:
                 if requirement.delivered_days_ago.gte < rules.min_notice_days:
                     whose = wait_origin.whose if wait_origin else "the baseline"
                     checker.error(path + ("requires", action.requires.index(requirement), "delivered_days_ago"),
@@ -203,14 +204,16 @@ class Legal(GuardrailFamily):
                                   f"'{requirement.notice}'; {whose} requires at least {rules.min_notice_days}",
                                   "notice_wait_too_short",
                                   related=(wait_origin.location,) if wait_origin else ())
-            _check_required_notices(checker, path, action.requires, rules)
+            _check_required_notices(checker, path, senders, rules)
             start = stage.dpd.from_ if stage.dpd else 0
-            earliest = max([start, *(_ready_from(requirement, senders) for requirement in action.requires)])
+            earliest = max([start, *(_ready_from(requirement, senders) for requirement in [*action.requires,
+                                                                                          *rules.required_notices])])
             if earliest < rules.min_dpd:
                 dpd_origin = origins.get(legal_key("min_dpd"))
+                could = f", so it could go out at DPD {earliest}" if earliest > start else ""
                 checker.error(path, f"legal action '{action.id}' is in stage '{stage.id}' which starts at DPD "
-                              f"{start}; legal action needs DPD of at least {rules.min_dpd}", "legal_too_early",
-                              related=(dpd_origin.location,) if dpd_origin else ())
+                              f"{start}{could}; legal action needs DPD of at least {rules.min_dpd}",
+                              "legal_too_early", related=(dpd_origin.location,) if dpd_origin else ())
 
 
 def _ready_from(requirement: Requirement, senders: dict[str, list[tuple[Stage, Action]]]) -> int:
@@ -220,27 +223,20 @@ def _ready_from(requirement: Requirement, senders: dict[str, list[tuple[Stage, A
     return min(starts) + requirement.delivered_days_ago.gte if starts else 0
 
 
-def _check_required_notices(checker: PolicyChecker, path: tuple[str | int, ...], requires: list[Requirement],
-                            rules: LegalRules) -> None:
-    """A legal action must itself require every notice the baseline requires, at least as long ago."""
-    own = {requirement.notice: requirement for requirement in requires}
+def _check_required_notices(checker: PolicyChecker, path: tuple[str | int, ...],
+                            senders: dict[str, list[tuple[Stage, Action]]], rules: LegalRules) -> None:
+    """Every notice the baseline requires before legal action must be sent by some action; the decision
+    enforces its wait whether or not the legal action restates it."""
     for required in rules.required_notices:
+        if required.notice in senders:
+            continue
         origin = checker.loaded.origins.get(required_notice_key(required.notice))
         whose = origin.whose if origin else "the baseline"
-        wait = required.delivered_days_ago.gte
-        found = own.get(required.notice)
-        if found is None:
-            checker.error(path + ("requires",), f"legal action does not require notice '{required.notice}'; {whose} "
-                          f"requires it served at least {wait} days before any legal action",
-                          "legal_without_notice",
-                          f'add {{ notice = "{required.notice}", delivered_days_ago = {{ gte = {wait} }} }} '
-                          "to requires",
-                          related=(origin.location,) if origin else ())
-        elif found.delivered_days_ago.gte < wait:
-            checker.error(path + ("requires", requires.index(found), "delivered_days_ago"),
-                          f"waits {found.delivered_days_ago.gte} days after notice '{required.notice}'; {whose} "
-                          f"requires at least {wait}", "notice_wait_too_short",
-                          related=(origin.location,) if origin else ())
+        checker.error(path, f"legal action can never go out: {whose} requires notice '{required.notice}' served "
+                      f"at least {required.delivered_days_ago.gte} days before any legal action, and no action "
+                      "sends it", "impossible_prerequisite",
+                      f'add a letter action with notice = "{required.notice}" in an earlier stage',
+                      related=(origin.location,) if origin else ())
 
 
 LEGAL = Legal()

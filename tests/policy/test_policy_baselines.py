@@ -21,9 +21,31 @@ BASELINES = sorted(p.stem for p in (REPO / "policies" / "baselines").glob("*.tom
 LEGAL_HINT = "a policy may only tighten what it extends"
 
 
+UK_NOTICES = """
+  [[stages.actions]]
+  id = "default_notice_letter"
+  channel = "letter"
+  template = "pre_legal_warning"
+  notice = "default_notice"
+  once = true
+
+  [[stages.actions]]
+  id = "letter_of_claim_letter"
+  channel = "letter"
+  template = "pre_legal_warning"
+  notice = "letter_of_claim"
+  once = true
+
+[[offers]]"""
+
+
 def extending(name: str, text: str = MINIMAL) -> str:
-    """``text`` extending the shipped baseline ``name`` instead of cn."""
-    return change('extends = ["baseline:cn"]', f'extends = ["baseline:{name}"]', text)
+    """``text`` extending the shipped baseline ``name`` instead of cn (for uk-conc, with letters sending the
+    default notice and the Letter of Claim the baseline requires before any legal action)."""
+    text = change('extends = ["baseline:cn"]', f'extends = ["baseline:{name}"]', text)
+    if name == "uk-conc":
+        text = change("\n[[offers]]", UK_NOTICES, text)
+    return text
 
 
 def test_the_five_baselines_ship() -> None:
@@ -59,20 +81,21 @@ LOOSENINGS = [
               "sms = {", "guardrails.channel_hours.sms",
               "widens sms hours to 07:30-20:00; baseline cn allows only 08:00-22:00", ("cn", "contact_hours =")),
     Loosening("raise-cap-same-channels-and-days", "cn", "max = 4, days = 1", "max = 8, days = 1", "max = 8",
-              "guardrails.caps[0].max", "raises the cap on voice over 1 day to 8; baseline cn allows 6",
+              "guardrails.caps[0].max", "raises the cap on call over 1 day to 8; baseline cn allows 6",
               ("cn", "[[guardrails.caps]]")),
     Loosening("raise-weekly-call-cap", "us-reg-f", "max = 4, days = 1", "max = 9, days = 7", "max = 9",
-              "guardrails.caps[0].max", "raises the cap on voice over 7 days to 9; baseline us-reg-f allows 7",
+              "guardrails.caps[0].max", "raises the cap on call over 7 days to 9; baseline us-reg-f allows 7",
               ("us-reg-f", "[[guardrails.caps]]")),
-    Loosening("raise-inherited-cap", "us-ma", '{ channels = ["voice"], max = 4, days = 1 }',
-              '{ channels = ["sms", "voice"], max = 3, days = 7 }', "max = 3",
-              "guardrails.caps[0].max", "raises the cap on sms, voice over 7 days to 3; baseline us-ma allows 2",
+    Loosening("raise-inherited-cap", "us-ma", '{ kinds = ["call"], max = 4, days = 1 }',
+              '{ kinds = ["call", "text"], regions = ["US-MA"], max = 3, days = 7 }', "max = 3",
+              "guardrails.caps[0].max",
+              "raises the cap on call, text over 7 days in US-MA to 3; baseline us-ma allows 2",
               ("us-ma", "[[guardrails.caps]]")),
     Loosening("raise-cap-set-two-baselines-up", "us-nyc", "max = 4, days = 1", "max = 8, days = 7", "max = 8",
-              "guardrails.caps[0].max", "raises the cap on voice over 7 days to 8; baseline us-reg-f allows 7",
+              "guardrails.caps[0].max", "raises the cap on call over 7 days to 8; baseline us-reg-f allows 7",
               ("us-reg-f", "[[guardrails.caps]]")),
     Loosening("shorten-after-conversation", "us-reg-f", "max_contacts_per_day = 3\n",
-              'max_contacts_per_day = 3\nafter_conversation = [ { channels = ["voice"], days = 3 } ]\n',
+              'max_contacts_per_day = 3\nafter_conversation = [ { kinds = ["call"], days = 3 } ]\n',
               "days = 3", "guardrails.after_conversation[0].days",
               "shortens the pause after a conversation to 3 days; baseline us-reg-f requires 7",
               ("us-reg-f", "[[guardrails.after_conversation]]")),
@@ -94,14 +117,14 @@ LOOSENINGS = [
               ("us-reg-f", '[[holds]]\nid = "attorney"')),
     Loosening("lower-legal-min-dpd", "cn", "max_contacts_per_day = 3\n",
               "max_contacts_per_day = 3\nlegal = { min_dpd = 60 }\n", "min_dpd = 60", "guardrails.legal.min_dpd",
-              "allows legal action from DPD 60; baseline cn requires at least 90", ("cn", "min_dpd =")),
+              "allows legal action from DPD 60; baseline cn requires at least 93", ("cn", "min_dpd =")),
     Loosening("lower-min-notice-days", "uk-conc", "max_contacts_per_day = 3\n",
               "max_contacts_per_day = 3\nlegal = { min_dpd = 90, min_notice_days = 7 }\n", "min_notice_days = 7",
               "guardrails.legal.min_notice_days",
               "shortens the wait after the pre-legal notice to 7 days; baseline uk-conc requires 14",
               ("uk-conc", "min_notice_days =")),
     Loosening("drop-required-notice", "cn", "max_contacts_per_day = 3\n",
-              "max_contacts_per_day = 3\nlegal = { min_dpd = 90, require_notice = false }\n",
+              "max_contacts_per_day = 3\nlegal = { min_dpd = 93, require_notice = false }\n",
               "require_notice = false", "guardrails.legal.require_notice",
               "drops the written notice required before legal action by baseline cn", ("cn", "require_notice =")),
     Loosening("extend-limitation-period", "uk-conc", "max_contacts_per_day = 3\n",
@@ -156,7 +179,7 @@ def test_tightening_is_not_loosening() -> None:
     """Narrower hours, lower caps, longer waits, more holds, a subdivision calendar: all accepted."""
     text = change("max_contacts_per_day = 3\n", "max_contacts_per_day = 3\n"
                   'holidays = "US-CA"\nchannel_hours = { voice = { start = "10:00", end = "18:00" } }\n'
-                  "after_conversation = [ { channels = [\"voice\"], days = 10 } ]\n"
+                  "after_conversation = [ { kinds = [\"call\"], days = 10 } ]\n"
                   "legal = { min_dpd = 90, min_notice_days = 45 }\n", extending("us-reg-f"))
     text = change("delivered_days_ago = { gte = 30 }", "delivered_days_ago = { gte = 45 }", text)
     text = change("max = 4, days = 1", "max = 5, days = 7", text)
@@ -164,7 +187,7 @@ def test_tightening_is_not_loosening() -> None:
     assert rep.issues == [], "\n".join(map(str, rep.issues))
     g = rep.policy.policy.guardrails
     assert (g.legal.min_dpd, g.legal.min_notice_days, g.legal.require_notice) == (90, 45, True)
-    assert [(c.channels, c.days, c.max) for c in g.caps] == [(["voice"], 7, 5)]
+    assert [(c.kinds, c.days, c.max) for c in g.caps] == [(["call"], 7, 5)]
     assert g.holidays == "US-CA" and g.after_conversation[0].days == 10
 
 
@@ -183,14 +206,14 @@ def test_raising_max_contacts_per_day_of_a_bank_baseline(in_tmp: Path) -> None:
 
 def test_writing_legal_rules_without_min_notice_days_does_not_shorten_the_notice_wait() -> None:
     """min_notice_days left out keeps the baseline's 30 days; it is not read as 0 (a loosening)."""
-    rep = report(change("max_contacts_per_day = 3\n", "max_contacts_per_day = 3\nlegal = { min_dpd = 90 }\n"))
+    rep = report(change("max_contacts_per_day = 3\n", "max_contacts_per_day = 3\nlegal = { min_dpd = 93 }\n"))
     assert rep.issues == [], "\n".join(map(str, rep.issues))
     assert rep.policy.policy.guardrails.legal.min_notice_days == 30
 
 
 def test_several_loosenings_are_all_reported_in_file_order() -> None:
     text = change("max_contacts_per_day = 3\n",
-                  "max_contacts_per_day = 3\nlegal = { min_dpd = 90, min_notice_days = 7, require_notice = false }\n",
+                  "max_contacts_per_day = 3\nlegal = { min_dpd = 93, min_notice_days = 7, require_notice = false }\n",
                   change('start = "09:00"', 'start = "07:00"'))
     found = issues(text)
     assert [i.path for i in found] == ["guardrails.contact_hours", "guardrails.legal.min_notice_days",
@@ -202,7 +225,7 @@ def test_several_loosenings_are_all_reported_in_file_order() -> None:
 def _legal_origin(name: str) -> str | None:
     """The baseline in ``name``'s extends chain that writes the legal rules (nearest first)."""
     data = tomllib.loads((REPO / "policies" / "baselines" / f"{name}.toml").read_text(encoding="utf-8"))
-    if "legal" in data.get("guardrails", {}):
+    if "min_dpd" in data.get("guardrails", {}).get("legal", {}):
         return name
     for entry in data["policy"].get("extends", []):
         if entry.startswith("baseline:") and (found := _legal_origin(entry.split(":", 1)[1])):
@@ -228,6 +251,13 @@ def test_legal_action_without_written_notice(name: str) -> None:
     origin, legal = _legal(name)
     text = change('  requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = 30 } }\n', "",
                   extending(name))
+    # without the wait, the stage itself must start late enough (cn: 93)
+    first_legal_day = max(90, legal["min_dpd"])
+    text = change("dpd = { from = 90 }", f"dpd = {{ from = {first_legal_day} }}", text)
+    text = change("dpd = { from = 1, to = 89 }", f"dpd = {{ from = 1, to = {first_legal_day - 1} }}", text)
+    if legal.get("required_notices"):  # the baseline's own notices precede every legal action
+        assert issues(text) == []
+        return
     issue = only_issue(text)
     required_at = baseline_line(origin, "require_notice =")
     assert issue.path == "stages[1].actions[1]"
@@ -243,14 +273,15 @@ def test_legal_action_without_written_notice(name: str) -> None:
 @pytest.mark.parametrize("name", BASELINES)
 def test_legal_action_in_a_stage_before_the_baseline_min_dpd(name: str) -> None:
     origin, legal = _legal(name)
-    start = legal["min_dpd"] - 30
+    start = legal["min_dpd"] - 31  # the notice it waits 30 days for is sent in the same stage: DPD start + 30
     text = change("dpd = { from = 1, to = 89 }", f"dpd = {{ from = 1, to = {start - 1} }}", extending(name))
     text = change("dpd = { from = 90 }", f"dpd = {{ from = {start} }}", text)
     issue = only_issue(text)
     assert issue.path == "stages[1].actions[1]"
     assert issue.location == at(text, '[[stages.actions]]\n  id = "legal_referral"')
-    assert issue.message == (f"legal action 'legal_referral' is in stage 'pre_legal' which starts at DPD {start}; "
-                             f"legal action needs DPD of at least {legal['min_dpd']}")
+    assert issue.message == (f"legal action 'legal_referral' is in stage 'pre_legal' which starts at DPD {start}, "
+                             f"so it could go out at DPD {start + 30}; legal action needs DPD of at least "
+                             f"{legal['min_dpd']}")
     assert issue.related == (baseline_line(origin, "min_dpd ="),)
 
 

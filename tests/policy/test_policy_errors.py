@@ -57,13 +57,13 @@ CASES = [
          "expected a whole number, found the string '3'"),
     Case("bool-where-list", '  segments = ["high_risk"]', "  segments = true", "segments = true",
          "stages[0].actions[1].segments", "expected a list ([...]), found true"),
-    Case("bool-where-channel-list", '{ channels = ["voice"], max = 4, days = 1 }',
+    Case("bool-where-channel-list", '{ kinds = ["call"], max = 4, days = 1 }',
          "{ channels = true, max = 4, days = 1 }", "channels = true", "guardrails.caps[0].channels",
          "expected a list ([...]), found true"),
-    Case("fraction-where-whole-number", '{ channels = ["voice"], max = 4, days = 1 }',
+    Case("fraction-where-whole-number", '{ kinds = ["call"], max = 4, days = 1 }',
          '{ channels = ["voice"], max = 4.5, days = 1 }', "max = 4.5", "guardrails.caps[0].max",
          "expected a whole number, found 4.5"),
-    Case("negative-cap", '{ channels = ["voice"], max = 4, days = 1 }',
+    Case("negative-cap", '{ kinds = ["call"], max = 4, days = 1 }',
          '{ channels = ["voice"], max = -1, days = 1 }', "max = -1", "guardrails.caps[0].max",
          "must be at least 0, found -1"),
     Case("string-where-list", 'extends = ["baseline:cn"]', 'extends = "baseline:cn"', "extends =",
@@ -127,7 +127,7 @@ CASES = [
     Case("channel-typo", '  channel = "sms"', '  channel = "smss"', 'channel = "smss"',
          "stages[0].actions[0].channel", "unknown channel 'smss' — did you mean 'sms'?",
          hint=f"registered channels: {CHANNELS}"),
-    Case("cap-channel-typo", '{ channels = ["voice"], max = 4, days = 1 }',
+    Case("cap-channel-typo", '{ kinds = ["call"], max = 4, days = 1 }',
          '{ channels = ["voise"], max = 4, days = 1 }', '"voise"', "guardrails.caps[0].channels[0]",
          "unknown channel 'voise' — did you mean 'voice'?"),
     Case("escalation-channel-typo", 'action = { channel = "agent" }', 'action = { channel = "agnet" }',
@@ -413,7 +413,7 @@ def test_unknown_key_in_cap_also_reports_the_missing_key() -> None:
     text = change("max = 4, days = 1 }", "max = 4, day = 1 }")
     found = issues(text)
     assert [(i.path, i.message, i.location) for i in found] == [
-        ("guardrails.caps[0].days", "required key 'days' is missing", at(text, '{ channels = ["voice"]')),
+        ("guardrails.caps[0].days", "required key 'days' is missing", at(text, '{ kinds = ["call"]')),
         ("guardrails.caps[0].day", "unknown key 'day' — did you mean 'days'?", at(text, "day = 1")),
     ]
 
@@ -428,18 +428,22 @@ def test_misspelt_body_of_a_template() -> None:
 
 
 def test_misspelt_notice_on_the_letter_explains_every_consequence() -> None:
-    """One typo, three consequences, each said plainly at its own line."""
+    """One typo, four consequences, each said plainly at its own line."""
     text = change('  notice = "pre_legal_warning"', '  notice = "pre_legal_warnin"')
     found = issues(text)
     assert [(i.path, i.location) for i in found] == [
         ("stages[1].actions[0].notice", at(text, 'notice = "pre_legal_warnin"')),
+        ("stages[1].actions[1]", at(text, "[[stages.actions]]", 4)),
         ("stages[1].actions[1]", at(text, "[[stages.actions]]", 4)),
         ("stages[1].actions[1].requires[0]", at(text, "requires =")),
     ]
     assert found[0].message == "unknown notice 'pre_legal_warnin' — did you mean 'pre_legal_warning'?"
     assert found[1].message.startswith("legal action 'legal_referral' has no prerequisite on a written notice "
                                        "('pre_legal_warning' is not sent by any letter action)")
-    assert found[2].message == "prerequisite can never be met: no action sends notice 'pre_legal_warning'"
+    # without the 30-day wait, the referral could go out at DPD 90: before the baseline's 93
+    assert found[2].message == ("legal action 'legal_referral' is in stage 'pre_legal' which starts at DPD 90; "
+                                "legal action needs DPD of at least 93")
+    assert found[3].message == "prerequisite can never be met: no action sends notice 'pre_legal_warning'"
 
 
 def test_legal_notice_sent_by_email_is_not_a_written_notice() -> None:
@@ -449,7 +453,7 @@ def test_legal_notice_sent_by_email_is_not_a_written_notice() -> None:
     assert issue.location == at(text, "[[stages.actions]]", 4)
     assert issue.message == ("legal action 'legal_referral' has no prerequisite on a written notice "
                              "('pre_legal_warning' is not sent by any letter action) "
-                             "(required by baseline cn, policies/baselines/cn.toml:32:1)")
+                             "(required by baseline cn, policies/baselines/cn.toml:35:1)")
     assert issue.hint == ('add requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = 30 } } '
                           "and a letter action that sends that notice")
 
