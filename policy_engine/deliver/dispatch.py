@@ -44,6 +44,7 @@ from policy_engine.deliver.templates import TemplateError, TemplateStore, render
 from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message
 from policy_engine.ledger import Claim, Ledger, worker_identity
 from policy_engine.ledger.clock import utc_iso
+from policy_engine.policy.channels import ChannelKind
 
 __all__ = ["AccountLookup", "ChannelTally", "Dispatcher", "DispatchSummary", "Failure", "RetryPolicy", "dispatch"]
 
@@ -417,7 +418,9 @@ class Dispatcher:
             "idempotency_key": out.action.idempotency_key,
             "provider_id": result.provider_id,
         }
-        if not spec.counts_as_attempt:
+        if not spec.counts_as_attempt or spec.kind == ChannelKind.AGENT:
+            # a referral or a webhook reaches no one; an agent task counts when the person has called
+            # (completing the task records that call with its real outcome)
             event["counts_as_attempt"] = False
         return event
 

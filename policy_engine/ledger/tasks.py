@@ -126,7 +126,9 @@ class AgentQueue:
                     "type": "contact",
                     "channel": row.channel,
                     "outcome": outcome,
-                    "action": row.action,
+                    # the call the task led to: it counts against call caps and (a conversation) starts the
+                    # pause after a conversation; the action's cadence already counts the task itself
+                    "task_action": row.action,
                     "idempotency_key": row.idempotency_key,
                     "agent": agent,
                 },

@@ -35,11 +35,22 @@ class ChannelKind(StrEnum):
     """
 
     CALL = "call"
+    """A telephone call (a dial attempt, a recorded message)."""
     TEXT = "text"
+    """A text message: SMS, chat."""
     EMAIL = "email"
     LETTER = "letter"
+    """A written notice by post."""
     LEGAL = "legal"
+    """A referral for legal action: not a contact with the customer."""
     AGENT = "agent"
+    """A task for a person, who phones the customer: every rule about calls applies to it."""
+    SYSTEM = "system"
+    """A message to the bank's own systems (a webhook): not a contact with the customer."""
+
+
+NOT_CONTACTS = frozenset({ChannelKind.LEGAL, ChannelKind.SYSTEM})
+"""Kinds that never reach out to the customer: they count against no cap."""
 
 
 CHANNEL_KINDS: tuple[str, ...] = tuple(kind.value for kind in ChannelKind)
@@ -60,7 +71,6 @@ class ChannelSpec:
 
     name: str
     kind: ChannelKind
-    counts_as_attempt: bool = True
     contact_point: ContactPoint | None = None
     content_rules: tuple[str, ...] = ()
     idempotent_provider: bool = False
@@ -68,6 +78,11 @@ class ChannelSpec:
     description: str = ""
     required_settings: tuple[str, ...] = ()
     """Settings the channel cannot send without; ``"a|b"`` means one of them. Checked before a run."""
+
+    @property
+    def counts_as_attempt(self) -> bool:
+        """Whether an action on this channel is a contact attempt (caps and the daily cap count it)."""
+        return self.kind not in NOT_CONTACTS
 
     def __post_init__(self) -> None:
         try:
@@ -163,15 +178,15 @@ BUILTIN_CHANNELS = ChannelCatalogue(
             description="PDF letters in a print-shop folder with a JSONL manifest", required_settings=("outbox",),
         ),
         ChannelSpec(
-            name="legal", kind=ChannelKind.LEGAL, counts_as_attempt=False, idempotent_provider=True,
+            name="legal", kind=ChannelKind.LEGAL, idempotent_provider=True,
             description="legal referral (JSON drop folder or signed webhook)", required_settings=("drop_folder|url",),
         ),
         ChannelSpec(
-            name="agent", kind=ChannelKind.AGENT, counts_as_attempt=False, idempotent_provider=True,
+            name="agent", kind=ChannelKind.AGENT, contact_point="phone", consent_key="voice", idempotent_provider=True,
             description="a task in the ledger's agent queue, for a person to call patiently",
         ),
         ChannelSpec(
-            name="webhook", kind=ChannelKind.TEXT, counts_as_attempt=False, idempotent_provider=True,
+            name="webhook", kind=ChannelKind.SYSTEM, idempotent_provider=True,
             description="signed JSON POST of the action to a URL of the bank's", required_settings=("url", "secret"),
         ),
     ],

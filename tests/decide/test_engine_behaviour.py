@@ -106,9 +106,11 @@ def test_daily_cap_keeps_the_highest_priority_contacts(decide: Decide) -> None:
     assert reasons(d) == {"email": "daily_cap"}
 
 
-def test_agent_tasks_do_not_count_against_the_daily_cap(decide: Decide) -> None:
+def test_agent_tasks_are_calls_and_count_against_the_daily_cap(decide: Decide) -> None:
+    # a person's call is a call: the agent task (priority 10) and the voice call (20) take the day's 2
     d = decide(POLICY, account(delinquent_since=EARLY, credit_score=500), [], AS_OF)
-    assert planned(d) == ["agent_call", "sms", "voice"]
+    assert planned(d) == ["agent_call", "voice"]
+    assert reasons(d) == {"sms": "daily_cap", "email": "daily_cap"}
 
 
 def test_every_days_cadence(decide: Decide) -> None:
