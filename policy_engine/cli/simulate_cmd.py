@@ -138,7 +138,7 @@ def simulate_command(
     start: Annotated[str, typer.Option("--start", help="First simulated local date (YYYY-MM-DD).")],
     days: Annotated[int, typer.Option("--days", min=1, help="How many days to simulate.")],
     history: HistoryOption = None,
-    at: Annotated[str, typer.Option("--at", help="Local time of the daily evaluation (HH:MM).")] = "09:00",
+    daily_at: Annotated[str, typer.Option("--at", help="Local time of the daily evaluation (HH:MM).")] = "09:00",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here, not stdout.")] = None,
     output_format: Annotated[SimulationFormat, choice_option(
         SimulationFormat, "--format", "-f", help="The contacts as history events (jsonl), or a timeline.",
@@ -149,7 +149,7 @@ def simulate_command(
 ) -> None:
     """Simulate the policy day by day; write every contact as a history event (feed it back as --history)."""
     first_day = parse_start(start)
-    clock = parse_at(at) if at else DEFAULT_AT
+    clock = parse_at(daily_at) if daily_at else DEFAULT_AT
     loaded = load_policy_or_exit(policy)
     engine = Engine(loaded, backend)
     counts: Counter[str] = Counter()
