@@ -1,4 +1,5 @@
-"""Shared pieces of the commands: loading the policy a user names, parsing --as-of, opening the history.
+"""Shared pieces of the commands: loading the policy a user names, parsing --as-of, opening the history,
+opening where a command writes.
 
 They raise the library's errors (or a UsageError) and leave reporting them to the one error exit.
 """
@@ -6,8 +7,11 @@ They raise the library's errors (or a UsageError) and leave reporting them to th
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 from zoneinfo import ZoneInfo
 
 from policy_engine._exceptions import PolicyError, UsageError
@@ -15,7 +19,7 @@ from policy_engine.data.history import HistoryIndex
 from policy_engine.data.readers import Rejects
 from policy_engine.policy.loader import LoadedPolicy, load_policy
 
-__all__ = ["load_history", "load_policy_or_exit", "parse_as_of", "stderr_is_terminal"]
+__all__ = ["load_history", "load_policy_or_exit", "output_stream", "parse_as_of", "stderr_is_terminal"]
 
 
 def load_policy_or_exit(path: Path) -> LoadedPolicy:
@@ -47,6 +51,23 @@ def load_history(path: Path | None, rejects: Rejects) -> HistoryIndex:
     if path is None:
         return HistoryIndex()
     return HistoryIndex.load([path], rejects=rejects)
+
+
+@contextmanager
+def output_stream(path: Path | None) -> Iterator[IO[str]]:
+    """Where a command writes: the file at ``path`` (created or replaced, closed after), else stdout.
+
+    A path that cannot be written is a usage error (exit 2) naming it, not a traceback.
+    """
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115  (closed by the with below)
+    except OSError as error:
+        raise UsageError(f"cannot write {path} ({error.strerror or error})") from None
+    with stream:
+        yield stream
 
 
 def stderr_is_terminal() -> bool:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from policy_engine.cli.app import app
-from policy_engine.cli.common import load_history, load_policy_or_exit, parse_as_of
+from policy_engine.cli.common import load_history, load_policy_or_exit, output_stream, parse_as_of
 from policy_engine.cli.options import (
     AccountsOption,
     AsOfOption,
@@ -149,12 +148,8 @@ def diff_command(
         result = diff_policies(Engine(base_policy), Engine(candidate_policy),
                                read_accounts(accounts, rejects=rejected), index, moment, days)
         rejected.report(limit=20)
-    out: IO[str] = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
-    try:
+    with output_stream(output) as out:
         if output_format == TableFormat.JSON:
             out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
         else:
             print_diff(result, Console(file=out, width=None if out.isatty() else 160), limit)
-    finally:
-        if output:
-            out.close()

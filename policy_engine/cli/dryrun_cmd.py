@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,7 +12,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from policy_engine._exceptions import InputError
 from policy_engine.cli.app import app
-from policy_engine.cli.common import load_history, load_policy_or_exit, parse_as_of, stderr_is_terminal
+from policy_engine.cli.common import (
+    load_history,
+    load_policy_or_exit,
+    output_stream,
+    parse_as_of,
+    stderr_is_terminal,
+)
 from policy_engine.cli.options import (
     DEFAULT_BACKEND_CHOICE,
     AccountsOption,
@@ -69,16 +74,11 @@ def dry_run(
         index = load_history(history, rejected)
         stream = read_accounts(accounts, rejects=rejected)
         rows = _with_progress(engine.decide_many(stream, index, moment, explain), enabled=stderr_is_terminal())
-        out: IO[str] = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
-        try:
+        with output_stream(output) as out:
             if output_format == DecisionFormat.TABLE:
-                console = Console(file=out, width=None if out.isatty() else 160)
-                print_table(rows, console, limit)
+                print_table(rows, Console(file=out, width=None if out.isatty() else 160), limit)
             else:
                 write_decisions((decision for _, decision in rows), output_format, out, explain)
-        finally:
-            if output:
-                out.close()
         rejected.report(limit=20)
         if strict_input and rejected.count:
             raise InputError(f"{rejected.count} input rows rejected (--strict-input)")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time
 from itertools import groupby
 from pathlib import Path
-from typing import IO, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,7 +16,7 @@ from rich.text import Text
 
 from policy_engine._exceptions import InputError, UsageError
 from policy_engine.cli.app import app
-from policy_engine.cli.common import load_history, load_policy_or_exit
+from policy_engine.cli.common import load_history, load_policy_or_exit, output_stream
 from policy_engine.cli.options import (
     DEFAULT_BACKEND_CHOICE,
     AccountsOption,
@@ -157,15 +156,11 @@ def simulate_command(
         index = load_history(history, rejected)
         stream = read_accounts(accounts, rejects=rejected)
         steps = _counting(simulate(engine, stream, index, first_day, days, clock), counts)
-        out: IO[str] = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
-        try:
+        with output_stream(output) as out:
             if output_format == SimulationFormat.TIMELINE:
                 print_timeline(steps, Console(file=out, width=None if out.isatty() else 160))
             else:
                 write_contacts(steps, out)
-        finally:
-            if output:
-                out.close()
         rejected.report(limit=20)
         per_channel = ", ".join(f"{key.split(':', 1)[1]} {count}" for key, count in sorted(counts.items())
                                 if ":" in key)
