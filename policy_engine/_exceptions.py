@@ -1,36 +1,44 @@
-"""Every error policy-engine raises on purpose, in one tree.
+"""Every error policy-engine raises on purpose, in one tree, each with the exit code the CLI ends with.
 
 Each user-facing error carries where it happened: a file location for policy problems, a file and line
-for input rows, an account or plugin name for runtime problems. The CLI turns these into messages and
-exit codes; nothing here ever reaches a user as a traceback.
+for input rows, an account or plugin name for runtime problems. The CLI prints the located message(s) of
+whatever error reaches it and exits with the error class's ``exit_code``; nothing here ever reaches a
+user as a traceback.
 
 ```
-PolicyEngineError
-├── PolicyError                      a policy file cannot be used            (exit 3)
+PolicyEngineError                    the root; exit 1 unless a branch says otherwise
+├── UsageError                       a command-line option or argument is wrong       (exit 2)
+├── PolicyError                      a policy file cannot be used                     (exit 3)
 │   ├── PolicySyntaxError            the TOML itself does not parse
 │   ├── PolicyValidationError        one or more located problems (Issue list)
 │   └── PolicyResolutionError        `extends` points nowhere or loops
-├── InputError                       account or history data                 (exit 5)
+├── InputError                       account or history data                          (exit 5)
 │   ├── InputUnusableError           the file as a whole cannot be read
 │   └── RowError                     one row is invalid (reported, set aside)
-├── PluginError                      a channel plugin misbehaves
-│   ├── PluginRegistrationError      the plugin set is broken (bad hook,     (exit 6)
-│   │                                duplicate channel, missing or unimportable plugin)
-│   └── DeliveryError                a send failed (transient or permanent)
+├── PluginError                      a channel plugin or its settings fail            (exit 1)
+│   ├── PluginRegistrationError      the plugin set is broken: misspelt hook,         (exit 6)
+│   │                                duplicate channel, entry point that fails to
+│   │                                import, allow-list naming a missing plugin
+│   └── DeliveryError                a send failed (transient or permanent)           (exit 1)
 │       ├── TransientDeliveryError
 │       └── PermanentDeliveryError
-├── TemplateError                    a message template is missing, invalid or fails to render
-└── LedgerError                      the ledger database refused an operation
+├── TemplateError                    a message template is missing or fails           (exit 1)
+└── LedgerError                      the ledger database refused an operation         (exit 1)
 ```
+
+:class:`ExitCode` is the whole table, including the codes no error carries: 0 success, 4 policy tests
+failed, and 7, reserved for "the run finished but some actions failed permanently".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Literal
 
 __all__ = [
     "DeliveryError",
+    "ExitCode",
     "InputError",
     "InputUnusableError",
     "Issue",
@@ -47,7 +55,21 @@ __all__ = [
     "RowError",
     "TemplateError",
     "TransientDeliveryError",
+    "UsageError",
 ]
+
+
+class ExitCode(IntEnum):
+    """The exit codes of the ``policy-engine`` command, one meaning each."""
+
+    OK = 0
+    RUNTIME_FAILURE = 1  # a plugin, template or the ledger failed while running
+    USAGE = 2  # a wrong option or argument; nothing was done
+    POLICY_INVALID = 3
+    TESTS_FAILED = 4  # policy tests failed, or rule coverage is below --threshold
+    INPUT_UNUSABLE = 5  # missing or unreadable input, no valid row, or rejected rows under --strict-input
+    PLUGINS_BROKEN = 6  # the installed plugin set cannot be used (see PluginRegistrationError)
+    ACTIONS_FAILED = 7  # reserved: the run finished but some actions failed permanently
 
 
 @dataclass(frozen=True, order=True)
@@ -99,22 +121,35 @@ class Issue:
             "code": self.code,
             "message": self.message,
             "hint": self.hint,
-            "related": [str(r) for r in self.related],
+            "related": [str(other) for other in self.related],
         }
 
 
 class PolicyEngineError(Exception):
     """Root of every error policy-engine raises on purpose."""
 
+    exit_code: ExitCode = ExitCode.RUNTIME_FAILURE
+
+
+class UsageError(PolicyEngineError):
+    """A command-line option or argument is wrong (a bad --as-of, an unknown --format); nothing was done."""
+
+    exit_code = ExitCode.USAGE
+
 
 class PolicyError(PolicyEngineError):
-    """A policy file cannot be used."""
+    """A policy file cannot be used.
 
-    exit_code = 3
+    ``policy_file`` names the file the user asked for when it is known (the issues may lie in a file it
+    extends); the CLI closes its report with "policy FILE is invalid".
+    """
 
-    def __init__(self, issues: list[Issue]) -> None:
+    exit_code = ExitCode.POLICY_INVALID
+
+    def __init__(self, issues: list[Issue], policy_file: str | None = None) -> None:
         self.issues = issues
-        super().__init__("\n".join(str(i) for i in issues))
+        self.policy_file = policy_file
+        super().__init__("\n".join(str(issue) for issue in issues))
 
 
 class PolicySyntaxError(PolicyError):
@@ -132,7 +167,7 @@ class PolicyResolutionError(PolicyError):
 class InputError(PolicyEngineError):
     """Account or history data problems."""
 
-    exit_code = 5
+    exit_code = ExitCode.INPUT_UNUSABLE
 
 
 class InputUnusableError(InputError):
@@ -153,11 +188,14 @@ class RowError(InputError):
 class PluginError(PolicyEngineError):
     """A channel plugin misbehaves."""
 
+    exit_code = ExitCode.RUNTIME_FAILURE
+
 
 class PluginRegistrationError(PluginError):
-    """The plugin set is broken (misspelt hook, duplicate channel, entry point or allowed plugin missing)."""
+    """The plugin set is broken: a plugin cannot be registered (misspelt hook, duplicate channel, entry
+    point that fails to import) or the allow-list names a plugin that is not installed."""
 
-    exit_code = 6
+    exit_code = ExitCode.PLUGINS_BROKEN
 
 
 class DeliveryError(PluginError):
@@ -179,6 +217,10 @@ class PermanentDeliveryError(DeliveryError):
 class TemplateError(PolicyEngineError):
     """A message template cannot be found, parsed or rendered (unknown variable, sandbox violation)."""
 
+    exit_code = ExitCode.RUNTIME_FAILURE
+
 
 class LedgerError(PolicyEngineError):
     """The ledger database refused an operation."""
+
+    exit_code = ExitCode.RUNTIME_FAILURE

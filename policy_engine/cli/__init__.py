@@ -1,6 +1,7 @@
 """Command-line interface: thin typer commands over the library.
 
-Each command lives in its own module and registers itself on :data:`app` when imported.
+Each command lives in its own module and registers itself on :data:`app` when imported. Errors of the
+tree end in one place (:mod:`policy_engine.cli.errors`), whichever way the app is run.
 """
 
 from __future__ import annotations
@@ -16,5 +17,5 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: run the app; an error of the tree exits with its code, no traceback."""
     app()

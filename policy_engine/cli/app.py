@@ -1,30 +1,34 @@
-"""The typer application every command module registers on."""
+"""The typer application every command module registers on.
+
+Its root group is :class:`~policy_engine.cli.errors.ErrorExitGroup`: an error of the tree raised by any
+command becomes its located message(s) on stderr and its class's exit code (see ``ExitCode``).
+"""
 
 from __future__ import annotations
 
 import typer
 
+from policy_engine._exceptions import ExitCode
+from policy_engine.cli.errors import ErrorExitGroup
+
+__all__ = ["app"]
+
 app = typer.Typer(
     name="policy-engine",
+    cls=ErrorExitGroup,
     help="Declarative, explainable collection policies for overdue credit-card debt.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_POLICY_INVALID = 3
-EXIT_TESTS_FAILED = 4
-EXIT_INPUT_UNUSABLE = 5
 
-
-def _show_version(value: bool) -> None:
-    if value:
+def _show_version(requested: bool) -> None:
+    if requested:
         from policy_engine import __version__  # noqa: PLC0415  (avoid importing the library at CLI build time)
 
         typer.echo(f"policy-engine {__version__}")
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(ExitCode.OK)
 
 
 @app.callback()

@@ -1,49 +1,45 @@
-"""Shared pieces of the commands: loading a policy, parsing --as-of, opening inputs, reporting errors."""
+"""Shared pieces of the commands: loading the policy a user names, parsing --as-of, opening the history,
+opening where a command writes.
+
+They raise the library's errors (or a UsageError) and leave reporting them to the one error exit.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 from zoneinfo import ZoneInfo
 
-import typer
-
-from policy_engine._exceptions import InputError, PluginRegistrationError, PolicyError
-from policy_engine.cli.app import EXIT_INPUT_UNUSABLE, EXIT_POLICY_INVALID, EXIT_USAGE
+from policy_engine._exceptions import PolicyError, UsageError
 from policy_engine.data.history import HistoryIndex
 from policy_engine.data.readers import Rejects
 from policy_engine.deliver.registry import get_registry
 from policy_engine.policy.channels import ChannelCatalogue
 from policy_engine.policy.loader import LoadedPolicy, load_policy
 
-__all__ = ["channel_catalogue", "fail", "load_history", "load_policy_or_exit", "parse_as_of"]
-
-
-def fail(message: str, code: int) -> typer.Exit:
-    """Print ``message`` on stderr and return the Exit to raise."""
-    typer.echo(message, err=True)
-    return typer.Exit(code)
+__all__ = ["channel_catalogue", "load_history", "load_policy_or_exit", "output_stream", "parse_as_of",
+           "stderr_is_terminal"]
 
 
 def channel_catalogue() -> ChannelCatalogue:
-    """The installed plugins' channels, templates checked by their owners; a broken plugin set exits 6."""
-    try:
-        return get_registry().channel_catalogue()
-    except PluginRegistrationError as exc:
-        raise fail(f"error: {exc}", PluginRegistrationError.exit_code) from None
+    """The installed plugins' channels, templates checked by their owners; a broken plugin set raises
+    PluginRegistrationError (exit 6)."""
+    return get_registry().channel_catalogue()
 
 
 def load_policy_or_exit(path: Path) -> LoadedPolicy:
-    """Load a policy against the installed channels; on any policy error print every located issue and exit 3."""
+    """Load the policy file a user named against the installed channels; an invalid one exits 3 with every
+    located issue."""
     catalogue = channel_catalogue()
     try:
-        loaded = load_policy(path, channels=catalogue)
-    except PolicyError as exc:
-        for issue in exc.issues:
-            typer.echo(str(issue), err=True)
-        raise fail(f"policy {path} is invalid", EXIT_POLICY_INVALID) from None
-    return loaded
+        return load_policy(path, channels=catalogue)
+    except PolicyError as error:
+        error.policy_file = str(path)  # the verdict names the file asked for, not the extended one at fault
+        raise
 
 
 def parse_as_of(value: str | None, loaded: LoadedPolicy) -> datetime:
@@ -54,21 +50,35 @@ def parse_as_of(value: str | None, loaded: LoadedPolicy) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise fail(f"error: --as-of '{value}' is not an ISO 8601 date or time "
-                   "(e.g. 2026-11-28T09:00:00+08:00)", EXIT_USAGE) from None
+        raise UsageError(f"--as-of '{value}' is not an ISO 8601 date or time "
+                         "(e.g. 2026-11-28T09:00:00+08:00)") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     return parsed
 
 
 def load_history(path: Path | None, rejects: Rejects) -> HistoryIndex:
-    """The history index (empty without --history); exit 5 when the file is unusable."""
+    """The history index (empty without --history); an unusable file exits 5."""
     if path is None:
         return HistoryIndex()
+    return HistoryIndex.load([path], rejects=rejects)
+
+
+@contextmanager
+def output_stream(path: Path | None) -> Iterator[IO[str]]:
+    """Where a command writes: the file at ``path`` (created or replaced, closed after), else stdout.
+
+    A path that cannot be written is a usage error (exit 2) naming it, not a traceback.
+    """
+    if path is None:
+        yield sys.stdout
+        return
     try:
-        return HistoryIndex.load([path], rejects=rejects)
-    except InputError as exc:
-        raise fail(f"error: {exc}", EXIT_INPUT_UNUSABLE) from None
+        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115  (closed by the with below)
+    except OSError as error:
+        raise UsageError(f"cannot write {path} ({error.strerror or error})") from None
+    with stream:
+        yield stream
 
 
 def stderr_is_terminal() -> bool:

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from policy_engine._exceptions import InputError
-from policy_engine.cli.app import EXIT_INPUT_UNUSABLE, EXIT_USAGE, app
-from policy_engine.cli.common import fail, load_history, load_policy_or_exit, parse_as_of
-from policy_engine.cli.dryrun_cmd import AccountsOpt, AsOfOpt, HistoryOpt, RejectsOpt
-from policy_engine.cli.simulate_cmd import open_accounts
-from policy_engine.data.readers import Rejects
+from policy_engine.cli.app import app
+from policy_engine.cli.common import load_history, load_policy_or_exit, output_stream, parse_as_of
+from policy_engine.cli.options import (
+    AccountsOption,
+    AsOfOption,
+    HistoryOption,
+    RejectsOption,
+    TableFormat,
+    choice_option,
+)
+from policy_engine.data.readers import Rejects, read_accounts
 from policy_engine.decide.engine import Engine
 from policy_engine.lifecycle.diff import DiffResult, Tally, diff_policies
 
 __all__ = ["diff_command", "print_diff"]
-
-DIFF_FORMATS = ("table", "json")
 
 
 def _delta(before: int, after: int) -> str:
@@ -37,85 +39,87 @@ def _name(stamp: dict[str, str | None]) -> str:
     return f"{stamp.get('id')} {stamp.get('version') or ''}".strip()
 
 
-def _impact_table(r: DiffResult) -> Table:
-    b, c = r.base_tally, r.candidate_tally
-    span = f" over {r.days} days" if r.days else f" at {r.as_of.isoformat()}"
-    table = Table(title=f"Impact of {_name(r.candidate)} against {_name(r.base)}{span}", title_justify="left")
-    for col in ("", "base", "candidate", "change", "added / new", "removed / lifted"):
-        table.add_column(col, justify="left" if not col else "right")
-    table.add_row("accounts compared", str(r.accounts), str(r.accounts), "", "", "")
-    table.add_row("accounts whose actions change", "", "", str(len(r.changes)), "", "")
-    table.add_row("accounts contacted", str(b.accounts_contacted), str(c.accounts_contacted),
-                  _delta(b.accounts_contacted, c.accounts_contacted), "", "")
-    for channel in sorted(set(b.contacts) | set(c.contacts)):
-        table.add_row(f"contacts: {channel}", str(b.contacts[channel]), str(c.contacts[channel]),
-                      _delta(b.contacts[channel], c.contacts[channel]), str(r.contacts_added[channel]),
-                      str(r.contacts_removed[channel]))
-    table.add_row("legal referrals", str(b.legal_referrals), str(c.legal_referrals),
-                  _delta(b.legal_referrals, c.legal_referrals), "", "")
-    for offer in sorted(set(b.offers) | set(c.offers)):
-        table.add_row(f"offers made: {offer}", str(b.offers[offer]), str(c.offers[offer]),
-                      _delta(b.offers[offer], c.offers[offer]), "", "")
-    for reason in sorted(set(b.suppressed) | set(c.suppressed)):
-        table.add_row(f"suppressed: {reason}", str(b.suppressed[reason]), str(c.suppressed[reason]),
-                      _delta(b.suppressed[reason], c.suppressed[reason]), str(r.new_suppressions[reason]),
-                      str(r.lifted_suppressions[reason]))
+def _impact_table(result: DiffResult) -> Table:
+    base, candidate = result.base_tally, result.candidate_tally
+    span = f" over {result.days} days" if result.days else f" at {result.as_of.isoformat()}"
+    table = Table(title=f"Impact of {_name(result.candidate)} against {_name(result.base)}{span}",
+                  title_justify="left")
+    for column in ("", "base", "candidate", "change", "added / new", "removed / lifted"):
+        table.add_column(column, justify="left" if not column else "right")
+    table.add_row("accounts compared", str(result.accounts), str(result.accounts), "", "", "")
+    table.add_row("accounts whose actions change", "", "", str(len(result.changes)), "", "")
+    table.add_row("accounts contacted", str(base.accounts_contacted), str(candidate.accounts_contacted),
+                  _delta(base.accounts_contacted, candidate.accounts_contacted), "", "")
+    for channel in sorted(set(base.contacts) | set(candidate.contacts)):
+        table.add_row(f"contacts: {channel}", str(base.contacts[channel]), str(candidate.contacts[channel]),
+                      _delta(base.contacts[channel], candidate.contacts[channel]),
+                      str(result.contacts_added[channel]), str(result.contacts_removed[channel]))
+    table.add_row("legal referrals", str(base.legal_referrals), str(candidate.legal_referrals),
+                  _delta(base.legal_referrals, candidate.legal_referrals), "", "")
+    for offer in sorted(set(base.offers) | set(candidate.offers)):
+        table.add_row(f"offers made: {offer}", str(base.offers[offer]), str(candidate.offers[offer]),
+                      _delta(base.offers[offer], candidate.offers[offer]), "", "")
+    for reason in sorted(set(base.suppressed) | set(candidate.suppressed)):
+        table.add_row(f"suppressed: {reason}", str(base.suppressed[reason]), str(candidate.suppressed[reason]),
+                      _delta(base.suppressed[reason], candidate.suppressed[reason]),
+                      str(result.new_suppressions[reason]), str(result.lifted_suppressions[reason]))
     return table
 
 
-def _weekly_table(r: DiffResult) -> Table:
-    b, c = r.base_tally.weekly, r.candidate_tally.weekly
-    channels = sorted({ch for w in (*b.values(), *c.values()) for ch in w})
+def _weekly_table(result: DiffResult) -> Table:
+    base, candidate = result.base_tally.weekly, result.candidate_tally.weekly
+    channels = sorted({channel for week in (*base.values(), *candidate.values()) for channel in week})
     table = Table(title="Contacts per channel per week (base → candidate)", title_justify="left",
                   min_width=60)
     table.add_column("week", justify="right")
     for channel in channels:
         table.add_column(channel, justify="right")
     empty: Counter[str] = Counter()
-    for week in sorted(set(b) | set(c)):
-        wb, wc = b.get(week, empty), c.get(week, empty)
-        table.add_row(str(week), *(f"{wb[ch]} → {wc[ch]}" for ch in channels))
+    for week in sorted(set(base) | set(candidate)):
+        base_week, candidate_week = base.get(week, empty), candidate.get(week, empty)
+        table.add_row(str(week), *(f"{base_week[channel]} → {candidate_week[channel]}" for channel in channels))
     return table
 
 
 def _variant_table(side: str, tallies: dict[str, Tally]) -> Table:
     table = Table(title=f"Variants of the {side} policy", title_justify="left")
-    for col in ("variant", "accounts", "contacted", "contacts per channel", "suppressions"):
-        table.add_column(col, overflow="fold")
-    for variant, t in sorted(tallies.items()):
-        table.add_row(variant, str(t.accounts), str(t.accounts_contacted),
-                      ", ".join(f"{k} {v}" for k, v in sorted(t.contacts.items())) or "-",
-                      ", ".join(f"{k} {v}" for k, v in sorted(t.suppressed.items())) or "-")
+    for column in ("variant", "accounts", "contacted", "contacts per channel", "suppressions"):
+        table.add_column(column, overflow="fold")
+    for variant, tally in sorted(tallies.items()):
+        table.add_row(variant, str(tally.accounts), str(tally.accounts_contacted),
+                      ", ".join(f"{channel} {count}" for channel, count in sorted(tally.contacts.items())) or "-",
+                      ", ".join(f"{reason} {count}" for reason, count in sorted(tally.suppressed.items())) or "-")
     return table
 
 
-def _changes_table(r: DiffResult, limit: int) -> Table:
+def _changes_table(result: DiffResult, limit: int) -> Table:
     table = Table(title="Accounts whose actions change", title_justify="left")
-    for col in ("account", "stage (first day)" if r.days else "stage", "added", "removed"):
-        table.add_column(col, overflow="fold")
-    for ch in r.changes[:limit]:
-        stage = ch.base_stage or "-"
-        if ch.candidate_stage != ch.base_stage:
-            stage += f" → {ch.candidate_stage or '-'}"
-        table.add_row(ch.account_id, stage, ", ".join(f"{k}×{n}" for k, n in ch.added.items()),
-                      ", ".join(f"{k}×{n}" for k, n in ch.removed.items()))
+    for column in ("account", "stage (first day)" if result.days else "stage", "added", "removed"):
+        table.add_column(column, overflow="fold")
+    for change in result.changes[:limit]:
+        stage = change.base_stage or "-"
+        if change.candidate_stage != change.base_stage:
+            stage += f" → {change.candidate_stage or '-'}"
+        table.add_row(change.account_id, stage,
+                      ", ".join(f"{action}×{count}" for action, count in change.added.items()),
+                      ", ".join(f"{action}×{count}" for action, count in change.removed.items()))
     return table
 
 
-def print_diff(r: DiffResult, console: Console, limit: int = 50) -> None:
+def print_diff(result: DiffResult, console: Console, limit: int = 50) -> None:
     """Render a diff for people: impact, weekly contacts (span), variants, changed accounts."""
-    console.print(f"base      {_name(r.base)}  {r.base.get('digest')}")
-    console.print(f"candidate {_name(r.candidate)}  {r.candidate.get('digest')}")
-    console.print(_impact_table(r))
-    if r.days:
-        console.print(_weekly_table(r))
-    for side, tallies in (("base", r.base_variants), ("candidate", r.candidate_variants)):
+    console.print(f"base      {_name(result.base)}  {result.base.get('digest')}")
+    console.print(f"candidate {_name(result.candidate)}  {result.candidate.get('digest')}")
+    console.print(_impact_table(result))
+    if result.days:
+        console.print(_weekly_table(result))
+    for side, tallies in (("base", result.base_variants), ("candidate", result.candidate_variants)):
         if tallies:
             console.print(_variant_table(side, tallies))
-    if r.changes:
-        console.print(_changes_table(r, limit))
-        if len(r.changes) > limit:
-            console.print(f"... {len(r.changes) - limit} more changed accounts (use --format json)")
+    if result.changes:
+        console.print(_changes_table(result, limit))
+        if len(result.changes) > limit:
+            console.print(f"... {len(result.changes) - limit} more changed accounts (use --format json)")
     else:
         console.print("no account's actions change")
 
@@ -124,36 +128,28 @@ def print_diff(r: DiffResult, console: Console, limit: int = 50) -> None:
 def diff_command(
     base: Annotated[Path, typer.Option("--base", help="The policy in force (TOML).")],
     candidate: Annotated[Path, typer.Option("--candidate", help="The proposed policy (TOML).")],
-    accounts: AccountsOpt,
-    history: HistoryOpt = None,
-    as_of: AsOfOpt = None,
+    accounts: AccountsOption,
+    history: HistoryOption = None,
+    as_of: AsOfOption = None,
     days: Annotated[int | None, typer.Option("--days", min=1,
                                              help="Compare over N simulated days from --as-of.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    output_format: Annotated[TableFormat, choice_option(
+        TableFormat, "--format", "-f", help="A table for people, or JSON.")] = TableFormat.TABLE,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here, not stdout.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Changed accounts shown in the table.")] = 50,
-    rejects: RejectsOpt = None,
+    rejects: RejectsOption = None,
 ) -> None:
     """Decision-by-decision impact of a candidate policy: changed accounts, contacts, suppressions."""
-    if fmt not in DIFF_FORMATS:
-        raise fail(f"error: --format must be one of {', '.join(DIFF_FORMATS)}, not '{fmt}'", EXIT_USAGE)
     base_policy = load_policy_or_exit(base)
     candidate_policy = load_policy_or_exit(candidate)
     moment = parse_as_of(as_of, base_policy)
     with Rejects(rejects) as rejected:
         index = load_history(history, rejected)
-        try:
-            result = diff_policies(Engine(base_policy), Engine(candidate_policy),
-                                   open_accounts(accounts, rejected), index, moment, days)
-        except InputError as exc:
-            raise fail(f"error: {exc}", EXIT_INPUT_UNUSABLE) from None
+        result = diff_policies(Engine(base_policy), Engine(candidate_policy),
+                               read_accounts(accounts, rejects=rejected), index, moment, days)
         rejected.report(limit=20)
-    out: IO[str] = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
-    try:
-        if fmt == "json":
+    with output_stream(output) as out:
+        if output_format == TableFormat.JSON:
             out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
         else:
             print_diff(result, Console(file=out, width=None if out.isatty() else 160), limit)
-    finally:
-        if output:
-            out.close()

@@ -7,11 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from policy_engine._exceptions import LedgerError
-from policy_engine.cli.app import EXIT_OK, EXIT_USAGE, app
-from policy_engine.ledger import COMPLETION_OUTCOMES, AgentQueue, Ledger, open_ledger
-
-EXIT_LEDGER_ERROR = 1
+from policy_engine._exceptions import ExitCode, UsageError
+from policy_engine.cli.app import app
+from policy_engine.cli.options import TextFormat, TextFormatOption
+from policy_engine.ledger import COMPLETION_OUTCOMES, AgentQueue, open_ledger
 
 queue_app = typer.Typer(help="Agent tasks: list, claim and complete them.", no_args_is_help=True)
 app.add_typer(queue_app, name="queue")
@@ -20,21 +19,6 @@ LedgerOption = Annotated[
     str | None,
     typer.Option("--ledger", help="Ledger URL (default $POLICY_ENGINE_LEDGER_URL or sqlite:///policy-engine.db)."),
 ]
-FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
-
-
-def _open(url: str | None) -> Ledger:
-    try:
-        return open_ledger(url)
-    except LedgerError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_LEDGER_ERROR) from exc
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in ("text", "json"):
-        typer.echo(f"error: --format must be text or json, not '{fmt}'", err=True)
-        raise typer.Exit(EXIT_USAGE)
 
 
 def _line(task: dict[str, Any]) -> str:
@@ -48,22 +32,20 @@ def _line(task: dict[str, Any]) -> str:
 def list_tasks(
     state: Annotated[str, typer.Option("--state", help="open, claimed, done or all.")] = "open",
     ledger: LedgerOption = None,
-    fmt: FormatOption = "text",
+    output_format: TextFormatOption = TextFormat.TEXT,
 ) -> None:
     """Show agent tasks (open ones unless --state says otherwise)."""
-    _check_format(fmt)
     if state not in ("open", "claimed", "done", "all"):
-        typer.echo(f"error: --state must be open, claimed, done or all, not '{state}'", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    with _open(ledger) as opened:
+        raise UsageError(f"--state must be open, claimed, done or all, not '{state}'")
+    with open_ledger(ledger) as opened:
         tasks = AgentQueue(opened).list(None if state == "all" else state)
-    if fmt == "json":
+    if output_format == TextFormat.JSON:
         typer.echo(json.dumps(tasks, indent=2, ensure_ascii=False, default=str))
     else:
         for task in tasks:
             typer.echo(_line(task))
         typer.echo(f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}")
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(ExitCode.OK)
 
 
 @queue_app.command("claim")
@@ -71,17 +53,17 @@ def claim_task(
     agent: Annotated[str, typer.Option("--agent", help="Who takes the task.")],
     task: Annotated[int | None, typer.Option("--task", help="A task id (default: the oldest open task).")] = None,
     ledger: LedgerOption = None,
-    fmt: FormatOption = "text",
+    output_format: TextFormatOption = TextFormat.TEXT,
 ) -> None:
     """Take an open task; exit 1 when there is none to take."""
-    _check_format(fmt)
-    with _open(ledger) as opened:
+    with open_ledger(ledger) as opened:
         claimed = AgentQueue(opened).claim(agent, task)
     if claimed is None:
         typer.echo("no open task to claim" if task is None else f"task {task} is not open", err=True)
-        raise typer.Exit(EXIT_LEDGER_ERROR)
-    typer.echo(json.dumps(claimed, indent=2, ensure_ascii=False, default=str) if fmt == "json" else _line(claimed))
-    raise typer.Exit(EXIT_OK)
+        raise typer.Exit(ExitCode.RUNTIME_FAILURE)
+    typer.echo(json.dumps(claimed, indent=2, ensure_ascii=False, default=str)
+               if output_format == TextFormat.JSON else _line(claimed))
+    raise typer.Exit(ExitCode.OK)
 
 
 @queue_app.command("complete")
@@ -94,13 +76,8 @@ def complete_task(
 ) -> None:
     """Close a claimed task; its outcome goes into the history as a contact event."""
     if outcome not in COMPLETION_OUTCOMES:
-        typer.echo(f"error: --outcome must be one of {', '.join(COMPLETION_OUTCOMES)}", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    with _open(ledger) as opened:
-        try:
-            done = AgentQueue(opened).complete(task, agent=agent, outcome=outcome, note=note)
-        except LedgerError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(EXIT_LEDGER_ERROR) from exc
+        raise UsageError(f"--outcome must be one of {', '.join(COMPLETION_OUTCOMES)}")
+    with open_ledger(ledger) as opened:
+        done = AgentQueue(opened).complete(task, agent=agent, outcome=outcome, note=note)
     typer.echo(_line(done))
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(ExitCode.OK)

@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 
-from policy_engine._exceptions import InputError
-from policy_engine.cli.app import EXIT_INPUT_UNUSABLE, EXIT_USAGE, app
-from policy_engine.cli.common import fail, load_history, load_policy_or_exit, parse_as_of
-from policy_engine.cli.dryrun_cmd import AccountsOpt, AsOfOpt, HistoryOpt, PolicyOpt, RejectsOpt
-from policy_engine.cli.simulate_cmd import open_accounts
-from policy_engine.data.readers import Rejects
+from policy_engine._exceptions import UsageError
+from policy_engine.cli.app import app
+from policy_engine.cli.common import load_history, load_policy_or_exit, parse_as_of
+from policy_engine.cli.options import AccountsOption, AsOfOption, HistoryOption, PolicyOption, RejectsOption
+from policy_engine.data.readers import Rejects, read_accounts
 from policy_engine.decide.engine import Engine
 from policy_engine.lifecycle.report import build_report
 
@@ -21,17 +20,17 @@ __all__ = ["report_command"]
 
 @app.command("report")
 def report_command(
-    policy: PolicyOpt,
-    accounts: AccountsOpt,
+    policy: PolicyOption,
+    accounts: AccountsOption,
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")],
-    history: HistoryOpt = None,
-    as_of: AsOfOpt = None,
+    history: HistoryOption = None,
+    as_of: AsOfOption = None,
     days: Annotated[int | None, typer.Option(
         "--days", min=1, help="Simulate N days from --as-of instead of one decision.")] = None,
     candidate: Annotated[Path | None, typer.Option(
         "--candidate", help="A second policy, shown side by side.")] = None,
     sample: Annotated[int, typer.Option("--sample", min=0, help="Accounts whose timelines are shown.")] = 6,
-    rejects: RejectsOpt = None,
+    rejects: RejectsOption = None,
 ) -> None:
     """Write one self-contained HTML report: portfolio, channels per day, suppressions, offers, timelines."""
     loaded = load_policy_or_exit(policy)
@@ -41,13 +40,10 @@ def report_command(
     moment = parse_as_of(as_of, loaded)
     with Rejects(rejects) as rejected:
         index = load_history(history, rejected)
-        try:
-            page = build_report(engines, open_accounts(accounts, rejected), index, moment, days, sample)
-        except InputError as exc:
-            raise fail(f"error: {exc}", EXIT_INPUT_UNUSABLE) from None
+        page = build_report(engines, read_accounts(accounts, rejects=rejected), index, moment, days, sample)
         rejected.report(limit=20)
     try:
         output.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"error: cannot write {output} ({exc.strerror or exc})", EXIT_USAGE) from None
+    except OSError as error:
+        raise UsageError(f"cannot write {output} ({error.strerror or error})") from None
     typer.echo(f"wrote {output} ({len(page.encode('utf-8')) // 1024} KiB)", err=True)

@@ -17,10 +17,10 @@ __all__ = ["print_explanation", "print_table"]
 
 
 def _contact(account: Account, channel: str) -> str:
-    c = account.contact
-    value = {"sms": c.phone, "voice": c.phone, "email": c.email}.get(channel)
+    contact = account.contact
+    value = {"sms": contact.phone, "voice": contact.phone, "email": contact.email}.get(channel)
     if channel == "letter":
-        return "postal address" if c.address else ""
+        return "postal address" if contact.address else ""
     return mask_contact(value)
 
 
@@ -28,27 +28,27 @@ def print_table(rows: Iterable[tuple[Account, Decision]], console: Console, limi
     """Print one row per action or suppression (up to ``limit`` accounts), then the summary tables."""
     summary = Summary()
     table = Table(title="Planned collection actions", show_lines=False)
-    for col in ("account", "dpd", "segment", "stage", "action", "channel", "to", "send at / reason"):
-        table.add_column(col, overflow="fold")
+    for column in ("account", "dpd", "segment", "stage", "action", "channel", "to", "send at / reason"):
+        table.add_column(column, overflow="fold")
     shown = 0
-    for account, d in rows:
-        summary.add(d)
-        if shown >= limit or not d.in_scope:  # out-of-scope accounts only count in the summary
+    for account, decision in rows:
+        summary.add(decision)
+        if shown >= limit or not decision.in_scope:  # out-of-scope accounts only count in the summary
             continue
         shown += 1
         first = True
-        head = [d.account_id, str(d.dpd), d.segment or "", d.stage or ""]
-        for a in d.actions:
-            table.add_row(*(head if first else ["", "", "", ""]), a.action, a.channel, _contact(account, a.channel),
-                          a.send_at.strftime("%Y-%m-%d %H:%M %z"))
+        head = [decision.account_id, str(decision.dpd), decision.segment or "", decision.stage or ""]
+        for action in decision.actions:
+            table.add_row(*(head if first else ["", "", "", ""]), action.action, action.channel,
+                          _contact(account, action.channel), action.send_at.strftime("%Y-%m-%d %H:%M %z"))
             first = False
-        for s in d.suppressed:
-            table.add_row(*(head if first else ["", "", "", ""]), f"[dim]{s.action}[/dim]", s.channel, "",
-                          f"[yellow]{s.reason}[/yellow]: {s.detail}")
+        for suppression in decision.suppressed:
+            table.add_row(*(head if first else ["", "", "", ""]), f"[dim]{suppression.action}[/dim]",
+                          suppression.channel, "", f"[yellow]{suppression.reason}[/yellow]: {suppression.detail}")
             first = False
         if first:
-            table.add_row(d.account_id, str(d.dpd), d.segment or "", d.stage or "", "[dim]-[/dim]", "", "",
-                          "holds: " + ", ".join(d.holds) if d.holds else "nothing to do")
+            table.add_row(*head, "[dim]-[/dim]", "", "",
+                          "holds: " + ", ".join(decision.holds) if decision.holds else "nothing to do")
     console.print(table)
     in_scope = summary.accounts - summary.stages.get("(out of scope)", 0)
     if in_scope > limit:
@@ -62,12 +62,12 @@ def _summary_tables(summary: Summary, console: Console) -> None:
     parts: list[Any] = []
     for title, counter in (("accounts per stage", summary.stages), ("actions per channel", summary.channels),
                            ("suppressions per reason", summary.reasons)):
-        t = Table(title=title)
-        t.add_column("name")
-        t.add_column("count", justify="right")
-        for name, n in sorted(counter.items()):
-            t.add_row(name, str(n))
-        parts.append(t)
+        counts = Table(title=title)
+        counts.add_column("name")
+        counts.add_column("count", justify="right")
+        for name, count in sorted(counter.items()):
+            counts.add_row(name, str(count))
+        parts.append(counts)
     grid.add_row(*parts)
     console.print(grid)
     console.print(f"{summary.accounts} accounts evaluated")
@@ -89,28 +89,29 @@ def _condition_node(tree: Tree, node: dict[str, Any]) -> None:
         _condition_node(sub, node["not"])
 
 
-def print_explanation(d: Decision, account: Account, console: Console) -> None:
+def print_explanation(decision: Decision, account: Account, console: Console) -> None:
     """Print why an account gets each action, and why not the others, as a readable tree."""
-    root = Tree(f"[bold]account {d.account_id}[/bold] at {d.as_of.isoformat()} — DPD {d.dpd}, policy "
-                f"{d.policy.get('id')} {d.policy.get('version') or ''}")
+    root = Tree(f"[bold]account {decision.account_id}[/bold] at {decision.as_of.isoformat()} — DPD "
+                f"{decision.dpd}, policy {decision.policy.get('id')} {decision.policy.get('version') or ''}")
     sections = {"scope": root.add("[bold]scope[/bold] (which accounts the policy governs)"),
                 "segment": root.add("[bold]segment[/bold] (first match wins)"),
                 "hold": root.add("[bold]holds[/bold]"),
                 "stage": root.add("[bold]stage[/bold] (first match wins)"),
                 "action": root.add("[bold]actions of the stage[/bold]")}
     guard = root.add("[bold]guardrails[/bold] (holds → consent → notices → cadence → caps → hours → daily cap)")
-    for entry in d.trace or []:
+    for entry in decision.trace or []:
         step = entry.get("step")
         if step in sections:
             mark = "[green]✓[/green]" if entry.get("held") else "[red]✗[/red]"
             node = sections[str(step)].add(f"{mark} {entry['id']}")
             if "dpd" in entry:
-                r = entry["dpd"]
-                node.add(f"{'[green]✓[/green]' if r['held'] else '[red]✗[/red]'} DPD {r['value']} in {r['range']}")
+                dpd = entry["dpd"]
+                node.add(f"{'[green]✓[/green]' if dpd['held'] else '[red]✗[/red]'} DPD {dpd['value']} in "
+                         f"{dpd['range']}")
             if "segments" in entry:
-                s = entry["segments"]
-                node.add(f"{'[green]✓[/green]' if s['held'] else '[red]✗[/red]'} segment {s['value']} in "
-                         f"{', '.join(s['allowed'])}")
+                segments = entry["segments"]
+                node.add(f"{'[green]✓[/green]' if segments['held'] else '[red]✗[/red]'} segment "
+                         f"{segments['value']} in {', '.join(segments['allowed'])}")
             if "condition" in entry:
                 _condition_node(node, entry["condition"])
         elif step == "guardrail":
@@ -124,15 +125,17 @@ def print_explanation(d: Decision, account: Account, console: Console) -> None:
             root.add(f"broken promise due {entry['promise_due']} (broken {entry['broken_on']}): "
                      f"{'already escalated' if entry['already_escalated'] else 'escalates with ' + entry['id']}")
     verdict = root.add("[bold]decision[/bold]")
-    for a in d.actions:
-        verdict.add(f"[green]send[/green] {a.action} via {a.channel} to {_contact(account, a.channel) or '-'} "
-                    f"at {a.send_at.isoformat()}" + (f" with offer {a.offer['id']}" if a.offer else ""))
-    for s in d.suppressed:
-        verdict.add(f"[yellow]no[/yellow] {s.action} ({s.channel}): {s.reason} — {s.detail}")
-    if not d.in_scope:
+    for action in decision.actions:
+        verdict.add(f"[green]send[/green] {action.action} via {action.channel} to "
+                    f"{_contact(account, action.channel) or '-'} at {action.send_at.isoformat()}"
+                    + (f" with offer {action.offer['id']}" if action.offer else ""))
+    for suppression in decision.suppressed:
+        verdict.add(f"[yellow]no[/yellow] {suppression.action} ({suppression.channel}): {suppression.reason} — "
+                    f"{suppression.detail}")
+    if not decision.in_scope:
         verdict.add("outside the policy's scope (policy.applies_to): nothing to do")
-    elif not d.actions and not d.suppressed:
-        verdict.add("nothing to do" + (f" (holds: {', '.join(d.holds)})" if d.holds else ""))
-    if d.offers:
-        verdict.add("eligible offers: " + ", ".join(d.offers))
+    elif not decision.actions and not decision.suppressed:
+        verdict.add("nothing to do" + (f" (holds: {', '.join(decision.holds)})" if decision.holds else ""))
+    if decision.offers:
+        verdict.add("eligible offers: " + ", ".join(decision.offers))
     console.print(root)

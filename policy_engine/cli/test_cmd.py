@@ -9,13 +9,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from policy_engine.cli.app import EXIT_OK, EXIT_POLICY_INVALID, EXIT_TESTS_FAILED, EXIT_USAGE, app
+from policy_engine._exceptions import ExitCode, UsageError
+from policy_engine.cli.app import app
 from policy_engine.cli.common import channel_catalogue
+from policy_engine.cli.options import DEFAULT_BACKEND_CHOICE, BackendOption, TextFormat, TextFormatOption
 from policy_engine.cli.table import print_explanation
-from policy_engine.decide.rules import BACKENDS, DEFAULT_BACKEND
 from policy_engine.lifecycle.suite import RunReport, SuiteResult, failure_lines, run_paths
-
-FORMATS = ("text", "json")
 
 
 def _summary(report: RunReport) -> str:
@@ -23,36 +22,36 @@ def _summary(report: RunReport) -> str:
 
 
 def _print_coverage(suite: SuiteResult, threshold: float | None) -> None:
-    cov = suite.coverage
-    typer.echo(f"coverage {suite.policy_path}: {cov.percent}% ({cov.hit} of {cov.total} rules)")
-    for kind, ids in cov.uncovered_by_kind().items():
+    coverage = suite.coverage
+    typer.echo(f"coverage {suite.policy_path}: {coverage.percent}% ({coverage.hit} of {coverage.total} rules)")
+    for kind, ids in coverage.uncovered_by_kind().items():
         typer.echo(f"  uncovered {kind}: {', '.join(ids)}")
     if threshold is not None and suite.exempt:
         typer.echo("  (a baseline: not held to --threshold)")
-    elif threshold is not None and not cov.meets(threshold):
-        typer.echo(f"  coverage {cov.percent}% is below the threshold {threshold:g}%")
+    elif threshold is not None and not coverage.meets(threshold):
+        typer.echo(f"  coverage {coverage.percent}% is below the threshold {threshold:g}%")
 
 
 def _print_text(report: RunReport, coverage: bool, threshold: float | None) -> None:
     console = Console(width=156, highlight=False, no_color=True, color_system=None)
     for suite in report.suites:
-        n = len(suite.results)
+        tests = len(suite.results)
         typer.echo(f"policy {suite.policy_path}: {suite.loaded.id} {suite.loaded.version or ''}".rstrip()
-                   + f" — {n} test{'s' if n != 1 else ''}")
-        for r in suite.results:
-            typer.echo(f"{'PASS' if r.passed else 'FAIL'} {r.case.name}  ({r.case.location})")
+                   + f" — {tests} test{'s' if tests != 1 else ''}")
+        for result in suite.results:
+            typer.echo(f"{'PASS' if result.passed else 'FAIL'} {result.case.name}  ({result.case.location})")
     for suite in report.suites:
-        for r in suite.results:
-            if r.passed:
+        for result in suite.results:
+            if result.passed:
                 continue
             typer.echo("")
-            typer.echo(f"FAIL {r.case.name}  ({r.case.location})")
-            for line in failure_lines(r):
+            typer.echo(f"FAIL {result.case.name}  ({result.case.location})")
+            for line in failure_lines(result):
                 typer.echo(f"  {line}")
-            if r.decision is not None:
+            if result.decision is not None:
                 typer.echo("  explanation:")
                 with console.capture() as captured:
-                    print_explanation(r.decision, r.case.account, console)
+                    print_explanation(result.decision, result.case.account, console)
                 for line in captured.get().rstrip("\n").split("\n"):
                     typer.echo(f"    {line}".rstrip())
     if coverage:
@@ -64,12 +63,12 @@ def _print_text(report: RunReport, coverage: bool, threshold: float | None) -> N
 
 def _json(report: RunReport, threshold: float | None) -> str:
     data: dict[str, Any] = {
-        "suites": [s.to_dict() for s in report.suites],
-        "issues": [i.as_dict() for i in report.issues],
+        "suites": [suite.to_dict() for suite in report.suites],
+        "issues": [issue.as_dict() for issue in report.issues],
         "passed": report.passed,
         "failed": report.failed,
         "threshold": threshold,
-        "below_threshold": [s.policy_path for s in report.below(threshold)] if threshold is not None else [],
+        "below_threshold": [suite.policy_path for suite in report.below(threshold)] if threshold is not None else [],
     }
     return json.dumps(data, indent=2, ensure_ascii=False, default=str)
 
@@ -81,26 +80,22 @@ def test_command(
     threshold: Annotated[float | None, typer.Option(
         "--threshold", metavar="PCT", help="Fail (exit 4) when rule coverage is below PCT percent "
         "(coverage is floored, never rounded up). Implies --coverage.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
-    backend: Annotated[str, typer.Option("--backend", help="compiled or durable.")] = DEFAULT_BACKEND,
+    output_format: TextFormatOption = TextFormat.TEXT,
+    backend: BackendOption = DEFAULT_BACKEND_CHOICE,
 ) -> None:
     """Run policy tests. Exit 0 all pass, 4 a test fails (or coverage is below --threshold), 3 invalid."""
-    if fmt not in FORMATS:
-        raise _usage(f"--format must be text or json, not '{fmt}'")
-    if backend not in BACKENDS:
-        raise _usage(f"--backend must be one of {', '.join(BACKENDS)}, not '{backend}'")
     if threshold is not None and not 0 <= threshold <= 100:
-        raise _usage(f"--threshold must be a percentage between 0 and 100, not {threshold:g}")
+        raise UsageError(f"--threshold must be a percentage between 0 and 100, not {threshold:g}")
     try:
         report = run_paths(paths, backend=backend, channels=channel_catalogue())
-    except ImportError as exc:  # an optional rule backend that is not installed
-        raise _usage(f"the {backend} backend is not available: {exc}") from None
+    except ImportError as error:  # an optional rule backend that is not installed
+        raise UsageError(f"the {backend} backend is not available: {error}") from None
     for issue in report.issues:
         typer.echo(str(issue), err=True)
     if not report.suites and not report.issues:
         typer.echo("error: no policy files found in " + ", ".join(map(str, paths)), err=True)
-        raise typer.Exit(EXIT_POLICY_INVALID)
-    if fmt == "json":
+        raise typer.Exit(ExitCode.POLICY_INVALID)
+    if output_format == TextFormat.JSON:
         typer.echo(_json(report, threshold))
     else:
         _print_text(report, coverage or threshold is not None, threshold)
@@ -108,12 +103,7 @@ def test_command(
         what = "its test data is invalid" if why == "tests" else "the policy is invalid"
         typer.echo(f"error: the tests of {path} did not run: {what}", err=True)
     if report.issues:
-        raise typer.Exit(EXIT_POLICY_INVALID)
+        raise typer.Exit(ExitCode.POLICY_INVALID)
     if report.failed or (threshold is not None and report.below(threshold)):
-        raise typer.Exit(EXIT_TESTS_FAILED)
-    raise typer.Exit(EXIT_OK)
-
-
-def _usage(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(EXIT_USAGE)
+        raise typer.Exit(ExitCode.TESTS_FAILED)
+    raise typer.Exit(ExitCode.OK)

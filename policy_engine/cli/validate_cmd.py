@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 
-from policy_engine.cli.app import EXIT_OK, EXIT_POLICY_INVALID, EXIT_USAGE, app
+from policy_engine._exceptions import ExitCode
+from policy_engine.cli.app import app
 from policy_engine.cli.common import channel_catalogue
+from policy_engine.cli.options import TextFormat, TextFormatOption
 from policy_engine.policy.validate import policy_schema, reports_as_json, validate_paths
 
 
@@ -18,34 +20,31 @@ from policy_engine.policy.validate import policy_schema, reports_as_json, valida
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="Policy files or directories (walked recursively).")],
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output_format: TextFormatOption = TextFormat.TEXT,
 ) -> None:
     """Check policy files: syntax, keys, references, baselines. Exit 0 valid, 3 invalid."""
-    if fmt not in ("text", "json"):
-        typer.echo(f"error: --format must be text or json, not '{fmt}'", err=True)
-        raise typer.Exit(EXIT_USAGE)
     reports = validate_paths(paths, channels=channel_catalogue())
     if not reports:
         typer.echo("error: no policy files found in " + ", ".join(map(str, paths)), err=True)
-        raise typer.Exit(EXIT_POLICY_INVALID)
-    valid = all(r.ok(strict) for r in reports)
-    if fmt == "json":
+        raise typer.Exit(ExitCode.POLICY_INVALID)
+    valid = all(report.ok(strict) for report in reports)
+    if output_format == TextFormat.JSON:
         typer.echo(reports_as_json(reports, strict))
     else:
-        for r in reports:
-            for issue in r.issues:
+        for report in reports:
+            for issue in report.issues:
                 typer.echo(str(issue))
-            if r.ok(strict):
-                stamp = r.policy.stamp() if r.policy else {}
-                note = f" ({len(r.warnings)} warning{'s' if len(r.warnings) != 1 else ''})" if r.warnings else ""
-                typer.echo(f"ok  {r.path}  {stamp.get('id')} {stamp.get('version') or ''}{note}".rstrip())
+            if report.ok(strict):
+                stamp = report.policy.stamp() if report.policy else {}
+                warnings = len(report.warnings)
+                note = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+                typer.echo(f"ok  {report.path}  {stamp.get('id')} {stamp.get('version') or ''}{note}".rstrip())
             else:
-                n = len(r.errors) + (len(r.warnings) if strict else 0)
-                typer.echo(f"FAIL {r.path}: {n} problem{'s' if n != 1 else ''}")
-        bad = sum(not r.ok(strict) for r in reports)
-        typer.echo(f"{len(reports)} file{'s' if len(reports) != 1 else ''} checked, {bad} invalid",
-                   err=False)
-    raise typer.Exit(EXIT_OK if valid else EXIT_POLICY_INVALID)
+                problems = len(report.errors) + (len(report.warnings) if strict else 0)
+                typer.echo(f"FAIL {report.path}: {problems} problem{'s' if problems != 1 else ''}")
+        invalid = sum(not report.ok(strict) for report in reports)
+        typer.echo(f"{len(reports)} file{'s' if len(reports) != 1 else ''} checked, {invalid} invalid")
+    raise typer.Exit(ExitCode.OK if valid else ExitCode.POLICY_INVALID)
 
 
 @app.command()

@@ -236,8 +236,10 @@ class Engine:
         for candidate in sorted(candidates, key=lambda found: (found.priority, found.order)):
             suppression = None
             for family in ROW_CHECKS:
-                suppression = family.check(candidate, state)
-                if suppression is not None:
+                verdict = family.check(candidate, state)
+                if verdict is not None:
+                    suppression = Suppression(candidate.action, candidate.channel, verdict.reason.value,
+                                              verdict.detail, verdict.source)
                     tracer.guardrail(family.name, suppression)
                     break
             if suppression is not None:
@@ -254,7 +256,7 @@ class Engine:
                 candidate.priority, candidate.stage, self._content_rules_of(candidate.channel),
                 not_after=state.not_after)
             planned.append(action)
-            state.chosen.append(action)
+            state.chosen.append(action.channel)
             if tracer.recording:  # the audit trail of a legal step: which notice, served when
                 prerequisites = [self._prerequisite_met(requirement, ctx) for requirement in candidate.requires]
                 tracer.planned(candidate.action, candidate.channel, state.send_at.isoformat(), prerequisites)

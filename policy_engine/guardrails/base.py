@@ -4,16 +4,16 @@ and the shape of a family.
 A family owns one kind of limit from end to end. Side by side in its module it keeps:
 
 - its reason codes (:class:`Reason`);
-- its row check: given a candidate action and the account's :class:`GuardrailState`, a
-  :class:`~policy_engine.decide.decision.Suppression` or None;
+- its row check: given a candidate action and the account's :class:`GuardrailState`, a :class:`Verdict`
+  (the reason, the numbers, where the limit is written) or None;
 - how it tightens under ``extends`` (the merge rule) and the origin keys it records, so explanations can
   cite where a limit was written;
 - whether it can fire at all for a policy (rule coverage of policy tests);
 - its semantic checks of a policy (located validation issues);
 - (room for) its relational form, for an engine that decides a whole portfolio at once.
 
-Families import only the policy models and decision types: the loader, the engine and the lifecycle all
-use them, so they must not pull in data readers, delivery or the CLI.
+Families import only the policy layer: the loader, the engine and the lifecycle all use them, so they must
+not pull in the engine, data readers, delivery or the CLI.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
-from policy_engine.decide.decision import PlannedAction, Suppression
 from policy_engine.policy.channels import ChannelKind, ChannelSpec
 from policy_engine.policy.models import Action, Guardrails, Hold, Notice, PolicyFile, Requirement
 from policy_engine.policy.origins import OriginKey
@@ -44,6 +43,7 @@ __all__ = [
     "OriginRecorder",
     "PolicyUse",
     "Reason",
+    "Verdict",
     "suppress",
 ]
 
@@ -142,7 +142,8 @@ class GuardrailState:
     sources: Mapping[OriginKey, str]
     channels: ChannelIndex
     notices: Mapping[str, Notice] = field(default_factory=dict)
-    chosen: list[PlannedAction] = field(default_factory=list)
+    chosen: list[str] = field(default_factory=list)
+    """The channel of every action already planned in this decision, most important first."""
     send_at: datetime | None = None
     not_after: datetime | None = None
     """The end of the window the candidate may go out in today (set by the hours check)."""
@@ -159,13 +160,22 @@ class GuardrailState:
         """Actions already planned in this decision on the channels (and kinds) a rule covers (naming
         neither: every channel) that are contacts."""
         return sum(1 for planned in self.chosen
-                   if self.channels.covers(channels, kinds, planned.channel)
-                   and self.info(planned.channel).counts_as_attempt)
+                   if self.channels.covers(channels, kinds, planned) and self.info(planned).counts_as_attempt)
 
 
-def suppress(candidate: Candidate, reason: Reason, detail: str, source: str | None = None) -> Suppression:
-    """The suppression of ``candidate`` for ``reason``."""
-    return Suppression(candidate.action, candidate.channel, reason.value, detail, source)
+@dataclass(frozen=True)
+class Verdict:
+    """Why a row check stops a candidate: the reason code, the numbers, and where the limit is written."""
+
+    reason: Reason
+    detail: str
+    source: str | None = None
+
+
+def suppress(candidate: Candidate, reason: Reason, detail: str, source: str | None = None) -> Verdict:
+    """The verdict stopping ``candidate`` for ``reason`` (the candidate is named for readability)."""
+    del candidate
+    return Verdict(reason, detail, source)
 
 
 OriginRecorder = Callable[..., None]
@@ -200,8 +210,8 @@ class GuardrailFamily:
     def tighten(self, merge: Tightening) -> None:
         """Merge the child's settings onto the base's, the stricter winning; report each loosening."""
 
-    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
-        """The row check: a suppression of ``candidate``, or None to let it pass."""
+    def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
+        """The row check: a verdict stopping ``candidate``, or None to let it pass."""
         return None
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:

@@ -7,8 +7,15 @@ is ``already_sent``.
 
 from __future__ import annotations
 
-from policy_engine.decide.decision import Suppression
-from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
+from policy_engine.guardrails.base import (
+    Candidate,
+    GuardrailFamily,
+    GuardrailState,
+    PolicyUse,
+    Reason,
+    Verdict,
+    suppress,
+)
 
 __all__ = ["CADENCE", "Cadence"]
 
@@ -20,7 +27,7 @@ class Cadence(GuardrailFamily):
     reasons = (Reason.ALREADY_SENT, Reason.CADENCE)
     has_row_check = True
 
-    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+    def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
         """Once, every N days, at most N times in D days; and never twice on one local day."""
         view = state.ctx.view
         today = state.ctx.today

@@ -17,8 +17,15 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from policy_engine.decide.decision import Suppression
-from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
+from policy_engine.guardrails.base import (
+    Candidate,
+    GuardrailFamily,
+    GuardrailState,
+    PolicyUse,
+    Reason,
+    Verdict,
+    suppress,
+)
 from policy_engine.policy.channels import ChannelSpec
 from policy_engine.policy.models import AfterConversation, Cap
 from policy_engine.policy.origins import OriginKey
@@ -98,7 +105,7 @@ class Caps(GuardrailFamily):
             pauses[key] = rule
         merge.guardrails["after_conversation"] = list(pauses.values())
 
-    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+    def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
         """The pause after a conversation, then every cap covering the channel."""
         info = state.info(candidate.channel)
         today = state.ctx.today

@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from policy_engine.decide.decision import Suppression
-from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
+from policy_engine.guardrails.base import (
+    Candidate,
+    GuardrailFamily,
+    GuardrailState,
+    PolicyUse,
+    Reason,
+    Verdict,
+    suppress,
+)
 from policy_engine.policy.origins import OriginKey
 
 if TYPE_CHECKING:
@@ -59,7 +66,7 @@ class Consent(GuardrailFamily):
         merge.guardrails["unknown_consent"] = consent
         merge.guardrails["avoid_workplace"] = sorted(set(base.avoid_workplace) | set(child.avoid_workplace))
 
-    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+    def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
         """The contact point must be on file; consent must not be refused (or unknown where unknown is no)."""
         info = state.info(candidate.channel)
         contact = state.ctx.account.contact

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from policy_engine.decide.decision import Suppression
-from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
+from policy_engine.guardrails.base import (
+    Candidate,
+    GuardrailFamily,
+    GuardrailState,
+    PolicyUse,
+    Reason,
+    Verdict,
+    suppress,
+)
 from policy_engine.policy.origins import OriginKey
 
 if TYPE_CHECKING:
@@ -45,7 +52,7 @@ class DailyCap(GuardrailFamily):
         values = [value for value in (base, child) if value is not None]
         merge.guardrails["max_contacts_per_day"] = min(values) if values else None
 
-    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+    def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
         """Contacts made today plus those planned reach the cap: this one waits for another day."""
         limit = state.guardrails.max_contacts_per_day
         if limit is None or not state.info(candidate.channel).counts_as_attempt:

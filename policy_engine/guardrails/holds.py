@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from policy_engine.decide.decision import Suppression
 from policy_engine.guardrails.base import (
     Candidate,
     ChannelIndex,
@@ -19,6 +18,7 @@ from policy_engine.guardrails.base import (
     GuardrailState,
     PolicyUse,
     Reason,
+    Verdict,
     suppress,
 )
 from policy_engine.policy.models import Hold
@@ -110,7 +110,7 @@ class Holds(GuardrailFamily):
             True if base.pause_while_promise_active else child.pause_while_promise_active
         )
 
-    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+    def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
         """An active hold covering the channel; a running promise (the escalation of a broken one passes)."""
         for hold in state.holds:
             if hold.id in state.active_holds and _covers(hold, candidate.channel, state.channels) \

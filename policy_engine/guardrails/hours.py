@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
 
-from policy_engine.decide.decision import Suppression
 from policy_engine.guardrails.base import (
     Candidate,
     GuardrailFamily,
     GuardrailState,
     PolicyUse,
     Reason,
+    Verdict,
     contact_kind,
     suppress,
 )
@@ -238,7 +238,7 @@ class Hours(GuardrailFamily):
         # more candidate zones only narrow the common window: the union is always the stricter
         merge.guardrails["candidate_timezones"] = sorted(set(base.candidate_timezones) | set(child.candidate_timezones))
 
-    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+    def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
         """Days off and public holidays; quiet hours; sets ``send_at`` to the earliest allowed instant today
         and ``not_after`` to the end of today's window."""
         info = state.info(candidate.channel)
@@ -347,7 +347,7 @@ def _candidate_zones(state: GuardrailState) -> tuple[str, ...]:
 
 
 def _common_window(candidate: Candidate, state: GuardrailState, start: time, end: time,
-                   key: OriginKey | None, zones: tuple[str, ...]) -> Suppression | None:
+                   key: OriginKey | None, zones: tuple[str, ...]) -> Verdict | None:
     """Only instants inside the window in every zone the customer may be in."""
     as_of = state.ctx.as_of
     opens: list[datetime] = []

@@ -15,8 +15,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from policy_engine.decide.decision import Suppression
-from policy_engine.guardrails.base import Candidate, GuardrailFamily, GuardrailState, PolicyUse, Reason, suppress
+from policy_engine.guardrails.base import (
+    Candidate,
+    GuardrailFamily,
+    GuardrailState,
+    PolicyUse,
+    Reason,
+    Verdict,
+    suppress,
+)
 from policy_engine.policy.models import Action, LegalRules, Requirement, Stage
 from policy_engine.policy.origins import OriginKey
 
@@ -133,7 +140,7 @@ class Legal(GuardrailFamily):
             description=child.description or base.description,
         )
 
-    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+    def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
         """Legal action, or a notice threatening it, on a debt unpaid for longer than the limitation period."""
         is_legal = state.info(candidate.channel).kind == "legal"
         if not is_legal and not candidate.threatens_legal_action:

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from policy_engine.decide.decision import Suppression
 from policy_engine.guardrails.base import (
     Candidate,
     ChannelIndex,
@@ -26,6 +25,7 @@ from policy_engine.guardrails.base import (
     GuardrailState,
     PolicyUse,
     Reason,
+    Verdict,
     suppress,
 )
 from policy_engine.guardrails.hours import business_days_after, calendar_of
@@ -129,7 +129,7 @@ class Notices(GuardrailFamily):
             values = [value for value in (base_value, child_value) if value is not None]
             merge.guardrails[key.setting] = stricter(values) if values else None
 
-    def check(self, candidate: Candidate, state: GuardrailState) -> Suppression | None:
+    def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
         """The validation notice window, then each required notice served at least N local days ago."""
         late = _validation_overdue(candidate, state)
         if late is not None:
@@ -186,7 +186,7 @@ class Notices(GuardrailFamily):
                                   f"'{stage.id}' ends at DPD {latest_here}", "impossible_prerequisite")
 
 
-def _validation_overdue(candidate: Candidate, state: GuardrailState) -> Suppression | None:
+def _validation_overdue(candidate: Candidate, state: GuardrailState) -> Verdict | None:
     """Reg F 1006.34: when the first communication was not the validation notice, it must follow within
     N days; past them, nothing but the validation notice goes out."""
     within = state.guardrails.validation_notice_within_days

@@ -1,10 +1,10 @@
-"""Fixtures for the delivery tests: real HTTP and SMTP servers on 127.0.0.1, a CJK font for letters."""
+"""Fixtures for the delivery tests: real HTTP and SMTP servers on 127.0.0.1, a CJK font for letters.
+
+Tests install nothing: the font comes from the system (.ci/run installs it), else its tests skip.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -31,25 +31,12 @@ def smtp() -> Iterator[tuple[MailSink, int]]:
     controller.stop()
 
 
-def _install_cjk_font() -> str | None:
-    from policy_engine_channels.letter import _system_cjk_fonts, find_cjk_font
-
-    found = find_cjk_font()
-    if found or not shutil.which("apt-get") or os.geteuid() != 0:
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "install", "-y", "--no-install-recommends", "fonts-wqy-microhei"],):
-        if subprocess.run(cmd, env=env, capture_output=True, timeout=300, check=False).returncode != 0:
-            subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=300, check=False)
-            subprocess.run(cmd, env=env, capture_output=True, timeout=300, check=False)
-    _system_cjk_fonts.cache_clear()
-    return find_cjk_font()
-
-
 @pytest.fixture(scope="session")
 def cjk_font() -> str:
-    """A CJK font file (installs Debian's fonts-wqy-microhei when missing and running as root)."""
-    font = _install_cjk_font()
+    """A CJK font file for letters; skipped, saying what to install, when the system has none."""
+    from policy_engine_channels.letter import find_cjk_font
+
+    font = find_cjk_font()
     if font is None:
         pytest.skip("no CJK font: apt-get install fonts-wqy-microhei (or set [channels.letter] font_path)")
     return font

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,19 +151,9 @@ def test_nice_scale() -> None:
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
-    """Debian's chromium; installed with apt-get when missing and we are root, else the test is skipped."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if shutil.which("apt-get") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
-        pytest.skip(f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "chromium"]
-    done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=1800, check=False)
-    if done.returncode != 0:  # stale or empty package lists: refresh once and retry
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600, check=False)
-        done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=1800, check=False)
-    if done.returncode != 0 or not CHROMIUM.exists():
-        pytest.skip(f"could not install chromium with apt-get: {done.stderr.strip()[-300:]}")
+    """Debian's chromium; the test skips, saying what to install, when it is missing (tests install nothing)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
     return CHROMIUM
 
 
