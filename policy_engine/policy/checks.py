@@ -14,6 +14,7 @@ from policy_engine.guardrails import FAMILIES, REASONS
 from policy_engine.guardrails.content import content_key
 from policy_engine.policy.channels import ChannelKind
 from policy_engine.policy.conditions import OPERATORS, Condition, iter_compares
+from policy_engine.policy.jurisdictions import baseline_for, regions_named
 from policy_engine.policy.models import Action, Stage
 from policy_engine.policy.origins import OriginKey
 from policy_engine.policy.suggest import allowed_list, did_you_mean
@@ -93,6 +94,7 @@ class PolicyChecker:
     # ---------------------------------------------------------------- checks
     def run(self) -> list[Issue]:
         self.duplicates()
+        self.jurisdiction()
         for family in FAMILIES:
             family.check_policy(self)
         self.segments()
@@ -104,6 +106,26 @@ class PolicyChecker:
         self.variants()
         self.tests()
         return self.issues
+
+    def jurisdiction(self) -> None:
+        """A policy for a jurisdiction (or governing its regions) extends that jurisdiction's baseline."""
+        meta = self.own.policy
+        if meta.kind == "baseline":
+            return
+        extended = {source.model.policy.id for source in self.loaded.chain}
+        wanted: list[tuple[str, tuple[str | int, ...], str]] = []
+        if meta.jurisdiction:
+            wanted.append((meta.jurisdiction, ("policy", "jurisdiction"), "jurisdiction"))
+        wanted += [(region, ("policy", "applies_to"), "applies_to") for region in regions_named(meta.applies_to)]
+        reported: set[str] = set()
+        for region, path, where in wanted:
+            baseline = baseline_for(region)
+            if baseline is None or baseline in extended or baseline in reported:
+                continue
+            reported.add(baseline)
+            self.error(path, f"{where} names {region}, but the policy does not extend baseline '{baseline}': "
+                       f"its accounts would be decided without that jurisdiction's guardrails", "missing_baseline",
+                       f'add "baseline:{baseline}" to extends')
 
     def duplicates(self) -> None:
         def dup(kind: str, ids: list[tuple[str, tuple[str | int, ...]]]) -> None:

@@ -356,8 +356,8 @@ def test_policy_rules_list_every_kind_in_order(chdir: Path) -> None:
 
 
 def test_guardrail_rules_only_for_reasons_the_policy_can_produce(chdir: Path) -> None:
-    # agent tasks only: a person's call is a call, so contact hours apply; no consent, contact point or cadence
-    policy = write(chdir / "agent.toml", """
+    # agent tasks are calls: contact hours, the daily cap, voice consent and a phone number apply to them
+    text = """
         [policy]
         id = "agents"
         timezone = "Asia/Shanghai"
@@ -370,9 +370,14 @@ def test_guardrail_rules_only_for_reasons_the_policy_can_produce(chdir: Path) ->
           [[stages.actions]]
           id = "task"
           channel = "agent"
-        """)
-    assert [str(r) for r in policy_rules(load_policy(policy))] == ["stage s", "action task",
-                                                                    "guardrail quiet_hours"]
+        """
+    policy = write(chdir / "agent.toml", text)
+    assert [str(r) for r in policy_rules(load_policy(policy))] == [
+        "stage s", "action task", "guardrail quiet_hours", "guardrail daily_cap", "guardrail no_consent",
+        "guardrail no_contact_point"]
+    # a webhook to the bank's own systems reaches no customer: none of those guardrails can fire
+    webhook = write(chdir / "webhook.toml", text.replace('channel = "agent"', 'channel = "webhook"'))
+    assert [str(r) for r in policy_rules(load_policy(webhook))] == ["stage s", "action task"]
 
 
 AGENT_POLICY = """
@@ -385,10 +390,10 @@ id = "early"
 dpd = { from = 1, to = 29 }
   [[stages.actions]]
   id = "task"
-  channel = "agent"
+  channel = "webhook"
   [[stages.actions]]
   id = "big_task"
-  channel = "agent"
+  channel = "webhook"
   when = { balance = { gte = 1000 } }
 """
 
