@@ -85,28 +85,28 @@ class FactContext:
         self._cache[key] = result
         return result
 
-    def _compute(self, fact: str, p: dict[str, Any]) -> Any:
-        a = self.account
-        v = self.view
+    def _compute(self, fact: str, params: dict[str, Any]) -> Any:
+        account = self.account
+        view = self.view
         field = ACCOUNT_FIELDS.get(fact)
         if field is not None:
             return field(self)
         if fact == "days_since_last_payment":
-            return v.days_since_last_payment()
+            return view.days_since_last_payment()
         if fact == "days_since_last_conversation":
-            return v.days_since_last_conversation(p.get("channels"))
+            return view.days_since_last_conversation(params.get("channels"))
         if fact == "active_promise":
             return self.active_promise is not None
         if fact == "broken_promises":
-            return v.broken_promises(self.grace, p.get("days"))
+            return view.broken_promises(self.grace, params.get("days"))
         if fact == "contacts":
-            return v.contacts(p.get("channels"), p["days"])
+            return view.contacts(params.get("channels"), params["days"])
         if fact == "conversations":
-            return v.contacts(p.get("channels"), p["days"], conversations_only=True)
+            return view.contacts(params.get("channels"), params["days"], conversations_only=True)
         if fact == "notices_sent":
-            return v.notices_sent(p.get("notice"))
+            return view.notices_sent(params.get("notice"))
         if fact == "days_since_notice":
-            served = self.served_on(p["notice"])
+            served = self.served_on(params["notice"])
             return None if served is None else (self.today - served).days
         ns, _, name = fact.partition(".")
         if ns == "flags":
@@ -114,9 +114,9 @@ class FactContext:
         if ns == "consent":
             return self.consent(name)
         if ns == "contact":
-            return getattr(a.contact, name, None) or None
+            return getattr(account.contact, name, None) or None
         if ns == "attributes":
-            raw = a.attributes.get(name)
+            raw = account.attributes.get(name)
             return Decimal(str(raw)) if isinstance(raw, float) else raw
         raise KeyError(fact)
 

@@ -197,14 +197,14 @@ def _keyed(actions: Counter[tuple[str, str]]) -> dict[str, int]:
     return {f"{a}@{ch}": n for (a, ch), n in sorted(actions.items())}
 
 
-def _compare(result: DiffResult, account_id: str, b: list[Day], c: list[Day]) -> None:
-    before, after = _actions(b), _actions(c)
-    if _schedule(b) != _schedule(c):
+def _compare(result: DiffResult, account_id: str, base_days: list[Day], candidate_days: list[Day]) -> None:
+    before, after = _actions(base_days), _actions(candidate_days)
+    if _schedule(base_days) != _schedule(candidate_days):
         result.changes.append(AccountChange(account_id, _keyed(after - before), _keyed(before - after),
-                                            b[0][1].stage, c[0][1].stage))
+                                            base_days[0][1].stage, candidate_days[0][1].stage))
     channels_b, channels_c = _per_channel(before), _per_channel(after)
     result.contacts_added.update(channels_c - channels_b)
     result.contacts_removed.update(channels_b - channels_c)
-    sup_b, sup_c = _suppressions(b), _suppressions(c)
+    sup_b, sup_c = _suppressions(base_days), _suppressions(candidate_days)
     result.new_suppressions.update(_per_reason(sup_c - sup_b))
     result.lifted_suppressions.update(_per_reason(sup_b - sup_c))

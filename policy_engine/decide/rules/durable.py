@@ -440,7 +440,7 @@ def _host() -> Any:
 
 
 def _action(sink: list[int], index: int) -> Callable[[Any], None]:
-    def record(c: Any) -> None:  # runs inside assert_fact, on the caller's thread (no dispatch threads)
+    def record(activation: Any) -> None:  # runs inside assert_fact, on the caller's thread (no dispatch threads)
         sink.append(index)
 
     return record
