@@ -17,7 +17,7 @@ from policy_engine.data.records import Account
 from policy_engine.decide.engine import Engine
 from policy_engine.decide.facts import FactContext
 from policy_engine.decide.rules import durable as durable_module
-from policy_engine.decide.rules.base import Rule
+from policy_engine.decide.rules.base import NamedCondition
 from policy_engine.decide.rules.compiled import CompiledRuleSet
 from policy_engine.decide.rules.durable import DurableRuleSet
 from policy_engine.policy import load_policy
@@ -33,12 +33,12 @@ def ctx(segment: str | None = None, **fields: Any) -> FactContext:
     return context
 
 
-def rules(*conditions: dict[str, Any] | Condition, phase: str = "rules") -> list[Rule]:
-    return [Rule(f"action:r{i}", c if not isinstance(c, dict) else parse_condition(c), phase)
+def rules(*conditions: dict[str, Any] | Condition, phase: str = "rules") -> list[NamedCondition]:
+    return [NamedCondition(f"action:r{i}", c if not isinstance(c, dict) else parse_condition(c), phase)
             for i, c in enumerate(conditions)]
 
 
-def both(rule_list: list[Rule], context: FactContext, phase: str = "rules") -> frozenset[str]:
+def both(rule_list: list[NamedCondition], context: FactContext, phase: str = "rules") -> frozenset[str]:
     """The durable result, after checking it equals the compiled one."""
     got = DurableRuleSet(rule_list, name="unit").match(context, phase)
     assert got == CompiledRuleSet(rule_list).match(context, phase)
@@ -119,10 +119,10 @@ def test_a_rule_made_only_of_missing_tests_does_not_hang_durable() -> None:
         "from datetime import datetime\nfrom zoneinfo import ZoneInfo\n"
         "from policy_engine.data.records import Account\nfrom policy_engine.decide.facts import FactContext\n"
         "from policy_engine.policy.conditions import parse_condition\n"
-        "from policy_engine.decide.rules.base import Rule\n"
+        "from policy_engine.decide.rules.base import NamedCondition\n"
         "from policy_engine.decide.rules.durable import DurableRuleSet\n"
         "cond = parse_condition({'any': [{'not': {'credit_score': {'exists': True}}}, {'region': 'US'}]})\n"
-        "rs = DurableRuleSet([Rule('hold:h', cond, 'rules')], name='hang')\n"
+        "rs = DurableRuleSet([NamedCondition('hold:h', cond, 'rules')], name='hang')\n"
         "ctx = FactContext(Account.model_validate({'account_id': 'A', 'balance': 1}), (),"
         " datetime.fromisoformat('2026-11-28T09:00:00+00:00'), ZoneInfo('UTC'))\n"
         "print(sorted(rs.match(ctx, 'rules')))\n"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from policy_engine.decide.rules.base import Rule, RuleSet, rules_of
+from policy_engine.decide.rules.base import NamedCondition, RuleSet, rules_of
 from policy_engine.decide.rules.compiled import CompiledRuleSet
 
 if TYPE_CHECKING:
     from policy_engine.policy.loader import LoadedPolicy
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Rule", "RuleSet", "build_ruleset", "rules_of"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "NamedCondition", "RuleSet", "build_ruleset", "rules_of"]
 
 BACKENDS = ("compiled", "durable")
 DEFAULT_BACKEND = "compiled"

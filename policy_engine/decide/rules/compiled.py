@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from policy_engine.decide.facts import ACCOUNT_FIELDS, FactContext, compare_values
-from policy_engine.decide.rules.base import Rule
+from policy_engine.decide.rules.base import NamedCondition
 from policy_engine.policy.conditions import All, Any_, Compare, Condition, Not
 
 __all__ = ["CompiledRuleSet", "compile_condition"]
@@ -44,7 +44,7 @@ class CompiledRuleSet:
 
     backend = "compiled"
 
-    def __init__(self, rules: list[Rule]) -> None:
+    def __init__(self, rules: list[NamedCondition]) -> None:
         self._phases: dict[str, list[tuple[str, Predicate]]] = {}
         for rule in rules:
             self._phases.setdefault(rule.phase, []).append((rule.name, compile_condition(rule.condition)))

@@ -71,7 +71,7 @@ from durable import engine as durable_engine
 from durable.engine import MessageNotHandledException
 
 from policy_engine.decide.facts import FactContext, compare_values
-from policy_engine.decide.rules.base import Rule
+from policy_engine.decide.rules.base import NamedCondition
 from policy_engine.policy.conditions import FACTS, NAMESPACES, All, Any_, Compare, Condition, Not
 
 __all__ = ["DurableRuleSet", "MAX_BRANCHES", "translate"]
@@ -480,10 +480,10 @@ class DurableRuleSet:
 
     backend = "durable"
 
-    def __init__(self, rules: list[Rule], name: str) -> None:
+    def __init__(self, rules: list[NamedCondition], name: str) -> None:
         self.name = name
         self._phases: dict[str, _Phase] = {}
-        by_phase: dict[str, list[Rule]] = {}
+        by_phase: dict[str, list[NamedCondition]] = {}
         for rule in rules:
             by_phase.setdefault(rule.phase, []).append(rule)
         for phase, phase_rules in by_phase.items():
