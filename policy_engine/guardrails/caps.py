@@ -107,45 +107,10 @@ class Caps(GuardrailFamily):
 
     def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
         """The pause after a conversation, then every cap covering the channel."""
-        info = state.info(candidate.channel)
-        today = state.ctx.today
-        view = state.ctx.view
-        index = state.channels
-        for rule in state.guardrails.after_conversation:
-            names_some = bool(rule.channels or rule.kinds)
-            if names_some and not index.covers(rule.channels, rule.kinds, candidate.channel):
-                continue
-            if not names_some and not info.counts_as_attempt:
-                continue
-            last = view.last_conversation(index.names(rule.channels, rule.kinds) if names_some else None)
-            if last is not None and (today - last).days < rule.days:
-                until = last + timedelta(days=rule.days)
-                return suppress(candidate, Reason.FREQUENCY_CAP,
-                                f"conversation on {last.isoformat()}; no {candidate.channel} contact for "
-                                f"{rule.days} days after a conversation (allowed from {until.isoformat()})",
-                                state.source(pause_origin(rule)))
-        if not info.counts_as_attempt:
-            return None
-        region = state.ctx.account.region
-        for cap in state.guardrails.caps:
-            if cap.regions and region not in cap.regions:
-                continue
-            if not index.covers(cap.channels, cap.kinds, candidate.channel):
-                continue
-            conversations = cap.count == "conversations"
-            names_some = bool(cap.channels or cap.kinds)
-            past = view.contacts(index.names(cap.channels, cap.kinds) if names_some else None, cap.days,
-                                 conversations_only=conversations, excluding=() if names_some else index.not_contacts)
-            planned = 0 if conversations else state.chosen_attempts(cap.channels, cap.kinds)
-            if past + planned >= cap.max:
-                what = "conversations" if conversations else "contact attempts"
-                where = _what(cap.channels, cap.kinds)
-                start = today - timedelta(days=cap.days - 1)
-                extra = f" plus {planned} planned today" if planned else ""
-                return suppress(candidate, Reason.FREQUENCY_CAP,
-                                f"{past} {where} {what} from {start.isoformat()} to {today.isoformat()}{extra} "
-                                f"(limit {cap.max} in {cap.days} days)", state.source(cap_origin(cap)))
-        return None
+        paused = _pause_after_conversation(candidate, state)
+        if paused is not None or not state.info(candidate.channel).counts_as_attempt:
+            return paused
+        return _over_a_cap(candidate, state)
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``frequency_cap`` when a cap or a pause covers some action's channel."""
@@ -172,6 +137,52 @@ class Caps(GuardrailFamily):
         for index, rule in enumerate(guardrails.after_conversation):
             for position, channel in enumerate(rule.channels):
                 checker.channel(channel, ("guardrails", "after_conversation", index, "channels", position))
+
+
+
+def _pause_after_conversation(candidate: Candidate, state: GuardrailState) -> Verdict | None:
+    """No contact on a pause's channels until its days after the last conversation on them have passed."""
+    info = state.info(candidate.channel)
+    index = state.channels
+    for rule in state.guardrails.after_conversation:
+        names_some = bool(rule.channels or rule.kinds)
+        if names_some and not index.covers(rule.channels, rule.kinds, candidate.channel):
+            continue
+        if not names_some and not info.counts_as_attempt:
+            continue
+        last = state.ctx.view.last_conversation(index.names(rule.channels, rule.kinds) if names_some else None)
+        if last is not None and (state.ctx.today - last).days < rule.days:
+            until = last + timedelta(days=rule.days)
+            return suppress(candidate, Reason.FREQUENCY_CAP,
+                            f"conversation on {last.isoformat()}; no {candidate.channel} contact for "
+                            f"{rule.days} days after a conversation (allowed from {until.isoformat()})",
+                            state.source(pause_origin(rule)))
+    return None
+
+
+def _over_a_cap(candidate: Candidate, state: GuardrailState) -> Verdict | None:
+    """The first cap covering the channel (and binding the account's region) that is reached."""
+    index = state.channels
+    today = state.ctx.today
+    region = state.ctx.account.region
+    for cap in state.guardrails.caps:
+        if (cap.regions and region not in cap.regions) or not index.covers(cap.channels, cap.kinds, candidate.channel):
+            continue
+        conversations = cap.count == "conversations"
+        names_some = bool(cap.channels or cap.kinds)
+        past = state.ctx.view.contacts(index.names(cap.channels, cap.kinds) if names_some else None, cap.days,
+                                       conversations_only=conversations,
+                                       excluding=() if names_some else index.not_contacts)
+        planned = 0 if conversations else state.chosen_attempts(cap.channels, cap.kinds)
+        if past + planned >= cap.max:
+            what = "conversations" if conversations else "contact attempts"
+            start = today - timedelta(days=cap.days - 1)
+            extra = f" plus {planned} planned today" if planned else ""
+            return suppress(candidate, Reason.FREQUENCY_CAP,
+                            f"{past} {_what(cap.channels, cap.kinds)} {what} from {start.isoformat()} to "
+                            f"{today.isoformat()}{extra} (limit {cap.max} in {cap.days} days)",
+                            state.source(cap_origin(cap)))
+    return None
 
 
 CAPS = Caps()

@@ -14,6 +14,7 @@ and a holiday calendar may only gain a subdivision.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -189,54 +190,8 @@ class Hours(GuardrailFamily):
 
     def tighten(self, merge: Tightening) -> None:
         """Windows intersect, days off and holidays add up, candidate zones add up."""
-        base, child = merge.base.guardrails, merge.child.model.guardrails
-        given = child.model_fields_set
-        if child.contact_hours and base.contact_hours and _wider(child.contact_hours, base.contact_hours):
-            merge.loosens(CONTACT_HOURS, ("guardrails", "contact_hours"),
-                          f"widens contact hours to {_text(child.contact_hours)}; {{base}} allows only "
-                          f"{_text(base.contact_hours)}")
-        merge.guardrails["contact_hours"] = narrowest(base.contact_hours, child.contact_hours)
-
-        channel_hours = dict(base.channel_hours)
-        for channel, hours in child.channel_hours.items():
-            reference = base.channel_hours.get(channel) or base.contact_hours
-            if reference and _wider(hours, reference):
-                key = channel_hours_key(channel) if channel in base.channel_hours else CONTACT_HOURS
-                merge.loosens(key, ("guardrails", "channel_hours", channel),
-                              f"widens {channel} hours to {_text(hours)}; {{base}} allows only {_text(reference)}")
-            channel_hours[channel] = narrowest(reference, hours) or hours
-        merge.guardrails["channel_hours"] = channel_hours
-        kind_hours = dict(base.kind_hours)
-        for kind, hours in child.kind_hours.items():
-            kind_reference = base.kind_hours.get(kind) or base.contact_hours
-            if kind_reference and _wider(hours, kind_reference):
-                key = kind_hours_key(kind) if kind in base.kind_hours else CONTACT_HOURS
-                merge.loosens(key, ("guardrails", "kind_hours", kind),
-                              f"widens {kind} hours to {_text(hours)}; {{base}} allows only {_text(kind_reference)}")
-            kind_hours[kind] = narrowest(kind_reference, hours) or hours
-        merge.guardrails["kind_hours"] = kind_hours
-        by_region = dict(base.holidays_by_region)
-        for region, calendar in child.holidays_by_region.items():
-            old = by_region.get(region) or base.holidays
-            if old and calendar != old and not calendar.startswith(old + "-"):
-                merge.loosens(region_calendar_key(region) if region in base.holidays_by_region else HOLIDAY_CALENDAR,
-                              ("guardrails", "holidays_by_region", region),
-                              f"replaces the holiday calendar '{old}' of {{base}} for {region} with '{calendar}'")
-                continue
-            by_region[region] = calendar
-        merge.guardrails["holidays_by_region"] = dict(sorted(by_region.items()))
-        merge.guardrails["days_off"] = sorted(set(base.days_off) | set(child.days_off), key=WEEKDAYS.index)
-
-        keeps_calendar = not base.holidays or child.holidays == base.holidays or (
-            child.holidays or "").startswith(base.holidays + "-")
-        if "holidays" in given and base.holidays and not keeps_calendar:
-            merge.loosens(HOLIDAY_CALENDAR, ("guardrails", "holidays"),
-                          f"replaces the holiday calendar '{base.holidays}' of {{base}} with '{child.holidays}' "
-                          f"(a policy may only add a subdivision such as '{base.holidays}-XX')")
-        merge.guardrails["holidays"] = child.holidays if "holidays" in given and keeps_calendar else base.holidays
-        merge.guardrails["extra_holidays"] = sorted(set(base.extra_holidays) | set(child.extra_holidays))
-        # more candidate zones only narrow the common window: the union is always the stricter
-        merge.guardrails["candidate_timezones"] = sorted(set(base.candidate_timezones) | set(child.candidate_timezones))
+        _tighten_windows(merge)
+        _tighten_days(merge)
 
     def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
         """Days off and public holidays; quiet hours; sets ``send_at`` to the earliest allowed instant today
@@ -306,6 +261,62 @@ class Hours(GuardrailFamily):
             _check_calendar(checker, guardrails.holidays, ("guardrails", "holidays"))
         for region, calendar in guardrails.holidays_by_region.items():
             _check_calendar(checker, calendar, ("guardrails", "holidays_by_region", region))
+
+
+def _tighten_windows(merge: Tightening) -> None:
+    """contact_hours, channel_hours and kind_hours: the intersection of base and child, never wider."""
+    base, child = merge.base.guardrails, merge.child.model.guardrails
+    if child.contact_hours and base.contact_hours and _wider(child.contact_hours, base.contact_hours):
+        merge.loosens(CONTACT_HOURS, ("guardrails", "contact_hours"),
+                      f"widens contact hours to {_text(child.contact_hours)}; {{base}} allows only "
+                      f"{_text(base.contact_hours)}")
+    merge.guardrails["contact_hours"] = narrowest(base.contact_hours, child.contact_hours)
+    merge.guardrails["channel_hours"] = _narrowed_each(merge, "channel_hours", channel_hours_key)
+    merge.guardrails["kind_hours"] = _narrowed_each(merge, "kind_hours", kind_hours_key)
+
+
+def _narrowed_each(merge: Tightening, setting: str, key_of: Callable[[str], OriginKey]) -> dict[str, ContactHours]:
+    """A per-channel (or per-kind) table of hours: each child entry narrowed to the base's entry, else to
+    the base's contact hours; wider is a loosening."""
+    base, child = merge.base.guardrails, merge.child.model.guardrails
+    base_table: dict[str, ContactHours] = getattr(base, setting)
+    merged = dict(base_table)
+    for name, hours in getattr(child, setting).items():
+        reference = base_table.get(name) or base.contact_hours
+        if reference and _wider(hours, reference):
+            key = key_of(name) if name in base_table else CONTACT_HOURS
+            merge.loosens(key, ("guardrails", setting, name),
+                          f"widens {name} hours to {_text(hours)}; {{base}} allows only {_text(reference)}")
+        merged[name] = narrowest(reference, hours) or hours
+    return merged
+
+
+def _tighten_days(merge: Tightening) -> None:
+    """Holiday calendars may only gain a subdivision; days off, extra holidays and candidate zones add up."""
+    base, child = merge.base.guardrails, merge.child.model.guardrails
+    by_region = dict(base.holidays_by_region)
+    for region, calendar in child.holidays_by_region.items():
+        old = by_region.get(region) or base.holidays
+        if old and calendar != old and not calendar.startswith(old + "-"):
+            merge.loosens(region_calendar_key(region) if region in base.holidays_by_region else HOLIDAY_CALENDAR,
+                          ("guardrails", "holidays_by_region", region),
+                          f"replaces the holiday calendar '{old}' of {{base}} for {region} with '{calendar}'")
+            continue
+        by_region[region] = calendar
+    merge.guardrails["holidays_by_region"] = dict(sorted(by_region.items()))
+    merge.guardrails["days_off"] = sorted(set(base.days_off) | set(child.days_off), key=WEEKDAYS.index)
+
+    given = "holidays" in child.model_fields_set
+    keeps_calendar = not base.holidays or child.holidays == base.holidays or (
+        child.holidays or "").startswith(base.holidays + "-")
+    if given and base.holidays and not keeps_calendar:
+        merge.loosens(HOLIDAY_CALENDAR, ("guardrails", "holidays"),
+                      f"replaces the holiday calendar '{base.holidays}' of {{base}} with '{child.holidays}' "
+                      f"(a policy may only add a subdivision such as '{base.holidays}-XX')")
+    merge.guardrails["holidays"] = child.holidays if given and keeps_calendar else base.holidays
+    merge.guardrails["extra_holidays"] = sorted(set(base.extra_holidays) | set(child.extra_holidays))
+    # more candidate zones only narrow the common window: the union is always the stricter
+    merge.guardrails["candidate_timezones"] = sorted(set(base.candidate_timezones) | set(child.candidate_timezones))
 
 
 def _check_calendar(checker: PolicyChecker, code: str, path: tuple[str | int, ...]) -> None:

@@ -93,42 +93,9 @@ class Legal(GuardrailFamily):
         if child is None or base is None:
             merge.guardrails["legal"] = child or base
             return
-        path = ("guardrails", "legal")
-        given = child.model_fields_set
-        if "min_dpd" in given and child.min_dpd < base.min_dpd:
-            merge.loosens(legal_key("min_dpd"), path + ("min_dpd",),
-                          f"allows legal action from DPD {child.min_dpd}; {{base}} requires at least {base.min_dpd}")
-        if base.require_notice and "require_notice" in given and not child.require_notice:
-            merge.loosens(legal_key("require_notice"), path + ("require_notice",),
-                          "drops the written notice required before legal action by {base}")
-        if "min_notice_days" in given and child.min_notice_days < base.min_notice_days:
-            merge.loosens(legal_key("min_notice_days"), path + ("min_notice_days",),
-                          f"shortens the wait after the pre-legal notice to {child.min_notice_days} days; {{base}} "
-                          f"requires {base.min_notice_days}")
-        if base.time_barred_after_days and "time_barred_after_days" in given and (
-                child.time_barred_after_days is None or child.time_barred_after_days > base.time_barred_after_days):
-            merge.loosens(legal_key("time_barred_after_days"), path + ("time_barred_after_days",),
-                          f"extends the limitation period to {child.time_barred_after_days} days; {{base}} sets "
-                          f"{base.time_barred_after_days}")
-        by_region = dict(base.time_barred_after_days_by_region)
-        for region, days in child.time_barred_after_days_by_region.items():
-            old = by_region.get(region)
-            if old is not None and days > old:
-                merge.loosens(region_limitation_key(region), path + ("time_barred_after_days_by_region", region),
-                              f"extends the limitation period of {region} to {days} days; {{base}} sets {old}")
-                continue
-            by_region[region] = days
-        required = {requirement.notice: requirement for requirement in base.required_notices}
-        for index, requirement in enumerate(child.required_notices):
-            old_requirement = required.get(requirement.notice)
-            if old_requirement is not None and \
-                    requirement.delivered_days_ago.gte < old_requirement.delivered_days_ago.gte:
-                merge.loosens(required_notice_key(requirement.notice), path + ("required_notices", index),
-                              f"shortens the wait after notice '{requirement.notice}' to "
-                              f"{requirement.delivered_days_ago.gte} days; {{base}} requires "
-                              f"{old_requirement.delivered_days_ago.gte}")
-                continue
-            required[requirement.notice] = requirement
+        _report_loosening(merge, base, child)
+        by_region = _merged_limitations(merge, base, child)
+        required = _merged_requirements(merge, base, child)
         merge.guardrails["legal"] = LegalRules(
             time_barred_after_days_by_region=dict(sorted(by_region.items())),
             required_notices=list(required.values()),
@@ -175,52 +142,124 @@ class Legal(GuardrailFamily):
     def check_policy(self, checker: PolicyChecker) -> None:
         """Every legal action needs a written-notice prerequisite, a long enough wait and a late enough stage."""
         rules = checker.policy.guardrails.legal
-        origins = checker.loaded.origins
         senders = checker.notice_senders()
         for stage_index, stage, action_index, action in checker.actions():
             info = checker.channels.get(action.channel)
             if info is None or info.kind != "legal":
                 continue
             path = ("stages", stage_index, "actions", action_index)
-            required = rules.required_notices if rules else []
-            written = [requirement for requirement in [*action.requires, *required] if any(
-                checker.channels.get(sender.channel) and checker.channels[sender.channel].kind == "letter"
-                for _, sender in senders.get(requirement.notice, []))]
-            origin = origins.get(legal_key("require_notice")) or origins.get(legal_key("min_dpd"))
-            cite = f" (required by {origin})" if origin else ""
+            written = _written_requirements(checker, action, rules, senders)
             if rules is None:
                 if not written:
-                    checker.warn(path, f"legal action '{action.id}' has no written-notice prerequisite; the seed's "
-                                 "practice 7 asks for a full written warning before legal means",
-                                 "legal_without_notice")
+                    checker.warn(path, f"legal action '{action.id}' has no written-notice prerequisite; before any "
+                                 "legal means the customer must be told in writing, completely and clearly, what "
+                                 "may follow", "legal_without_notice")
                 continue
             if rules.require_notice and not written:
-                unsent = ", ".join(f"'{requirement.notice}'" for requirement in action.requires)
-                why = f" ({unsent} is not sent by any letter action)" if unsent else ""
-                checker.error(path, f"legal action '{action.id}' has no prerequisite on a written notice{why}{cite}",
-                              "legal_without_notice",
-                              'add requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = '
-                              f'{rules.min_notice_days} }} }} and a letter action that sends that notice',
-                              related=(origin.location,) if origin else ())
-            wait_origin = origins.get(legal_key("min_notice_days"))
-            for requirement in [found for found in written if found in action.requires]:
-                if requirement.delivered_days_ago.gte < rules.min_notice_days:
-                    whose = wait_origin.whose if wait_origin else "the baseline"
-                    checker.error(path + ("requires", action.requires.index(requirement), "delivered_days_ago"),
-                                  f"waits {requirement.delivered_days_ago.gte} days after notice "
-                                  f"'{requirement.notice}'; {whose} requires at least {rules.min_notice_days}",
-                                  "notice_wait_too_short",
-                                  related=(wait_origin.location,) if wait_origin else ())
+                _report_without_notice(checker, path, action, rules)
+            _check_waits(checker, path, action, rules, written)
             _check_required_notices(checker, path, senders, rules)
-            start = stage.dpd.from_ if stage.dpd else 0
-            earliest = max([start, *(_ready_from(requirement, senders) for requirement in [*action.requires,
-                                                                                          *rules.required_notices])])
-            if earliest < rules.min_dpd:
-                dpd_origin = origins.get(legal_key("min_dpd"))
-                could = f", so it could go out at DPD {earliest}" if earliest > start else ""
-                checker.error(path, f"legal action '{action.id}' is in stage '{stage.id}' which starts at DPD "
-                              f"{start}{could}; legal action needs DPD of at least {rules.min_dpd}",
-                              "legal_too_early", related=(dpd_origin.location,) if dpd_origin else ())
+            _check_too_early(checker, path, stage, action, rules, senders)
+
+
+def _written_requirements(checker: PolicyChecker, action: Action, rules: LegalRules | None,
+                          senders: dict[str, list[tuple[Stage, Action]]]) -> list[Requirement]:
+    """The action's prerequisites (and the baseline's required notices) that some letter action sends."""
+    required = rules.required_notices if rules else []
+    return [requirement for requirement in [*action.requires, *required] if any(
+        checker.channels.get(sender.channel) and checker.channels[sender.channel].kind == "letter"
+        for _, sender in senders.get(requirement.notice, []))]
+
+
+def _report_without_notice(checker: PolicyChecker, path: tuple[str | int, ...], action: Action,
+                           rules: LegalRules) -> None:
+    origins = checker.loaded.origins
+    origin = origins.get(legal_key("require_notice")) or origins.get(legal_key("min_dpd"))
+    cite = f" (required by {origin})" if origin else ""
+    unsent = ", ".join(f"'{requirement.notice}'" for requirement in action.requires)
+    why = f" ({unsent} is not sent by any letter action)" if unsent else ""
+    checker.error(path, f"legal action '{action.id}' has no prerequisite on a written notice{why}{cite}",
+                  "legal_without_notice",
+                  'add requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = '
+                  f'{rules.min_notice_days} }} }} and a letter action that sends that notice',
+                  related=(origin.location,) if origin else ())
+
+
+def _check_waits(checker: PolicyChecker, path: tuple[str | int, ...], action: Action, rules: LegalRules,
+                 written: list[Requirement]) -> None:
+    """Each written notice the action itself waits for must have been out at least min_notice_days."""
+    wait_origin = checker.loaded.origins.get(legal_key("min_notice_days"))
+    for requirement in [found for found in written if found in action.requires]:
+        if requirement.delivered_days_ago.gte < rules.min_notice_days:
+            whose = wait_origin.whose if wait_origin else "the baseline"
+            checker.error(path + ("requires", action.requires.index(requirement), "delivered_days_ago"),
+                          f"waits {requirement.delivered_days_ago.gte} days after notice "
+                          f"'{requirement.notice}'; {whose} requires at least {rules.min_notice_days}",
+                          "notice_wait_too_short", related=(wait_origin.location,) if wait_origin else ())
+
+
+def _check_too_early(checker: PolicyChecker, path: tuple[str | int, ...], stage: Stage, action: Action,
+                     rules: LegalRules, senders: dict[str, list[tuple[Stage, Action]]]) -> None:
+    """The earliest DPD the action can go out at (its stage, its notices' waits) reaches min_dpd."""
+    start = stage.dpd.from_ if stage.dpd else 0
+    waits = [_ready_from(requirement, senders) for requirement in [*action.requires, *rules.required_notices]]
+    earliest = max([start, *waits])
+    if earliest < rules.min_dpd:
+        dpd_origin = checker.loaded.origins.get(legal_key("min_dpd"))
+        could = f", so it could go out at DPD {earliest}" if earliest > start else ""
+        checker.error(path, f"legal action '{action.id}' is in stage '{stage.id}' which starts at DPD "
+                      f"{start}{could}; legal action needs DPD of at least {rules.min_dpd}",
+                      "legal_too_early", related=(dpd_origin.location,) if dpd_origin else ())
+
+
+PATH = ("guardrails", "legal")
+
+
+def _report_loosening(merge: Tightening, base: LegalRules, child: LegalRules) -> None:
+    """Every single-valued legal setting the child relaxes."""
+    given = child.model_fields_set
+    if "min_dpd" in given and child.min_dpd < base.min_dpd:
+        merge.loosens(legal_key("min_dpd"), PATH + ("min_dpd",),
+                      f"allows legal action from DPD {child.min_dpd}; {{base}} requires at least {base.min_dpd}")
+    if base.require_notice and "require_notice" in given and not child.require_notice:
+        merge.loosens(legal_key("require_notice"), PATH + ("require_notice",),
+                      "drops the written notice required before legal action by {base}")
+    if "min_notice_days" in given and child.min_notice_days < base.min_notice_days:
+        merge.loosens(legal_key("min_notice_days"), PATH + ("min_notice_days",),
+                      f"shortens the wait after the pre-legal notice to {child.min_notice_days} days; {{base}} "
+                      f"requires {base.min_notice_days}")
+    if base.time_barred_after_days and "time_barred_after_days" in given and (
+            child.time_barred_after_days is None or child.time_barred_after_days > base.time_barred_after_days):
+        merge.loosens(legal_key("time_barred_after_days"), PATH + ("time_barred_after_days",),
+                      f"extends the limitation period to {child.time_barred_after_days} days; {{base}} sets "
+                      f"{base.time_barred_after_days}")
+
+
+def _merged_limitations(merge: Tightening, base: LegalRules, child: LegalRules) -> dict[str, int]:
+    """Limitation periods per region: a region's period may only get shorter."""
+    by_region = dict(base.time_barred_after_days_by_region)
+    for region, days in child.time_barred_after_days_by_region.items():
+        old = by_region.get(region)
+        if old is not None and days > old:
+            merge.loosens(region_limitation_key(region), PATH + ("time_barred_after_days_by_region", region),
+                          f"extends the limitation period of {region} to {days} days; {{base}} sets {old}")
+            continue
+        by_region[region] = days
+    return by_region
+
+
+def _merged_requirements(merge: Tightening, base: LegalRules, child: LegalRules) -> dict[str, Requirement]:
+    """Notices required before legal action: more of them, and waits that only get longer."""
+    required = {requirement.notice: requirement for requirement in base.required_notices}
+    for index, requirement in enumerate(child.required_notices):
+        old = required.get(requirement.notice)
+        if old is not None and requirement.delivered_days_ago.gte < old.delivered_days_ago.gte:
+            merge.loosens(required_notice_key(requirement.notice), PATH + ("required_notices", index),
+                          f"shortens the wait after notice '{requirement.notice}' to "
+                          f"{requirement.delivered_days_ago.gte} days; {{base}} requires {old.delivered_days_ago.gte}")
+            continue
+        required[requirement.notice] = requirement
+    return required
 
 
 def _ready_from(requirement: Requirement, senders: dict[str, list[tuple[Stage, Action]]]) -> int:

@@ -299,14 +299,14 @@ def test_legal_notice_wait_shorter_than_the_baseline(name: str) -> None:
 
 
 def test_legal_action_without_any_legal_rules_is_a_warning() -> None:
-    """A policy that extends nothing gets the seed's practice 7 as a warning, not silence."""
+    """A policy that extends nothing still hears that legal means need a full written warning first."""
     text = change('extends = ["baseline:cn"]\n', "")
     text = change('  requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = 30 } }\n', "", text)
     issue = only_issue(text)
     assert issue.severity == "warning"
     assert issue.location == at(text, '[[stages.actions]]\n  id = "legal_referral"')
-    assert issue.message == ("legal action 'legal_referral' has no written-notice prerequisite; the seed's practice 7 "
-                             "asks for a full written warning before legal means")
+    assert issue.message == ("legal action 'legal_referral' has no written-notice prerequisite; before any legal "
+                             "means the customer must be told in writing, completely and clearly, what may follow")
 
 
 # ---------------------------------------------------------------------- extends resolution
