@@ -14,7 +14,7 @@ The simulation is account by account (accounts never influence each other), day 
   record already.
 * Every planned action is assumed delivered at its ``send_at`` and becomes a ``contact`` event of the
   account's history (``action``, ``notice``, ``channel``, ``at = send_at``) with outcome ``no_answer``
-  for channels of kind ``call`` and ``delivered`` otherwise - unless the input history already records
+  for channels of kind ``call`` or ``agent`` and ``delivered`` otherwise - unless the input history already records
   that contact: an input contact event of the same local day, not yet visible at ``as_of``, with the
   same ``action`` (or, when it names no action, the same ``channel``). That event then stands for the
   contact (its outcome, e.g. a call's ``conversation``, is the one used; an event without an action is
@@ -37,6 +37,7 @@ from policy_engine.data.history import HistoryIndex
 from policy_engine.data.records import Account, HistoryEvent, Outcome
 from policy_engine.decide.decision import Decision, PlannedAction
 from policy_engine.decide.engine import Engine
+from policy_engine.guardrails.base import CALL_KINDS
 from policy_engine.policy.channels import ChannelKind, ChannelSpec
 
 __all__ = [
@@ -93,8 +94,9 @@ def channel_info(engine: Engine, channel: str) -> ChannelSpec:
 
 
 def contact_outcome(info: ChannelSpec) -> Outcome:
-    """The assumed outcome of a contact: ``no_answer`` for calls, ``delivered`` for everything else."""
-    return "no_answer" if info.kind == "call" else "delivered"
+    """The assumed outcome of a contact: ``no_answer`` for calls (an agent's call too), ``delivered`` for
+    everything else."""
+    return "no_answer" if info.kind in CALL_KINDS else "delivered"
 
 
 def start_of(as_of: datetime, zone: ZoneInfo) -> tuple[date, time]:
