@@ -106,6 +106,7 @@ class Reason(StrEnum):
     ALREADY_SENT = "already_sent"
     PROMISE_ACTIVE = "promise_active"
     TIME_BARRED = "time_barred"
+    LEGAL_TOO_EARLY = "legal_too_early"
 
 
 @dataclass(frozen=True)

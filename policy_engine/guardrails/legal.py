@@ -7,8 +7,10 @@ action needs (``required_notices``, enforced by the notices family at decision t
 period after which the debt is time-barred, in general and per account region (the strictest applicable
 one wins). A policy may raise the minimum DPD and the waits, add required notices and shorten limitation
 periods; never the opposite. Validation rejects a legal action that could go out too early or without its
-written notices; at decision time, legal action on a time-barred debt is suppressed, and so is every notice
-that threatens legal action (Reg F 1006.26(b); a UK Letter of Claim on statute-barred debt).
+written notices; at decision time, legal action before the minimum DPD is suppressed ``legal_too_early``
+(a notice on file from an earlier episode must not bring it forward), legal action on a time-barred debt
+is suppressed ``time_barred``, and so is every notice that threatens legal action (Reg F 1006.26(b); a UK
+Letter of Claim on statute-barred debt).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ class Legal(GuardrailFamily):
     """``time_barred``, and the safeguards validation enforces on legal actions."""
 
     name = "legal"
-    reasons = (Reason.TIME_BARRED,)
+    reasons = (Reason.LEGAL_TOO_EARLY, Reason.TIME_BARRED)
     has_row_check = True
 
     def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
@@ -108,10 +110,16 @@ class Legal(GuardrailFamily):
         )
 
     def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
-        """Legal action, or a notice threatening it, on a debt unpaid for longer than the limitation period."""
+        """Legal action before the minimum DPD; legal action, or a notice threatening it, on a debt unpaid
+        for longer than the limitation period."""
         is_legal = state.info(candidate.channel).kind == "legal"
         if not is_legal and not candidate.threatens_legal_action:
             return None
+        rules = state.guardrails.legal
+        if is_legal and rules is not None and state.ctx.dpd < rules.min_dpd:
+            return suppress(candidate, Reason.LEGAL_TOO_EARLY,
+                            f"DPD {state.ctx.dpd}; legal action needs DPD of at least {rules.min_dpd}",
+                            state.source(legal_key("min_dpd")))
         limitation = limitation_for(state.guardrails.legal, state.ctx.account.region)
         if limitation is None:
             return None
@@ -131,13 +139,19 @@ class Legal(GuardrailFamily):
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``time_barred`` when a limitation period is set and some action is legal action or threatens it."""
         legal = use.policy.guardrails.legal
-        if legal is None or not (legal.time_barred_after_days or legal.time_barred_after_days_by_region):
+        if legal is None:
             return set()
+        reasons: set[Reason] = set()
+        any_legal = any(info.kind == "legal" for info in use.channels)
+        legal_stage_starts = [stage.dpd.from_ if stage.dpd else 0 for stage in use.policy.stages
+                              for action in stage.actions if use.index.info(action.channel).kind == "legal"]
+        if any(start < legal.min_dpd for start in legal_stage_starts):
+            reasons.add(Reason.LEGAL_TOO_EARLY)
         threatening = {notice.id for notice in use.policy.notices if notice.threatens_legal_action}
-        if any(info.kind == "legal" for info in use.channels) or any(
-                action.notice in threatening for action in use.actions):
-            return {Reason.TIME_BARRED}
-        return set()
+        if (legal.time_barred_after_days or legal.time_barred_after_days_by_region) and (
+                any_legal or any(action.notice in threatening for action in use.actions)):
+            reasons.add(Reason.TIME_BARRED)
+        return reasons
 
     def check_policy(self, checker: PolicyChecker) -> None:
         """Every legal action needs a written-notice prerequisite, a long enough wait and a late enough stage."""

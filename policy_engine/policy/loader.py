@@ -154,7 +154,7 @@ def _effective(path: Path, stack: list[Path], strict_tighten: bool,
             sub_src = sub_chain[-1]
             base, base_origins, _ = merge_onto(base, base_origins, sub_src.__class__(
                 path=sub_src.path, display=sub_src.display, index=sub_src.index, data=sub_src.data, model=model),
-                strict_tighten=False)
+                strict_tighten=False, child_origins=origins)
     if base is None:
         effective, origins = src.model, guardrail_origins(src)
     else:

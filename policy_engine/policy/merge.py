@@ -43,7 +43,8 @@ class Tightening:
     :meth:`loosens` for every attempt to relax the base.
     """
 
-    def __init__(self, base: PolicyFile, base_origins: Origins, child: SourceFile, strict_tighten: bool) -> None:
+    def __init__(self, base: PolicyFile, base_origins: Origins, child: SourceFile, strict_tighten: bool,
+                 child_origins: Origins | None = None) -> None:
         self.base = base
         self.base_origins = base_origins
         self.child = child
@@ -52,7 +53,7 @@ class Tightening:
         self.guardrails: dict[str, Any] = {}
         self.policy: dict[str, Any] = {}
         self.origins: Origins = dict(base_origins)
-        self.origins.update(guardrail_origins(child))
+        self.origins.update(guardrail_origins(child) if child_origins is None else child_origins)
 
     def loosens(self, key: OriginKey, path: tuple[str | int, ...], message: str) -> None:
         """Report that the child relaxes the setting ``key`` at ``path``; ``{base}`` names whose it was."""
@@ -76,10 +77,14 @@ def _by_id(base: list[Any], child: list[Any]) -> list[Any]:
     return [merged[key] for key in order]
 
 
-def merge_onto(base: PolicyFile, base_origins: Origins, child: SourceFile,
-               strict_tighten: bool = True) -> tuple[PolicyFile, Origins, list[Issue]]:
-    """The child's effective policy over ``base``; issues list every loosening found."""
-    merge = Tightening(base, base_origins, child, strict_tighten)
+def merge_onto(base: PolicyFile, base_origins: Origins, child: SourceFile, strict_tighten: bool = True,
+               child_origins: Origins | None = None) -> tuple[PolicyFile, Origins, list[Issue]]:
+    """The child's effective policy over ``base``; issues list every loosening found.
+
+    ``child_origins`` are the origins of an already merged child (a second baseline of the same policy):
+    without them, every setting of the child would be cited at the child's own file.
+    """
+    merge = Tightening(base, base_origins, child, strict_tighten, child_origins)
     for family in FAMILIES:
         family.tighten(merge)
     own = child.model

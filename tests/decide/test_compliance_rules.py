@@ -494,3 +494,57 @@ def test_a_us_policy_must_extend_regulation_f(tmp_path: Path) -> None:
         found = []
     assert found == [("policy.jurisdiction", 'add "baseline:us-reg-f" to extends'),
                      ("policy.applies_to", 'add "baseline:us-ma" to extends')]
+
+
+def test_legal_action_before_the_minimum_dpd_is_suppressed_even_with_an_old_notice(decide: Decide) -> None:
+    # baseline cn: more than three months (DPD 93); a warning from an earlier episode does not bring it forward
+    policy = """
+[policy]
+id = "bank-cn"
+timezone = "Asia/Shanghai"
+extends = ["baseline:cn"]
+
+[[notices]]
+id = "pre_legal_warning"
+
+[[stages]]
+id = "early"
+dpd = { from = 1, to = 89 }
+
+[[stages]]
+id = "legal"
+dpd = { from = 90 }
+  [[stages.actions]]
+  id = "warning"
+  channel = "letter"
+  template = "t"
+  notice = "pre_legal_warning"
+  once = true
+  [[stages.actions]]
+  id = "referral"
+  channel = "legal"
+  requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = 30 } }
+"""
+    old_warning = [contact("2026-10-01T10:00:00+08:00", "letter", "delivered", notice="pre_legal_warning",
+                           action="warning")]
+    at_92 = decide(policy, account(delinquent_since="2026-08-28", timezone="Asia/Shanghai"), old_warning,
+                   "2026-11-28T09:00:00+08:00")
+    assert reasons(at_92)["referral"] == "legal_too_early"
+    assert "policies/baselines/cn.toml" in (next(s.source for s in at_92.suppressed if s.action == "referral") or "")
+    at_93 = decide(policy, account(delinquent_since="2026-08-27", timezone="Asia/Shanghai"), old_warning,
+                   "2026-11-28T09:00:00+08:00")
+    assert "referral" in planned(at_93)
+
+
+def test_several_baselines_cite_each_limit_where_it_is_written(tmp_path: Path) -> None:
+    # us-ma and us-nyc both extend us-reg-f: Reg F's own limits are cited in us-reg-f.toml
+    path = tmp_path / "policy.toml"
+    path.write_text('[policy]\nid = "bank"\nextends = ["baseline:us-reg-f", "baseline:us-ma", "baseline:us-nyc"]\n',
+                    encoding="utf-8")
+    sources = load_policy(path).sources
+    from policy_engine.policy.origins import OriginKey
+
+    assert sources[OriginKey("contact_hours")].startswith("baseline us-reg-f, policies/baselines/us-reg-f.toml:")
+    assert sources[OriginKey("hold", "dispute")].startswith("baseline us-reg-f, ")
+    assert sources[OriginKey("legal.time_barred_after_days")].startswith("baseline us-reg-f, ")
+    assert sources[OriginKey("legal.time_barred_after_days_by_region", "US-NYC")].startswith("baseline us-nyc, ")
