@@ -1,4 +1,9 @@
-"""Writers for decisions: json, jsonl and csv (streaming), and the rich table with its summary."""
+"""Writers for decisions: json, jsonl and csv (streaming), and the counts a summary shows.
+
+CSV is opened by people in spreadsheets: a text cell that a spreadsheet would evaluate as a formula
+(``=HYPERLINK(...)``, ``+``, ``-``, ``@``, a tab) is written with a leading apostrophe, so it shows as the
+text it is (see :mod:`policy_engine.lifecycle.untrusted`). JSON and JSON Lines are written exactly.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from policy_engine.decide.decision import Decision
+from policy_engine.lifecycle.untrusted import csv_cell
 
 __all__ = ["FORMATS", "Summary", "mask_contact", "write_decisions"]
 
-FORMATS = ("table", "json", "jsonl", "csv")
+FORMATS = ("text", "json", "jsonl", "csv")
+"""The dry-run formats: ``text`` is for people (printed by the CLI), the others are written here."""
 CSV_COLUMNS = ("account_id", "as_of", "dpd", "segment", "stage", "kind", "action", "channel", "send_at",
                "template", "notice", "offer", "reason", "detail", "idempotency_key", "policy_id",
                "policy_version", "policy_digest")
@@ -98,7 +105,7 @@ def write_decisions(decisions: Iterable[Decision], fmt: str, out: IO[str], expla
         for d in decisions:
             summary.add(d)
             for row in _csv_rows(d):
-                writer.writerow(row)
+                writer.writerow({key: csv_cell(value) for key, value in row.items()})
     else:
         raise ValueError(f"unknown format {fmt}")
     return summary

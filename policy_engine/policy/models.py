@@ -33,6 +33,7 @@ from policy_engine.policy.conditions import (
     parse_condition,
 )
 from policy_engine.policy.origins import CapKey
+from policy_engine.policy.suggest import zone_suggestion
 
 __all__ = [
     "Action",
@@ -206,8 +207,8 @@ class Metadata(Strict):
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError):
                 raise PydanticCustomError(
-                    "timezone", "unknown time zone '{value}' (use an IANA name such as Asia/Shanghai)",
-                    {"value": value},
+                    "timezone", "unknown time zone '{value}'{suggestion} (use an IANA name such as Asia/Shanghai)",
+                    {"value": value, "suggestion": zone_suggestion(value)},
                 ) from None
         return value
 
@@ -344,8 +345,8 @@ class Guardrails(Strict):
                 ZoneInfo(name)
             except (ZoneInfoNotFoundError, ValueError):
                 raise PydanticCustomError(
-                    "timezone", "unknown time zone '{value}' (use an IANA name such as America/Chicago)",
-                    {"value": name}) from None
+                    "timezone", "unknown time zone '{value}'{suggestion} (use an IANA name such as America/Chicago)",
+                    {"value": name, "suggestion": zone_suggestion(name)}) from None
         return value
 
 
