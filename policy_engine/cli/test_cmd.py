@@ -98,7 +98,7 @@ def test_command(
     except ImportError as error:  # an optional rule backend that is not installed
         raise UsageError(f"the {backend} backend is not available: {error}") from None
     for issue in report.issues:
-        warn(printable(issue))
+        warn(printable(issue, keep_newlines=True))
     if not report.suites and not report.issues:
         warn("error: no policy files found in " + ", ".join(map(str, paths)))
         raise typer.Exit(ExitCode.POLICY_INVALID)

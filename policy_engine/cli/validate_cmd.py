@@ -38,7 +38,7 @@ def validate(
     else:
         for report in reports:
             for issue in report.issues:
-                typer.echo(printable(issue))
+                typer.echo(printable(issue, keep_newlines=True))
             if report.ok(strict):
                 stamp = report.policy.stamp() if report.policy else {}
                 warnings = len(report.warnings)

@@ -4,8 +4,10 @@
 not and why, which of the stage's actions do not apply to this account, and which kinds of channel the
 policy uses that this stage has no action for. For each suppressed action it also says when the action
 would next be allowed: the account is decided again on each following local day (same wall time, same
-history, nothing else sent in between) until the suppression lifts, for at most :data:`HORIZON_DAYS`
-days. The dates are therefore the engine's own answer, not a second reading of the rules.
+history, nothing else sent in between) until the suppression lifts. The dates are therefore the engine's
+own answer, not a second reading of the rules. The search looks as far ahead as the policy's longest
+wait (cadence, cap window, pause, notice wait) plus a week for days off and holidays, at most
+:data:`HORIZON_DAYS` days; an action that runs once and was done is never looked for again.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from policy_engine.decide.decision import Decision, PlannedAction
 from policy_engine.decide.engine import Engine
 from policy_engine.lifecycle.simulate import channel_info
 
-__all__ = ["HORIZON_DAYS", "Answer", "NotApplicable", "NotSent", "answer"]
+__all__ = ["HORIZON_DAYS", "Answer", "NotApplicable", "NotSent", "answer", "policy_horizon"]
 
 HORIZON_DAYS = 366
-"""How many days ahead :func:`answer` looks for the day a suppressed action is allowed again."""
+"""The furthest :func:`answer` looks ahead for the day a suppressed action is allowed again."""
+SLACK_DAYS = 7
+"""Days added to the policy's longest wait: a weekend, a holiday or a day off may push an action on."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class Answer:
     absent_kinds: list[tuple[str, str]]
     """(channel kind, why this stage has none): kinds the policy uses elsewhere."""
     summary: list[str] = field(default_factory=list)
+    horizon_days: int = HORIZON_DAYS
+    """How far ahead the next-allowed dates were looked for."""
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON of ``explain --format json``: the answer first, then the decision with its trace."""
@@ -88,7 +94,7 @@ class Answer:
             "not_sent": [item.as_dict() for item in self.not_sent],
             "not_applicable": [item.as_dict() for item in self.not_applicable],
             "absent_kinds": [{"kind": kind, "why": why} for kind, why in self.absent_kinds],
-            "horizon_days": HORIZON_DAYS,
+            "horizon_days": self.horizon_days,
             "decision": decision.to_dict(explain=True),
         }
 
@@ -97,10 +103,36 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def policy_horizon(engine: Engine) -> int:
+    """How far ahead a suppression can lift by the policy's own waits: its longest one plus :data:`SLACK_DAYS`,
+    at most :data:`HORIZON_DAYS`."""
+    policy = engine.policy
+    guardrails = policy.guardrails
+    waits = [1]
+    for stage in policy.stages:
+        for action in stage.actions:
+            waits += [action.every_days or 0, action.at_most.days if action.at_most else 0]
+            waits += [need.delivered_days_ago.gte for need in action.requires]
+    waits += [cap.days for cap in guardrails.caps] + [rule.days for rule in guardrails.after_conversation]
+    waits.append(guardrails.validation_notice_within_days or 0)
+    if guardrails.legal is not None:
+        waits.append(guardrails.legal.min_notice_days)
+        waits += [need.delivered_days_ago.gte for need in guardrails.legal.required_notices]
+    if policy.escalation.broken_promise is not None:
+        waits.append(policy.escalation.broken_promise.grace_days)
+    return min(HORIZON_DAYS, max(waits) + SLACK_DAYS)
+
+
+def _runs_once(engine: Engine) -> frozenset[str]:
+    return frozenset(action.id for stage in engine.policy.stages for action in stage.actions if action.once)
+
+
 def _probe(engine: Engine, account: Account, events: tuple[HistoryEvent, ...], decision: Decision,
            horizon: int) -> dict[str, tuple[date | None, date | None, str | None]]:
     """action -> (next allowed, lifts on, then) for each suppressed action, deciding day after day."""
-    pending = {item.action: item.reason for item in decision.suppressed}
+    once = _runs_once(engine)
+    pending = {item.action: item.reason for item in decision.suppressed
+               if not (item.reason == "already_sent" and item.action in once)}
     found: dict[str, tuple[date | None, date | None, str | None]] = {}
     lifted: dict[str, tuple[date, str]] = {}
     zone = engine.zone_of(account)
@@ -205,8 +237,11 @@ def _summary(result: Answer, engine: Engine, account: Account) -> list[str]:
             text += f"; {item.reason} lifts on {item.lifts_on.isoformat()}, then {item.then}"
             if item.next_allowed is not None:
                 text += f"; next allowed on {item.next_allowed.isoformat()}"
+        elif item.reason == "already_sent" and item.action in _runs_once(engine):
+            pass  # the detail says it runs once
         else:
-            text += f"; not allowed again within {_plural(HORIZON_DAYS, 'day')} unless something changes"
+            text += (f"; not allowed within the next {_plural(result.horizon_days, 'day')} unless something "
+                     "changes")
         lines.append(text)
     for missing in result.not_applicable:
         lines.append(f"no {missing.action} ({missing.channel}): {missing.why}")
@@ -218,15 +253,17 @@ def _summary(result: Answer, engine: Engine, account: Account) -> list[str]:
 
 
 def answer(engine: Engine, account: Account, events: Iterable[HistoryEvent], as_of: datetime,
-           *, horizon: int = HORIZON_DAYS) -> Answer:
-    """Decide ``account`` at ``as_of`` with its trace, and sum the decision up (see the module docstring)."""
+           *, horizon: int | None = None) -> Answer:
+    """Decide ``account`` at ``as_of`` with its trace, and sum the decision up (see the module docstring);
+    ``horizon``: how many days ahead to look for next-allowed dates (default: :func:`policy_horizon`)."""
     known = tuple(event for event in events if event.at <= as_of)  # later events are not known at as_of
+    horizon = policy_horizon(engine) if horizon is None else horizon
     decision = engine.decide(account, known, as_of, explain=True)
     probes = _probe(engine, account, known, decision, horizon) if decision.suppressed else {}
     not_sent = [NotSent(item.action, item.channel, item.reason, item.detail, item.source,
                         *probes.get(item.action, (None, None, None))) for item in decision.suppressed]
     result = Answer(decision, list(decision.actions), not_sent,
                     _not_applicable(decision, engine) if decision.in_scope else [],
-                    _absent_kinds(decision, engine) if decision.in_scope else [])
+                    _absent_kinds(decision, engine) if decision.in_scope else [], horizon_days=horizon)
     result.summary = _summary(result, engine, account)
     return result

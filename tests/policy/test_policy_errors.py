@@ -192,7 +192,7 @@ CASES = [
          'contact_hours = { start = "20:00", end = "09:00" }', "contact_hours", "guardrails.contact_hours",
          "contact hours end (09:00) must be after start (20:00)"),
     Case("unknown-timezone", 'timezone = "Asia/Shanghai"', 'timezone = "Asia/Shanghia"', "timezone",
-         "policy.timezone", "unknown time zone 'Asia/Shanghia' (use an IANA name such as Asia/Shanghai)"),
+         "policy.timezone", "unknown time zone 'Asia/Shanghia' — did you mean 'Asia/Shanghai'? (use an IANA name such as Asia/Shanghai)"),
     Case("bad-currency", 'currency = "CNY"', 'currency = "cny"', "currency", "policy.currency",
          "'cny' is not an ISO 4217 code such as CNY, USD, GBP"),
     Case("bad-policy-id", 'id = "test-bank"', 'id = "1bank"', 'id = "1bank"', "policy.id",
