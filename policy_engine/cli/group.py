@@ -29,10 +29,19 @@ _METAVARS = {"<path>": "PATH", "<int>": "N", "<float>": "NUMBER", "<str>": "TEXT
 """How an option without its own metavar shows its value in --help (a flag shows nothing)."""
 
 
+def _no_type(ctx: Any) -> None:
+    """What --help shows as an argument's type: nothing (typer would show ``<path>``)."""
+    return None
+
+
 def _tidy_metavars(command: Any, ctx: Any) -> None:
-    """Flags show no value in --help; other options show FILE, N, ... rather than ``<path>``, ``<int>``."""
+    """Flags show no value in --help; other options show FILE, N, ... rather than ``<path>``, ``<int>``;
+    arguments show only their name."""
     help_option = command.get_help_option(ctx) if ctx is not None else None
     for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if getattr(param, "param_type_name", "") == "argument":  # its name (PATHS...) says enough
+            param.display_type_rich = _no_type
+            continue
         if getattr(param, "param_type_name", "") != "option" or param.metavar is not None:
             continue
         if getattr(param, "is_flag", False):

@@ -68,7 +68,7 @@ class _Layout:
     def __init__(self, header: PlanHeader, width: int) -> None:
         self.width = width
         self.narrow = width < NARROW
-        self.action = max(6, min(28, max((len(name) for name in header.action_ids), default=6)))
+        self.action = max(6, min(32, max((len(name) for name in header.action_ids), default=6)))
         self.channel = max(7, min(12, max((len(name) for name in header.channels), default=7)))
         self.contact = 0 if self.narrow else CONTACT_WIDTH
         used = 2 + STATUS_WIDTH + 2 + self.action + 2 + self.channel + 2 + (self.contact + 2 if self.contact else 0)
@@ -108,8 +108,7 @@ def _header_lines(header: PlanHeader, narrow: bool) -> list[Text]:
     stamp = header.policy
     name = f"{stamp.get('id')} {stamp.get('version') or ''}".strip()
     policy = Text("policy    ", style="dim").append_text(cell(name, "bold"))
-    policy.append_text(cell(f"  {header.policy_file}", ""))
-    lines = [policy]
+    lines = [policy, Text("file      ", style="dim").append_text(cell(header.policy_file))]
     digest = str(stamp.get("digest") or "")
     if digest and not narrow:
         lines.append(Text("digest    ", style="dim").append_text(cell(digest)))

@@ -31,7 +31,7 @@ def sinks_command(
     """Start local stand-ins for an SMTP server and an SMS/voice gateway, keeping what they receive in a folder.
 
     E-mails go to DIR/mail/NNNN.eml, each HTTP POST (texts to /sms, calls to /voice, webhooks to /webhook)
-    to DIR/http/<path>/NNNN.json. Both listen on 127.0.0.1 only and check nothing; examples/policy-engine.toml
+    to DIR/http/PATH/NNNN.json. Both listen on 127.0.0.1 only and check nothing; examples/policy-engine.toml
     points the built-in channels at them (letters and legal referrals go to DIR/letters and DIR/legal).
     """
     try:

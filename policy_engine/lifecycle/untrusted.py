@@ -7,8 +7,9 @@ this module keeps: such text is shown as what it is, never obeyed.
 
 - :func:`printable` replaces every control character (C0, DEL, C1) and every bidirectional control
   with a visible escape such as ``\\x1b`` or ``\\u202e``, for terminals and HTML.
-- :func:`csv_cell` makes a text cell that a spreadsheet would evaluate (starting with ``=``, ``+``,
-  ``-``, ``@``, a tab or a carriage return) start with an apostrophe instead, so it is shown as text.
+- :func:`csv_cell` writes a text cell's control characters as escapes too (a bare carriage return would
+  also end a row for many CSV readers), and makes a cell that a spreadsheet would evaluate (starting with
+  ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) start with an apostrophe, so it shows as text.
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ def printable(value: object, *, keep_newlines: bool = False) -> str:
 
 
 def csv_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet shows as written: text starting like a formula gets a leading apostrophe.
+    """A CSV cell a spreadsheet shows as written: control characters as escapes, and text starting like a
+    formula with a leading apostrophe.
 
     Numbers and other non-text values are returned unchanged (a negative number is a number, not a
     formula); ``None`` stays ``None``.
     """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_PREFIXES):
+        value = "'" + value
+    return printable(value)
