@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     todo = commands(args.also)
     times: dict[str, list[float]] = {label: [] for label in todo}
-    for label, (argv, extra) in todo.items():  # warm the file cache once, untimed
+    for argv, extra in todo.values():  # warm the file cache once, untimed
         time_once(argv, extra)
     for _ in range(args.runs):
         for label, (argv, extra) in todo.items():

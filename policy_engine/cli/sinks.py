@@ -49,6 +49,12 @@ class _Numbered:
         return self._count
 
 
+def _address(command: str) -> str:
+    """The ``<path>`` of ``MAIL FROM:<a@b> SIZE=10``, without the ESMTP parameters after it."""
+    argument = command.partition(":")[2].strip()
+    return argument[: argument.index(">") + 1] if argument.startswith("<") and ">" in argument else argument
+
+
 class _SmtpHandler(socketserver.StreamRequestHandler):
     server: _SmtpServer
 
@@ -73,10 +79,10 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
             elif verb == "HELO":
                 self._reply("250 policy-engine sink")
             elif verb == "MAIL":
-                sender, recipients = command.partition(":")[2].strip(), []
+                sender, recipients = _address(command), []
                 self._reply("250 OK")
             elif verb == "RCPT":
-                recipients.append(command.partition(":")[2].strip())
+                recipients.append(_address(command))
                 self._reply("250 OK")
             elif verb == "DATA":
                 if sender is None or not recipients:
