@@ -55,7 +55,8 @@ code{font-size:12px;background:#f1f5f9;padding:1px 4px;border-radius:3px;overflo
 .muted{color:#64748b}.tag{display:inline-block;background:#fef3c7;border-radius:3px;padding:0 4px;margin:1px}
 .up{color:#b91c1c}.down{color:#047857}
 .send{color:#047857}td.d{white-space:nowrap}svg{max-width:100%;height:auto;display:block}
-footer{color:#64748b;font-size:12px;margin-top:24px}
+footer{color:#64748b;font-size:12px;margin-top:24px;overflow-wrap:anywhere}
+p,li,h1,h2,h3{overflow-wrap:break-word}
 @media (max-width:800px){body{padding:12px}.cols{grid-template-columns:minmax(0,1fr)}section{padding:12px}}
 @page{size:A4;margin:14mm}
 @media print{body{background:#fff;padding:0;font-size:11px;color:#000}
