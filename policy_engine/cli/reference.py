@@ -81,7 +81,9 @@ def _value(schema: dict[str, Any]) -> str:
     """What a key takes, in words: ``whole number 1–3660``, ``list of text``, one of ``"a"``, ``"b"``."""
     if "$ref" in schema:
         name = schema["$ref"].split("/")[-1]
-        return f"table ([{name}](#keys-{name.lower()}))"
+        where = TABLES.get(name, name)
+        shown = f"`{where}`" if where.startswith("[") else where
+        return f"table (see [{shown}](#keys-{name.lower()}))"
     options = [option for option in schema.get("anyOf", []) if option.get("type") != "null"]
     if options:
         return " or ".join(_value(option) for option in options)

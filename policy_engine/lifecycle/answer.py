@@ -191,13 +191,13 @@ def _not_applicable(decision: Decision, engine: Engine) -> list[NotApplicable]:
 def _absent_kinds(decision: Decision, engine: Engine) -> list[tuple[str, str]]:
     """Channel kinds the policy's stages use that the account's stage has no action for."""
     by_kind: dict[str, list[str]] = {}
-    for stage in engine.policy.stages:
-        for action in stage.actions:
-            by_kind.setdefault(channel_info(engine, action.channel).kind.value, [])
-            if stage.id not in by_kind[channel_info(engine, action.channel).kind.value]:
-                by_kind[channel_info(engine, action.channel).kind.value].append(stage.id)
-    stage = next((stage for stage in engine.policy.stages if stage.id == decision.stage), None)
-    here = {channel_info(engine, action.channel).kind.value for action in (stage.actions if stage else [])}
+    for each in engine.policy.stages:
+        for action in each.actions:
+            stages = by_kind.setdefault(channel_info(engine, action.channel).kind.value, [])
+            if each.id not in stages:
+                stages.append(each.id)
+    current = next((each for each in engine.policy.stages if each.id == decision.stage), None)
+    here = {channel_info(engine, action.channel).kind.value for action in (current.actions if current else [])}
     where = f"stage '{decision.stage}'" if decision.stage else "no stage applies, so it"
     return [(kind, f"{where} has no {kind} action (the policy has {kind} actions in stage "
                    f"{', '.join(repr(name) for name in stages)})")

@@ -132,3 +132,36 @@ def test_the_summary_counts_in_words(files: dict[str, Path]) -> None:
     assert "accounts per stage: early 2" in out
     assert "suppressions per reason: cadence 1, no_contact_point 2" in out
     assert "2 accounts evaluated: 1 action planned, 3 suppressed" in out
+
+
+def test_on_a_terminal_a_determinate_bar_shows_then_the_completion_line(files: dict[str, Path],
+                                                                      tmp_path: Path) -> None:
+    """stderr on a pseudo-terminal, as in a shell: the bar counts decided accounts out of the rows in the file."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.policy.helpers import console_script
+
+    controller, terminal = pty.openpty()
+    target = tmp_path / "plan.jsonl"
+    with subprocess.Popen([console_script(), "dry-run", "-p", str(files["policy"]), "-a", str(files["accounts"]),
+                           "--history", str(files["history"]), "--as-of", AS_OF, "-f", "jsonl", "-o", str(target)],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal,
+                          env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}) as process:
+        os.close(terminal)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal closed: the command ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert process.wait(timeout=120) == 0
+    os.close(controller)
+    text = seen.decode("utf-8", "replace")
+    assert "deciding accounts" in text and "/3" in text  # 3 rows in the accounts file, one of them invalid
+    assert f"wrote 2 decisions (jsonl) to {target}" in text
+    assert "Traceback" not in text

@@ -102,7 +102,7 @@ def _limit(key: OriginKey, origin: Origin, policy: PolicyFile) -> Limit | None:
         return None
     if setting == "caps" and isinstance(qualifier, CapKey):
         rule, value = _cap(guardrails, qualifier)
-    elif setting == "after_conversation" and isinstance(qualifier, tuple):
+    elif setting == "after_conversation" and isinstance(qualifier, tuple) and not isinstance(qualifier, CapKey):
         rule, value = "pause after a conversation", _pause(guardrails, qualifier)
     elif setting == "hold" and isinstance(qualifier, str):
         hold = next((hold for hold in policy.holds if hold.id == qualifier), None)
