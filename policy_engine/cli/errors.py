@@ -2,9 +2,10 @@
 message(s) on stderr and the exit code its class carries, never as a traceback.
 
 The handler sits in the root command group, so the console script (``main``) and a test invoking ``app``
-through typer's CliRunner take the same path. A message may quote input (an account id, a key of the
-policy file): its control characters are shown as escapes, never sent to the terminal. Commands therefore never catch the library's errors to
-report them: they raise, or let the error through, and this module reports it.
+through typer's CliRunner take the same path. Commands therefore never catch the library's errors to
+report them: they raise, or let the error through, and this module reports it. A message may quote input
+(an account id, a key of the policy file): its control characters are shown as escapes, never sent to the
+terminal.
 """
 
 from __future__ import annotations
