@@ -3,7 +3,11 @@ notice the policy does not have."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.policy.helpers import change, only_issue
+
+pytestmark = pytest.mark.usefixtures("in_tmp")  # the helpers write policy.toml in the working directory
 
 WITHOUT_WAIT = '  requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = 30 } }\n'
 
