@@ -1,5 +1,5 @@
 """Shared pieces of the commands: loading the policy a user names, parsing --as-of, opening the history,
-opening where a command writes.
+opening where a command writes, and reporting the input rows set aside.
 
 They raise the library's errors (or a UsageError) and leave reporting them to the one error exit.
 """
@@ -15,14 +15,19 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from policy_engine._exceptions import PolicyError, UsageError
+from policy_engine.cli.console import plural, settings, warn, written
 from policy_engine.data.history import HistoryIndex
 from policy_engine.data.readers import Rejects
 from policy_engine.deliver.registry import get_registry
+from policy_engine.lifecycle.untrusted import printable
 from policy_engine.policy.channels import ChannelCatalogue
 from policy_engine.policy.loader import LoadedPolicy, load_policy
 
-__all__ = ["channel_catalogue", "load_history", "load_policy_or_exit", "output_stream", "parse_as_of",
-           "stderr_is_terminal"]
+__all__ = ["REJECTED_ROWS_SHOWN", "channel_catalogue", "load_history", "load_policy_or_exit", "output_stream",
+           "parse_as_of", "report_rejects", "stderr_is_terminal", "written"]
+
+REJECTED_ROWS_SHOWN = 20
+"""Rejected rows listed one by one on stderr (all of them with --verbose; none with --quiet)."""
 
 
 def channel_catalogue() -> ChannelCatalogue:
@@ -84,3 +89,23 @@ def output_stream(path: Path | None) -> Iterator[IO[str]]:
 def stderr_is_terminal() -> bool:
     """True when progress bars may be drawn."""
     return sys.stderr.isatty()
+
+
+def report_rejects(rejected: Rejects) -> None:
+    """Report on stderr what reading set aside: file-level warnings, the rejected rows as ``file:line:
+    reason`` (the first :data:`REJECTED_ROWS_SHOWN`; all with --verbose; none with --quiet), then one
+    line counting them. Input text is shown with its control characters as visible escapes."""
+    for message in rejected.warnings:
+        warn(f"warning: {printable(message)}")
+    if not rejected.count:
+        return
+    shown = [] if settings().quiet else rejected.errors if settings().verbose else \
+        rejected.errors[:REJECTED_ROWS_SHOWN]
+    for error in shown:
+        warn(f"{printable(error.file)}:{error.line}: {printable(error.reason)}")
+    where = f"; all of them are in {rejected.sink}" if rejected.sink is not None else \
+        "; --rejects FILE keeps them"
+    more = f" ({plural(rejected.count - len(shown), 'more row')} not listed: --verbose lists them)" \
+        if rejected.count > len(shown) and not settings().quiet else ""
+    warn(f"{plural(rejected.count, 'input row')} rejected and set aside{where}{more}")
+

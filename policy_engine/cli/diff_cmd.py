@@ -5,25 +5,29 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from policy_engine.cli.app import app
-from policy_engine.cli.common import load_history, load_policy_or_exit, output_stream, parse_as_of
+from policy_engine.cli.common import load_history, load_policy_or_exit, output_stream, parse_as_of, report_rejects
+from policy_engine.cli.console import cell, plural, stdout_console, written
 from policy_engine.cli.options import (
     AccountsOption,
     AsOfOption,
     HistoryOption,
+    OutputOption,
     RejectsOption,
-    TableFormat,
-    choice_option,
+    TextFormat,
+    TextFormatOption,
 )
 from policy_engine.data.readers import Rejects, read_accounts
 from policy_engine.decide.engine import Engine
 from policy_engine.lifecycle.diff import DiffResult, Tally, diff_policies
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["diff_command", "print_diff"]
 
@@ -40,9 +44,11 @@ def _name(stamp: dict[str, str | None]) -> str:
 
 
 def _impact_table(result: DiffResult) -> Table:
+    from rich.table import Table  # noqa: PLC0415
+
     base, candidate = result.base_tally, result.candidate_tally
-    span = f" over {result.days} days" if result.days else f" at {result.as_of.isoformat()}"
-    table = Table(title=f"Impact of {_name(result.candidate)} against {_name(result.base)}{span}",
+    span = f" over {plural(result.days, 'day')}" if result.days else f" at {result.as_of.isoformat()}"
+    table = Table(title=cell(f"Impact of {_name(result.candidate)} against {_name(result.base)}{span}"),
                   title_justify="left")
     for column in ("", "base", "candidate", "change", "added / new", "removed / lifted"):
         table.add_column(column, justify="left" if not column else "right")
@@ -51,22 +57,24 @@ def _impact_table(result: DiffResult) -> Table:
     table.add_row("accounts contacted", str(base.accounts_contacted), str(candidate.accounts_contacted),
                   _delta(base.accounts_contacted, candidate.accounts_contacted), "", "")
     for channel in sorted(set(base.contacts) | set(candidate.contacts)):
-        table.add_row(f"contacts: {channel}", str(base.contacts[channel]), str(candidate.contacts[channel]),
+        table.add_row(cell(f"contacts: {channel}"), str(base.contacts[channel]), str(candidate.contacts[channel]),
                       _delta(base.contacts[channel], candidate.contacts[channel]),
                       str(result.contacts_added[channel]), str(result.contacts_removed[channel]))
     table.add_row("legal referrals", str(base.legal_referrals), str(candidate.legal_referrals),
                   _delta(base.legal_referrals, candidate.legal_referrals), "", "")
     for offer in sorted(set(base.offers) | set(candidate.offers)):
-        table.add_row(f"offers made: {offer}", str(base.offers[offer]), str(candidate.offers[offer]),
+        table.add_row(cell(f"offers made: {offer}"), str(base.offers[offer]), str(candidate.offers[offer]),
                       _delta(base.offers[offer], candidate.offers[offer]), "", "")
     for reason in sorted(set(base.suppressed) | set(candidate.suppressed)):
-        table.add_row(f"suppressed: {reason}", str(base.suppressed[reason]), str(candidate.suppressed[reason]),
+        table.add_row(cell(f"suppressed: {reason}"), str(base.suppressed[reason]), str(candidate.suppressed[reason]),
                       _delta(base.suppressed[reason], candidate.suppressed[reason]),
                       str(result.new_suppressions[reason]), str(result.lifted_suppressions[reason]))
     return table
 
 
 def _weekly_table(result: DiffResult) -> Table:
+    from rich.table import Table  # noqa: PLC0415
+
     base, candidate = result.base_tally.weekly, result.candidate_tally.weekly
     channels = sorted({channel for week in (*base.values(), *candidate.values()) for channel in week})
     table = Table(title="Contacts per channel per week (base → candidate)", title_justify="left",
@@ -82,17 +90,23 @@ def _weekly_table(result: DiffResult) -> Table:
 
 
 def _variant_table(side: str, tallies: dict[str, Tally]) -> Table:
+    from rich.table import Table  # noqa: PLC0415
+
     table = Table(title=f"Variants of the {side} policy", title_justify="left")
     for column in ("variant", "accounts", "contacted", "contacts per channel", "suppressions"):
         table.add_column(column, overflow="fold")
     for variant, tally in sorted(tallies.items()):
-        table.add_row(variant, str(tally.accounts), str(tally.accounts_contacted),
-                      ", ".join(f"{channel} {count}" for channel, count in sorted(tally.contacts.items())) or "-",
-                      ", ".join(f"{reason} {count}" for reason, count in sorted(tally.suppressed.items())) or "-")
+        table.add_row(cell(variant), str(tally.accounts), str(tally.accounts_contacted),
+                      cell(", ".join(f"{channel} {count}" for channel, count in sorted(tally.contacts.items()))
+                           or "-"),
+                      cell(", ".join(f"{reason} {count}" for reason, count in sorted(tally.suppressed.items()))
+                           or "-"))
     return table
 
 
 def _changes_table(result: DiffResult, limit: int) -> Table:
+    from rich.table import Table  # noqa: PLC0415
+
     table = Table(title="Accounts whose actions change", title_justify="left")
     for column in ("account", "stage (first day)" if result.days else "stage", "added", "removed"):
         table.add_column(column, overflow="fold")
@@ -100,16 +114,16 @@ def _changes_table(result: DiffResult, limit: int) -> Table:
         stage = change.base_stage or "-"
         if change.candidate_stage != change.base_stage:
             stage += f" → {change.candidate_stage or '-'}"
-        table.add_row(change.account_id, stage,
-                      ", ".join(f"{action}×{count}" for action, count in change.added.items()),
-                      ", ".join(f"{action}×{count}" for action, count in change.removed.items()))
+        table.add_row(cell(change.account_id), cell(stage),
+                      cell(", ".join(f"{action}×{count}" for action, count in change.added.items())),
+                      cell(", ".join(f"{action}×{count}" for action, count in change.removed.items())))
     return table
 
 
 def print_diff(result: DiffResult, console: Console, limit: int = 50) -> None:
     """Render a diff for people: impact, weekly contacts (span), variants, changed accounts."""
-    console.print(f"base      {_name(result.base)}  {result.base.get('digest')}")
-    console.print(f"candidate {_name(result.candidate)}  {result.candidate.get('digest')}")
+    console.print(cell(f"base      {_name(result.base)}  {result.base.get('digest')}"))
+    console.print(cell(f"candidate {_name(result.candidate)}  {result.candidate.get('digest')}"))
     console.print(_impact_table(result))
     if result.days:
         console.print(_weekly_table(result))
@@ -119,24 +133,24 @@ def print_diff(result: DiffResult, console: Console, limit: int = 50) -> None:
     if result.changes:
         console.print(_changes_table(result, limit))
         if len(result.changes) > limit:
-            console.print(f"... {len(result.changes) - limit} more changed accounts (use --format json)")
+            console.print(f"... {plural(len(result.changes) - limit, 'more changed account')} (use --format json)")
     else:
         console.print("no account's actions change")
 
 
 @app.command("diff")
 def diff_command(
-    base: Annotated[Path, typer.Option("--base", help="The policy in force (TOML).")],
-    candidate: Annotated[Path, typer.Option("--candidate", help="The proposed policy (TOML).")],
+    base: Annotated[Path, typer.Option("--base", metavar="FILE", help="The policy in force (TOML).")],
+    candidate: Annotated[Path, typer.Option("--candidate", metavar="FILE", help="The proposed policy (TOML).")],
     accounts: AccountsOption,
     history: HistoryOption = None,
     as_of: AsOfOption = None,
-    days: Annotated[int | None, typer.Option("--days", min=1,
+    days: Annotated[int | None, typer.Option("--days", metavar="N", min=1,
                                              help="Compare over N simulated days from --as-of.")] = None,
-    output_format: Annotated[TableFormat, choice_option(
-        TableFormat, "--format", "-f", help="A table for people, or JSON.")] = TableFormat.TABLE,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here, not stdout.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Changed accounts shown in the table.")] = 50,
+    output_format: TextFormatOption = TextFormat.TEXT,
+    output: OutputOption = None,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=0,
+                                       help="Changed accounts shown in the text output.")] = 50,
     rejects: RejectsOption = None,
 ) -> None:
     """Decision-by-decision impact of a candidate policy: changed accounts, contacts, suppressions."""
@@ -147,9 +161,10 @@ def diff_command(
         index = load_history(history, rejected)
         result = diff_policies(Engine(base_policy), Engine(candidate_policy),
                                read_accounts(accounts, rejects=rejected), index, moment, days)
-        rejected.report(limit=20)
+    report_rejects(rejected)
     with output_stream(output) as out:
-        if output_format == TableFormat.JSON:
+        if output_format == TextFormat.JSON:
             out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
         else:
-            print_diff(result, Console(file=out, width=None if out.isatty() else 160), limit)
+            print_diff(result, stdout_console(out), limit)
+    written(output, f"the impact ({output_format.value})")

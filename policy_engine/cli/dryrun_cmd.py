@@ -1,14 +1,11 @@
-"""`policy-engine dry-run` and `policy-engine explain`: decide without sending anything."""
+"""`policy-engine dry-run`: decide for every account and print the plan, sending nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from policy_engine._exceptions import InputError
 from policy_engine.cli.app import app
@@ -17,8 +14,10 @@ from policy_engine.cli.common import (
     load_policy_or_exit,
     output_stream,
     parse_as_of,
-    stderr_is_terminal,
+    report_rejects,
+    written,
 )
+from policy_engine.cli.console import plural, stdout_console
 from policy_engine.cli.options import (
     DEFAULT_BACKEND_CHOICE,
     AccountsOption,
@@ -26,28 +25,28 @@ from policy_engine.cli.options import (
     BackendOption,
     DecisionFormat,
     HistoryOption,
+    OutputOption,
     PolicyOption,
     RejectsOption,
     choice_option,
 )
-from policy_engine.cli.table import print_explanation, print_table
+from policy_engine.cli.plan import PlanHeader, print_plan
+from policy_engine.cli.progress import count_rows, progress_enabled, with_progress
 from policy_engine.data.readers import Rejects, read_accounts
-from policy_engine.data.records import Account
-from policy_engine.decide.decision import Decision
 from policy_engine.decide.engine import Engine
 from policy_engine.lifecycle.output import write_decisions
 
+__all__ = ["dry_run"]
 
-def _with_progress(rows: Iterator[tuple[Account, Decision]], enabled: bool) -> Iterator[tuple[Account, Decision]]:
-    if not enabled:
-        yield from rows
-        return
-    with Progress(TextColumn("evaluating"), BarColumn(), TextColumn("{task.completed} accounts"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("accounts", total=None)
-        for row in rows:
-            progress.advance(task)
-            yield row
+
+def _header(engine: Engine, policy: Path, moment_iso: str, accounts: str, history: Path | None) -> PlanHeader:
+    from datetime import datetime  # noqa: PLC0415
+
+    actions = [action.id for stage in engine.policy.stages for action in stage.actions]
+    channels = sorted({action.channel for stage in engine.policy.stages for action in stage.actions})
+    inputs = [("accounts", accounts)] + ([("history", str(history))] if history is not None else [])
+    return PlanHeader(engine.loaded.stamp(), str(policy), datetime.fromisoformat(moment_iso), inputs, actions,
+                      channels)
 
 
 @app.command("dry-run")
@@ -57,14 +56,16 @@ def dry_run(
     history: HistoryOption = None,
     as_of: AsOfOption = None,
     output_format: Annotated[DecisionFormat, choice_option(
-        DecisionFormat, "--format", "-f", help="A table for people, or decisions as JSON, JSON Lines or CSV.",
-    )] = DecisionFormat.TABLE,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+        DecisionFormat, "--format", "-f",
+        help="text: the plan for people (table is the same); json, jsonl or csv: the decisions for programs.",
+    )] = DecisionFormat.TEXT,
+    output: OutputOption = None,
     backend: BackendOption = DEFAULT_BACKEND_CHOICE,
     explain: Annotated[bool, typer.Option("--explain", help="Add the trace of every rule and guardrail.")] = False,
     rejects: RejectsOption = None,
     strict_input: Annotated[bool, typer.Option("--strict-input", help="Exit 5 if any row is rejected.")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="Accounts shown in the table.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=0,
+                                       help="Accounts shown in the text plan (all are counted).")] = 200,
 ) -> None:
     """Decide what to do for every account, and print the plan without sending anything."""
     loaded = load_policy_or_exit(policy)
@@ -73,35 +74,15 @@ def dry_run(
     with Rejects(rejects) as rejected:
         index = load_history(history, rejected)
         stream = read_accounts(accounts, rejects=rejected)
-        rows = _with_progress(engine.decide_many(stream, index, moment, explain), enabled=stderr_is_terminal())
+        total = count_rows(accounts) if progress_enabled() else None
+        rows = with_progress(engine.decide_many(stream, index, moment, explain), total=total)
         with output_stream(output) as out:
-            if output_format == DecisionFormat.TABLE:
-                print_table(rows, Console(file=out, width=None if out.isatty() else 160), limit)
+            if output_format == DecisionFormat.TEXT:
+                summary = print_plan(rows, stdout_console(out), limit,
+                                     _header(engine, policy, moment.isoformat(), accounts, history))
             else:
-                write_decisions((decision for _, decision in rows), output_format, out, explain)
-        rejected.report(limit=20)
+                summary = write_decisions((decision for _, decision in rows), output_format.value, out, explain)
+        report_rejects(rejected)
+        written(output, f"{plural(summary.accounts, 'decision')} ({output_format.value})")
         if strict_input and rejected.count:
-            raise InputError(f"{rejected.count} input rows rejected (--strict-input)")
-
-
-@app.command()
-def explain(
-    policy: PolicyOption,
-    accounts: AccountsOption,
-    account: Annotated[str, typer.Option("--account", help="The account_id to explain.")],
-    history: HistoryOption = None,
-    as_of: AsOfOption = None,
-    backend: BackendOption = DEFAULT_BACKEND_CHOICE,
-) -> None:
-    """Explain, as a readable tree, why one account gets each action today and why not the others."""
-    loaded = load_policy_or_exit(policy)
-    moment = parse_as_of(as_of, loaded)
-    engine = Engine(loaded, backend)
-    with Rejects(None) as rejected:
-        index = load_history(history, rejected)
-        found = next((candidate for candidate in read_accounts(accounts, rejects=rejected)
-                      if candidate.account_id == account), None)
-    if found is None:
-        raise InputError(f"account '{account}' is not in {accounts}")
-    decision = engine.decide(found, index.for_account(account), moment, explain=True)
-    print_explanation(decision, found, Console())
+            raise InputError(f"{plural(rejected.count, 'input row')} rejected (--strict-input)")

@@ -3,7 +3,9 @@ message(s) on stderr and the exit code its class carries, never as a traceback.
 
 The handler sits in the root command group, so the console script (``main``) and a test invoking ``app``
 through typer's CliRunner take the same path. Commands therefore never catch the library's errors to
-report them: they raise, or let the error through, and this module reports it.
+report them: they raise, or let the error through, and this module reports it. A message may quote input
+(an account id, a key of the policy file): its control characters are shown as escapes, never sent to the
+terminal.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from policy_engine._exceptions import PolicyEngineError, PolicyError
+from policy_engine.lifecycle.untrusted import printable
 
 __all__ = ["ErrorExitGroup", "error_lines"]
 
@@ -39,5 +42,5 @@ class ErrorExitGroup(TyperGroup):
             return super().invoke(ctx)
         except PolicyEngineError as error:
             for line in error_lines(error):
-                typer.echo(line, err=True)
+                typer.echo(printable(line, keep_newlines=True), err=True)
             raise typer.Exit(error.exit_code) from None

@@ -1,5 +1,8 @@
 """Shared option types of the commands: the choices of ``--format`` and ``--backend``, and the options every
-deciding command takes (``--policy``, ``--accounts``, ``--history``, ``--as-of``, ``--rejects``).
+deciding command takes (``--policy``, ``--accounts``, ``--history``, ``--as-of``, ``--rejects``, ``--output``).
+
+Each option is defined once here; commands use these definitions, never their own copy, so a name, a
+metavar or a help text reads the same in every command.
 
 A choice option accepts exactly the values of its StrEnum, shows them in ``--help``, and rejects anything
 else as a usage error (exit 2) naming the option and what it accepts, e.g.
@@ -18,13 +21,16 @@ from policy_engine._exceptions import UsageError
 from policy_engine.decide.rules import DEFAULT_BACKEND
 
 __all__ = [
+    "AS_OF_HELP",
     "AccountsOption",
     "AsOfOption",
     "Backend",
     "BackendOption",
     "DEFAULT_BACKEND_CHOICE",
     "DecisionFormat",
+    "FORMAT_ALIASES",
     "HistoryOption",
+    "OutputOption",
     "PolicyOption",
     "RejectsOption",
     "SimulationFormat",
@@ -36,34 +42,49 @@ __all__ = [
 ]
 
 
-class TextFormat(StrEnum):
-    """Plain text for people, or JSON for programs (validate, test, plugins, queue)."""
+class _Format(StrEnum):
+    """One ``--format`` vocabulary for every command: ``text`` is for people (a table, a tree, a timeline),
+    ``json`` one JSON document, ``jsonl`` JSON Lines, ``csv`` CSV. ``table`` (and ``timeline``) are
+    accepted as other names of ``text``. Each command offers the members that make sense for it."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> _Format | None:
+        alias = FORMAT_ALIASES.get(str(value))
+        return cls._value2member_map_.get(alias) if alias else None  # type: ignore[return-value]
+
+
+FORMAT_ALIASES = {"table": "text", "timeline": "text"}
+"""Other names of a format, kept because earlier versions (and the contract's dry-run) used them."""
+
+
+class TextFormat(_Format):
+    """Text for people, or JSON for programs (validate, test, explain, diff, run, plugins, queue)."""
 
     TEXT = "text"
     JSON = "json"
+    TABLE = "text"  # the same member: the older name of the human format
 
 
-class TableFormat(StrEnum):
-    """A rich table for people, or JSON for programs (run, diff)."""
-
-    TABLE = "table"
-    JSON = "json"
+TableFormat = TextFormat
+"""The older name of :class:`TextFormat` (its ``TABLE`` member is ``TEXT``)."""
 
 
-class DecisionFormat(StrEnum):
+class DecisionFormat(_Format):
     """How dry-run writes its decisions: a table for people, or one of the contract formats."""
 
-    TABLE = "table"
+    TEXT = "text"
     JSON = "json"
     JSONL = "jsonl"
     CSV = "csv"
+    TABLE = "text"
 
 
-class SimulationFormat(StrEnum):
-    """What simulate writes: the contacts as history events, or a timeline per account for people."""
+class SimulationFormat(_Format):
+    """What simulate writes: a timeline per account for people, or the contacts as history events."""
 
+    TEXT = "text"
     JSONL = "jsonl"
-    TIMELINE = "timeline"
+    TIMELINE = "text"
 
 
 class Backend(StrEnum):
@@ -104,13 +125,21 @@ def choice_option(choices: type[StrEnum], *names: str, help: str) -> Any:
                         metavar="[" + "|".join(choice.value for choice in choices) + "]", help=help)
 
 
-PolicyOption = Annotated[Path, typer.Option("--policy", "-p", help="Policy TOML file.")]
-AccountsOption = Annotated[str, typer.Option("--accounts", "-a",
+AS_OF_HELP = ("When to decide: ISO 8601 with a UTC offset, e.g. 2026-11-28T09:00:00+08:00. Without an offset "
+              "it is read in the policy's time zone; a date alone is 00:00 of that day there, so each action "
+              "gets the first moment of the day it is allowed. Default: now.")
+
+PolicyOption = Annotated[Path, typer.Option("--policy", "-p", metavar="FILE", help="Policy TOML file.")]
+AccountsOption = Annotated[str, typer.Option("--accounts", "-a", metavar="FILE",
                                              help="Accounts: .jsonl, .csv, .parquet or - (stdin).")]
-HistoryOption = Annotated[Path | None, typer.Option("--history", help="History events (.jsonl/.csv/.parquet).")]
-AsOfOption = Annotated[str | None, typer.Option("--as-of", help="ISO 8601 instant; default: now.")]
-RejectsOption = Annotated[Path | None, typer.Option("--rejects",
+HistoryOption = Annotated[Path | None, typer.Option("--history", metavar="FILE",
+                                                    help="History events (.jsonl, .csv or .parquet).")]
+AsOfOption = Annotated[str | None, typer.Option("--as-of", metavar="ISO", help=AS_OF_HELP)]
+RejectsOption = Annotated[Path | None, typer.Option("--rejects", metavar="FILE",
                                                     help="Write rejected input rows here (JSON Lines).")]
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
+                                                   help="Write here instead of stdout.")]
 BackendOption = Annotated[Backend, choice_option(Backend, "--backend",
-                                                 help="The rule backend; both decide alike.")]
-TextFormatOption = Annotated[TextFormat, choice_option(TextFormat, "--format", help="Text for people or JSON.")]
+                                                 help="The rule backend; every backend decides alike.")]
+TextFormatOption = Annotated[TextFormat, choice_option(TextFormat, "--format", "-f",
+                                                       help="text for people, or json for programs.")]

@@ -6,31 +6,34 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time
 from itertools import groupby
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from policy_engine._exceptions import InputError, UsageError
 from policy_engine.cli.app import app
-from policy_engine.cli.common import load_history, load_policy_or_exit, output_stream
+from policy_engine.cli.common import load_history, load_policy_or_exit, output_stream, report_rejects
+from policy_engine.cli.console import cell, note, plural, stdout_console, written
 from policy_engine.cli.options import (
     DEFAULT_BACKEND_CHOICE,
     AccountsOption,
     BackendOption,
     HistoryOption,
+    OutputOption,
     PolicyOption,
     RejectsOption,
     SimulationFormat,
     choice_option,
 )
+from policy_engine.cli.progress import count_rows, progress_enabled, with_progress
 from policy_engine.data.readers import Rejects, read_accounts
 from policy_engine.data.records import HistoryEvent
 from policy_engine.decide.engine import Engine
 from policy_engine.lifecycle.simulate import DEFAULT_AT, SimEvent, simulate, write_contacts
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["print_timeline", "simulate_command"]
 
@@ -66,13 +69,16 @@ def _event_text(event: HistoryEvent) -> str:
 
 
 def _timeline_table(steps: list[SimEvent]) -> Table:
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
     first = steps[0]
     first_decision = first.decision
     title = (f"account {first.account.account_id} — policy {first_decision.policy.get('id')} "
              f"{first_decision.policy.get('version') or ''}, evaluated daily at {first.as_of.strftime('%H:%M %Z')}")
     if first_decision.variant:
         title += f", variant {first_decision.variant}"
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(title=cell(title), title_justify="left", show_lines=False)
     for column in ("day", "date", "dpd", "stage", "history", "contacts", "not sent"):
         table.add_column(column, overflow="fold")
     previous: tuple[object, ...] | None = None
@@ -88,16 +94,16 @@ def _timeline_table(steps: list[SimEvent]) -> Table:
         for contact in step.contacts:
             if contacts:
                 contacts.append("\n")
-            contacts.append(f"{contact.planned.action} via {contact.planned.channel} "
-                            f"{contact.event.at.strftime('%H:%M')}", style="green")
+            contacts.append_text(cell(f"{contact.planned.action} via {contact.planned.channel} "
+                                      f"{contact.event.at.strftime('%H:%M')}", "green"))
             contacts.append(f" → {contact.event.outcome}" + (" (recorded)" if contact.recorded else ""),
                             style="dim")
         not_sent = "\n".join(f"{suppression.action}: {suppression.reason}" for suppression in notable)
         stage = decision.stage or "-"
         if decision.holds:
-            stage += f" [holds: {', '.join(decision.holds)}]"
-        table.add_row(str(step.day + 1), step.date.isoformat(), str(decision.dpd), stage,
-                      "\n".join(_event_text(event) for event in step.arrived), contacts, not_sent)
+            stage += f" (holds: {', '.join(decision.holds)})"
+        table.add_row(str(step.day + 1), step.date.isoformat(), str(decision.dpd), cell(stage),
+                      Text("\n").join(cell(_event_text(event)) for event in step.arrived), contacts, cell(not_sent))
     return table
 
 
@@ -115,7 +121,7 @@ def print_timeline(steps: Iterable[SimEvent], console: Console) -> int:
     for _, group in groupby(steps, key=lambda step: step.account.account_id):
         days = list(group)
         console.print(_timeline_table(days))
-        console.print(_footer(days), style="dim")
+        console.print(cell(_footer(days), "dim"))
         console.print()
         total += sum(len(day.new_events) for day in days)
     return total
@@ -134,13 +140,15 @@ def _counting(steps: Iterator[SimEvent], counts: Counter[str]) -> Iterator[SimEv
 def simulate_command(
     policy: PolicyOption,
     accounts: AccountsOption,
-    start: Annotated[str, typer.Option("--start", help="First simulated local date (YYYY-MM-DD).")],
-    days: Annotated[int, typer.Option("--days", min=1, help="How many days to simulate.")],
+    start: Annotated[str, typer.Option("--start", metavar="DATE", help="First simulated local date (YYYY-MM-DD).")],
+    days: Annotated[int, typer.Option("--days", metavar="N", min=1, help="How many days to simulate.")],
     history: HistoryOption = None,
-    daily_at: Annotated[str, typer.Option("--at", help="Local time of the daily evaluation (HH:MM).")] = "09:00",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here, not stdout.")] = None,
+    daily_at: Annotated[str, typer.Option("--at", metavar="HH:MM",
+                                          help="Local time of the daily evaluation.")] = "09:00",
+    output: OutputOption = None,
     output_format: Annotated[SimulationFormat, choice_option(
-        SimulationFormat, "--format", "-f", help="The contacts as history events (jsonl), or a timeline.",
+        SimulationFormat, "--format", "-f",
+        help="jsonl: the contacts as history events; text: a timeline per account (timeline is the same).",
     )] = SimulationFormat.JSONL,
     backend: BackendOption = DEFAULT_BACKEND_CHOICE,
     rejects: RejectsOption = None,
@@ -155,17 +163,20 @@ def simulate_command(
     with Rejects(rejects) as rejected:
         index = load_history(history, rejected)
         stream = read_accounts(accounts, rejects=rejected)
-        steps = _counting(simulate(engine, stream, index, first_day, days, clock), counts)
+        total = count_rows(accounts) if progress_enabled() else None
+        steps = _counting(simulate(engine, with_progress(stream, total=total), index, first_day, days, clock),
+                          counts)
         with output_stream(output) as out:
-            if output_format == SimulationFormat.TIMELINE:
-                print_timeline(steps, Console(file=out, width=None if out.isatty() else 160))
+            if output_format == SimulationFormat.TEXT:
+                print_timeline(steps, stdout_console(out))
             else:
                 write_contacts(steps, out)
-        rejected.report(limit=20)
+        report_rejects(rejected)
         per_channel = ", ".join(f"{key.split(':', 1)[1]} {count}" for key, count in sorted(counts.items())
                                 if ":" in key)
         made = sum(count for key, count in counts.items() if ":" in key)
-        typer.echo(f"simulated {counts['accounts']} accounts over {days} days: "
-                   f"{made} contacts ({per_channel or 'none'})", err=True)
+        note(f"simulated {plural(counts['accounts'], 'account')} over {plural(days, 'day')}: "
+             f"{plural(made, 'contact')} ({per_channel or 'none'})")
+        written(output, "the timelines" if output_format == SimulationFormat.TEXT else "the contacts (jsonl)")
         if strict_input and rejected.count:
-            raise InputError(f"{rejected.count} input rows rejected (--strict-input)")
+            raise InputError(f"{plural(rejected.count, 'input row')} rejected (--strict-input)")

@@ -12,9 +12,11 @@ from rich.console import Console
 from policy_engine._exceptions import ExitCode, UsageError
 from policy_engine.cli.app import app
 from policy_engine.cli.common import channel_catalogue
+from policy_engine.cli.console import plural, warn
+from policy_engine.cli.explanation import print_explanation
 from policy_engine.cli.options import DEFAULT_BACKEND_CHOICE, BackendOption, TextFormat, TextFormatOption
-from policy_engine.cli.table import print_explanation
-from policy_engine.lifecycle.suite import RunReport, SuiteResult, failure_lines, run_paths
+from policy_engine.lifecycle.suite import RunReport, SuiteResult, failure_lines, run_paths, sibling_test_file
+from policy_engine.lifecycle.untrusted import printable
 
 
 def _summary(report: RunReport) -> str:
@@ -23,7 +25,8 @@ def _summary(report: RunReport) -> str:
 
 def _print_coverage(suite: SuiteResult, threshold: float | None) -> None:
     coverage = suite.coverage
-    typer.echo(f"coverage {suite.policy_path}: {coverage.percent}% ({coverage.hit} of {coverage.total} rules)")
+    typer.echo(f"coverage {suite.policy_path}: {coverage.percent}% ({coverage.hit} of "
+               f"{plural(coverage.total, 'rule')})")
     for kind, ids in coverage.uncovered_by_kind().items():
         typer.echo(f"  uncovered {kind}: {', '.join(ids)}")
     if threshold is not None and suite.exempt:
@@ -33,11 +36,10 @@ def _print_coverage(suite: SuiteResult, threshold: float | None) -> None:
 
 
 def _print_text(report: RunReport, coverage: bool, threshold: float | None) -> None:
-    console = Console(width=156, highlight=False, no_color=True, color_system=None)
+    console = Console(width=156, highlight=False, no_color=True, color_system=None, emoji=False)
     for suite in report.suites:
-        tests = len(suite.results)
         typer.echo(f"policy {suite.policy_path}: {suite.loaded.id} {suite.loaded.version or ''}".rstrip()
-                   + f" — {tests} test{'s' if tests != 1 else ''}")
+                   + f" — {plural(len(suite.results), 'test')}")
         for result in suite.results:
             typer.echo(f"{'PASS' if result.passed else 'FAIL'} {result.case.name}  ({result.case.location})")
     for suite in report.suites:
@@ -83,7 +85,12 @@ def test_command(
     output_format: TextFormatOption = TextFormat.TEXT,
     backend: BackendOption = DEFAULT_BACKEND_CHOICE,
 ) -> None:
-    """Run policy tests. Exit 0 all pass, 4 a test fails (or coverage is below --threshold), 3 invalid."""
+    """Run policy tests. Exit 0 all pass, 4 a test fails (or coverage is below --threshold), 3 invalid.
+
+    A policy's tests are the [[tests]] in it and those of NAME_test.toml next to NAME.toml. Finding no test
+    at all (baselines aside) exits 4 and says so; a file named like bank-test.toml or test_bank.toml
+    next to bank.toml is reported with the name to give it.
+    """
     if threshold is not None and not 0 <= threshold <= 100:
         raise UsageError(f"--threshold must be a percentage between 0 and 100, not {threshold:g}")
     try:
@@ -91,10 +98,11 @@ def test_command(
     except ImportError as error:  # an optional rule backend that is not installed
         raise UsageError(f"the {backend} backend is not available: {error}") from None
     for issue in report.issues:
-        typer.echo(str(issue), err=True)
+        warn(printable(issue, keep_newlines=True))
     if not report.suites and not report.issues:
-        typer.echo("error: no policy files found in " + ", ".join(map(str, paths)), err=True)
+        warn("error: no policy files found in " + ", ".join(map(str, paths)))
         raise typer.Exit(ExitCode.POLICY_INVALID)
+    untested = [suite for suite in report.suites if not suite.results and not suite.exempt]
     if output_format == TextFormat.JSON:
         typer.echo(_json(report, threshold))
     else:
@@ -102,8 +110,14 @@ def test_command(
     for path, why in report.invalid:
         what = "its test data is invalid" if why == "tests" else "the policy is invalid"
         typer.echo(f"error: the tests of {path} did not run: {what}", err=True)
+    for suite in untested:
+        warn(f"warning: {suite.policy_path} has no tests: write them as [[tests]] in the policy or in "
+             f"{sibling_test_file(Path(suite.policy_path)).name} next to it")
     if report.issues:
         raise typer.Exit(ExitCode.POLICY_INVALID)
+    if untested and not any(suite.results for suite in report.suites):
+        warn("error: no tests found in " + ", ".join(map(str, paths)) + " (exit 4)")
+        raise typer.Exit(ExitCode.TESTS_FAILED)
     if report.failed or (threshold is not None and report.below(threshold)):
         raise typer.Exit(ExitCode.TESTS_FAILED)
     raise typer.Exit(ExitCode.OK)

@@ -165,12 +165,12 @@ class Legal(GuardrailFamily):
             written = _written_requirements(checker, action, rules, senders)
             if rules is None:
                 if not written:
-                    checker.warn(path, f"legal action '{action.id}' has no written-notice prerequisite; before any "
-                                 "legal means the customer must be told in writing, completely and clearly, what "
-                                 "may follow", "legal_without_notice")
+                    checker.warn(path, f"legal action '{action.id}' has no written-notice prerequisite: legal means "
+                                 "should come only after a full written warning", "legal_without_notice",
+                                 _written_notice_hint(checker, senders, 0))
                 continue
             if rules.require_notice and not written:
-                _report_without_notice(checker, path, action, rules)
+                _report_without_notice(checker, path, action, rules, senders)
             _check_waits(checker, path, action, rules, written)
             _check_required_notices(checker, path, senders, rules)
             _check_too_early(checker, path, stage, action, rules, senders)
@@ -186,16 +186,14 @@ def _written_requirements(checker: PolicyChecker, action: Action, rules: LegalRu
 
 
 def _report_without_notice(checker: PolicyChecker, path: tuple[str | int, ...], action: Action,
-                           rules: LegalRules) -> None:
+                           rules: LegalRules, senders: dict[str, list[tuple[Stage, Action]]]) -> None:
     origins = checker.loaded.origins
     origin = origins.get(legal_key("require_notice")) or origins.get(legal_key("min_dpd"))
     cite = f" (required by {origin})" if origin else ""
     unsent = ", ".join(f"'{requirement.notice}'" for requirement in action.requires)
     why = f" ({unsent} is not sent by any letter action)" if unsent else ""
     checker.error(path, f"legal action '{action.id}' has no prerequisite on a written notice{why}{cite}",
-                  "legal_without_notice",
-                  'add requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = '
-                  f'{rules.min_notice_days} }} }} and a letter action that sends that notice',
+                  "legal_without_notice", _written_notice_hint(checker, senders, rules.min_notice_days),
                   related=(origin.location,) if origin else ())
 
 
@@ -274,6 +272,28 @@ def _merged_requirements(merge: Tightening, base: LegalRules, child: LegalRules)
             continue
         required[requirement.notice] = requirement
     return required
+
+
+def _written_notice_hint(checker: PolicyChecker, senders: dict[str, list[tuple[Stage, Action]]], days: int) -> str:
+    """How to give a legal action its written-notice prerequisite, naming the policy's own notices: those a
+    letter action sends first, else those it declares (pre-legal ones first)."""
+    def letter(action: Action) -> bool:
+        info = checker.channels.get(action.channel)
+        return info is not None and info.kind == "letter"
+
+    order = {"pre_legal": 0, "letter_of_claim": 1, "default": 2}
+    notices = sorted(checker.policy.notices, key=lambda notice: (order.get(str(notice.purpose), 9), notice.id))
+    by_letter = [notice.id for notice in notices if any(letter(sender) for _, sender in senders.get(notice.id, []))]
+    wait = f"delivered_days_ago = {{ gte = {days} }}"
+    if by_letter:
+        return (f'add requires = {{ notice = "{by_letter[0]}", {wait} }} (written notices this policy sends by '
+                f"letter: {', '.join(by_letter)})")
+    if notices:
+        return (f'add requires = {{ notice = "{notices[0].id}", {wait} }} and a letter action with notice = '
+                f"\"{notices[0].id}\" in an earlier stage (this policy's notices: "
+                f"{', '.join(notice.id for notice in notices)})")
+    return ('declare a written notice under [[notices]], send it with a letter action in an earlier stage, and '
+            f'add requires = {{ notice = "ITS_ID", {wait} }}')
 
 
 def _ready_from(requirement: Requirement, senders: dict[str, list[tuple[Stage, Action]]]) -> int:

@@ -1,4 +1,9 @@
-"""Writers for decisions: json, jsonl and csv (streaming), and the rich table with its summary."""
+"""Writers for decisions: json, jsonl and csv (streaming), and the counts a summary shows.
+
+CSV is opened by people in spreadsheets: a text cell that a spreadsheet would evaluate as a formula
+(``=HYPERLINK(...)``, ``+``, ``-``, ``@``, a tab) is written with a leading apostrophe, so it shows as the
+text it is (see :mod:`policy_engine.lifecycle.untrusted`). JSON and JSON Lines are written exactly.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from policy_engine.decide.decision import Decision
+from policy_engine.lifecycle.untrusted import csv_cell
 
 __all__ = ["FORMATS", "Summary", "mask_contact", "write_decisions"]
 
-FORMATS = ("table", "json", "jsonl", "csv")
+FORMATS = ("text", "json", "jsonl", "csv")
+"""The dry-run formats: ``text`` is for people (printed by the CLI), the others are written here."""
 CSV_COLUMNS = ("account_id", "as_of", "dpd", "segment", "stage", "kind", "action", "channel", "send_at",
                "template", "notice", "offer", "reason", "detail", "idempotency_key", "policy_id",
                "policy_version", "policy_digest")
@@ -41,14 +48,14 @@ class Summary:
     channels: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
 
-    def add(self, d: Decision) -> None:
+    def add(self, decision: Decision) -> None:
         """Count one decision."""
         self.accounts += 1
-        self.stages[d.stage or ("(no stage)" if d.in_scope else "(out of scope)")] += 1
-        for a in d.actions:
-            self.channels[a.channel] += 1
-        for s in d.suppressed:
-            self.reasons[s.reason] += 1
+        self.stages[decision.stage or ("(no stage)" if decision.in_scope else "(out of scope)")] += 1
+        for action in decision.actions:
+            self.channels[action.channel] += 1
+        for suppression in decision.suppressed:
+            self.reasons[suppression.reason] += 1
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary with keys sorted for determinism."""
@@ -61,18 +68,18 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
 
 
-def _csv_rows(d: Decision) -> Iterable[dict[str, Any]]:
-    base = {"account_id": d.account_id, "as_of": d.as_of.isoformat(), "dpd": d.dpd, "segment": d.segment or "",
-            "stage": d.stage or "", "policy_id": d.policy.get("id"), "policy_version": d.policy.get("version"),
-            "policy_digest": d.policy.get("digest")}
-    for a in d.actions:
-        yield {**base, "kind": "action", "action": a.action, "channel": a.channel, "send_at": a.send_at.isoformat(),
-               "template": a.template or "", "notice": a.notice or "", "offer": (a.offer or {}).get("id", ""),
-               "idempotency_key": a.idempotency_key}
-    for s in d.suppressed:
-        yield {**base, "kind": "suppressed", "action": s.action, "channel": s.channel, "reason": s.reason,
-               "detail": s.detail}
-    if not d.actions and not d.suppressed:
+def _csv_rows(decision: Decision) -> Iterable[dict[str, Any]]:
+    base = {"account_id": decision.account_id, "as_of": decision.as_of.isoformat(), "dpd": decision.dpd,
+            "segment": decision.segment or "", "stage": decision.stage or "", "policy_id": decision.policy.get("id"),
+            "policy_version": decision.policy.get("version"), "policy_digest": decision.policy.get("digest")}
+    for action in decision.actions:
+        yield {**base, "kind": "action", "action": action.action, "channel": action.channel,
+               "send_at": action.send_at.isoformat(), "template": action.template or "", "notice": action.notice or "",
+               "offer": (action.offer or {}).get("id", ""), "idempotency_key": action.idempotency_key}
+    for suppression in decision.suppressed:
+        yield {**base, "kind": "suppressed", "action": suppression.action, "channel": suppression.channel,
+               "reason": suppression.reason, "detail": suppression.detail}
+    if not decision.actions and not decision.suppressed:
         yield {**base, "kind": "none"}
 
 
@@ -81,24 +88,24 @@ def write_decisions(decisions: Iterable[Decision], fmt: str, out: IO[str], expla
     """Stream decisions to ``out`` as json, jsonl or csv; return the summary counted on the way."""
     summary = summary or Summary()
     if fmt == "jsonl":
-        for d in decisions:
-            summary.add(d)
-            out.write(_dumps(d.to_dict(explain)) + "\n")
+        for decision in decisions:
+            summary.add(decision)
+            out.write(_dumps(decision.to_dict(explain)) + "\n")
     elif fmt == "json":
         out.write("[")
         first = True
-        for d in decisions:
-            summary.add(d)
-            out.write(("\n" if first else ",\n") + _dumps(d.to_dict(explain)))
+        for decision in decisions:
+            summary.add(decision)
+            out.write(("\n" if first else ",\n") + _dumps(decision.to_dict(explain)))
             first = False
         out.write("\n]\n" if not first else "]\n")
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        for d in decisions:
-            summary.add(d)
-            for row in _csv_rows(d):
-                writer.writerow(row)
+        for decision in decisions:
+            summary.add(decision)
+            for row in _csv_rows(decision):
+                writer.writerow({key: csv_cell(value) for key, value in row.items()})
     else:
         raise ValueError(f"unknown format {fmt}")
     return summary

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -247,6 +248,20 @@ def _policy_of(test_file: Path) -> Path:
     return test_file.with_name(test_file.name[: -len(TEST_SUFFIX)] + ".toml")
 
 
+_NEAR_MISS = re.compile(r"^(?:tests?[_.-](?P<before>.+)|(?P<after>.+?)(?:[.-]tests?|_tests|_Test|_TEST))\.toml$")
+
+
+def misnamed_test_file(file: Path) -> Path | None:
+    """The policy a file's name says it tests, when the name only nearly follows ``NAME_test.toml``
+    (``bank-test.toml``, ``bank.test.toml``, ``bank_tests.toml``, ``test_bank.toml``) and ``bank.toml``
+    is next to it; else None."""
+    match = _NEAR_MISS.match(file.name)
+    if match is None:
+        return None
+    policy = file.with_name((match.group("before") or match.group("after")) + ".toml")
+    return policy if policy.is_file() else None
+
+
 def collect_targets(paths: Iterable[str | Path]) -> tuple[list[SuiteTarget], list[Issue]]:
     """The suites named by files and directories, in a stable order, and the paths that name none.
 
@@ -263,6 +278,12 @@ def collect_targets(paths: Iterable[str | Path]) -> tuple[list[SuiteTarget], lis
             test = sibling_test_file(policy)
             targets[key] = SuiteTarget(policy, test if test.is_file() else None)
 
+    def misnamed(test_file: Path, policy: Path) -> None:
+        wanted = sibling_test_file(policy).name
+        issues.append(Issue(Location(display_path(test_file), 1, 1), "",
+                            f"this looks like the tests of {policy.name}, but tests are found only in a file named "
+                            f"{wanted}", hint=f"rename {test_file.name} to {wanted}", code="misnamed_test_file"))
+
     def orphan(test_file: Path) -> None:
         issues.append(Issue(Location(display_path(test_file), 1, 1), "",
                             f"test file without a policy: expected {_policy_of(test_file).name} next to it",
@@ -276,6 +297,8 @@ def collect_targets(paths: Iterable[str | Path]) -> tuple[list[SuiteTarget], lis
                 if f.name.endswith(TEST_SUFFIX):
                     if not _policy_of(f).is_file():
                         orphan(f)
+                elif (tested := misnamed_test_file(f)) is not None:
+                    misnamed(f, tested)
                 else:
                     add(f)
         elif p.name.endswith(TEST_SUFFIX) and p.is_file():
@@ -283,6 +306,8 @@ def collect_targets(paths: Iterable[str | Path]) -> tuple[list[SuiteTarget], lis
                 add(_policy_of(p))
             else:
                 orphan(p)
+        elif p.is_file() and (tested := misnamed_test_file(p)) is not None:
+            misnamed(p, tested)
         elif p.is_file():
             add(p)
         else:

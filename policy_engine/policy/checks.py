@@ -184,13 +184,20 @@ class PolicyChecker:
             self.condition(stage.when, ("stages", i, "when"))
             if not stage.actions:
                 self.warn(("stages", i), f"stage '{stage.id}' has no actions", "empty_stage")
-        spans = sorted((a, b) for a, b, _ in ranges)
+        spans = sorted(ranges)
         reach = 0.0
         first = True
-        for a, b in spans:
-            if a > reach + 1 and not (first and a <= 1):
-                self.warn(("stages",), f"no stage covers DPD {int(reach) + 1}-{a - 1}", "dpd_gap")
-            reach = max(reach, b)
+        before: int | None = None  # the stage whose range reaches furthest so far
+        for a, b, i in spans:
+            if a > reach + 1 and not (first and a <= 1):  # a gap: point at the stage that follows it
+                after = self.own.stages[i]
+                extend = (f"extend stage '{self.own.stages[before].id}' to dpd.to = {a - 1}, or "
+                          if before is not None else "")
+                self.warn(("stages", i, "dpd"), f"no stage covers DPD {int(reach) + 1}-{a - 1}, the days before "
+                          f"stage '{after.id}' starts at DPD {a}", "dpd_gap",
+                          f"{extend}start stage '{after.id}' at dpd.from = {int(reach) + 1}")
+            if b >= reach:
+                reach, before = b, i
             first = False
         if spans and reach != float("inf"):
             self.warn(("stages",), f"no stage covers DPD {int(reach) + 1} and above: accounts past DPD {int(reach)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["did_you_mean", "allowed_list"]
+__all__ = ["allowed_list", "did_you_mean", "zone_suggestion"]
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -19,3 +19,15 @@ def allowed_list(choices: Iterable[str], limit: int = 25) -> str:
     items = sorted(set(choices))
     shown = ", ".join(items[:limit])
     return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
+
+
+def zone_suggestion(name: str) -> str:
+    """" — did you mean 'Asia/Shanghai'?" for a misspelt IANA time zone name (case-insensitive), or ""."""
+    from zoneinfo import available_timezones  # noqa: PLC0415  (reads the zone list: only on an error)
+
+    zones = {zone.lower(): zone for zone in available_timezones()}
+    exact = zones.get(name.lower().replace(" ", "_"))
+    if exact:
+        return f" — did you mean '{exact}'?"
+    matches = difflib.get_close_matches(name.lower(), sorted(zones), n=1, cutoff=0.6)
+    return f" — did you mean '{zones[matches[0]]}'?" if matches else ""

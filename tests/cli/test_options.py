@@ -21,16 +21,16 @@ def test_the_choices_are_the_library_s_own() -> None:
     (["validate", "--format", "xml", "policy.toml"], "--format must be text or json, not 'xml'"),
     (["test", "--format", "yaml", "policies"], "--format must be text or json, not 'yaml'"),
     (["dry-run", "-p", "p.toml", "-a", "a.jsonl", "--format", "xml"],
-     "--format must be one of table, json, jsonl, csv, not 'xml'"),
+     "--format must be one of text, json, jsonl, csv, not 'xml'"),
     (["dry-run", "-p", "p.toml", "-a", "a.jsonl", "--backend", "drools"],
      "--backend must be compiled or durable, not 'drools'"),
     (["explain", "-p", "p.toml", "-a", "a.jsonl", "--account", "A1", "--backend", "Durable"],
      "--backend must be compiled or durable, not 'Durable'"),
     (["simulate", "-p", "p.toml", "-a", "a.jsonl", "--start", "2026-11-01", "--days", "1", "-f", "csv"],
-     "--format must be jsonl or timeline, not 'csv'"),
+     "--format must be text or jsonl, not 'csv'"),
     (["diff", "--base", "a.toml", "--candidate", "b.toml", "-a", "a.jsonl", "--format", "jsonl"],
-     "--format must be table or json, not 'jsonl'"),
-    (["run", "-p", "p.toml", "-a", "a.jsonl", "--format", "csv"], "--format must be table or json, not 'csv'"),
+     "--format must be text or json, not 'jsonl'"),
+    (["run", "-p", "p.toml", "-a", "a.jsonl", "--format", "csv"], "--format must be text or json, not 'csv'"),
     (["queue", "list", "--format", "TEXT"], "--format must be text or json, not 'TEXT'"),
     (["plugins", "--format", "xml"], "--format must be text or json, not 'xml'"),
 ], ids=lambda value: " ".join(value[:2]) if isinstance(value, list) else "")
@@ -42,6 +42,6 @@ def test_a_value_outside_the_choices_is_a_usage_error_naming_what_is_accepted(co
 
 def test_help_lists_the_choices_and_the_defaults() -> None:
     shown = CliRunner().invoke(app, ["dry-run", "--help"], terminal_width=200).stdout
-    assert "[table|json|jsonl|csv]" in shown and "[compiled|durable]" in shown
-    assert "[default: table]" in shown and "[default: compiled]" in shown
+    assert "[text|json|jsonl|csv]" in shown and "[compiled|durable]" in shown
+    assert "[default: text]" in shown and "[default: compiled]" in shown
     assert "[text|json]" in CliRunner().invoke(app, ["validate", "--help"], terminal_width=200).stdout

@@ -440,7 +440,7 @@ def test_baselines_are_reported_but_not_held_to_the_threshold(chdir: Path) -> No
         """)
     code, out, _ = run(chdir / "base.toml", "--threshold", "90")
     assert code == 0
-    assert "coverage base.toml: 0% (0 of 1 rules)" in out
+    assert "coverage base.toml: 0% (0 of 1 rule)" in out
     assert "(a baseline: not held to --threshold)" in out
     assert out.splitlines()[-1] == "0 passed, 0 failed"
 

@@ -267,7 +267,8 @@ def test_legal_action_without_written_notice(name: str) -> None:
                              f"(required by baseline {origin}, {required_at})")
     assert issue.related == (required_at,)
     assert issue.hint == ('add requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = '
-                          f'{legal["min_notice_days"]} }} }} and a letter action that sends that notice')
+                          f'{legal["min_notice_days"]} }} }} (written notices this policy sends by letter: '
+                          'pre_legal_warning)')
 
 
 @pytest.mark.parametrize("name", BASELINES)
@@ -299,14 +300,16 @@ def test_legal_notice_wait_shorter_than_the_baseline(name: str) -> None:
 
 
 def test_legal_action_without_any_legal_rules_is_a_warning() -> None:
-    """A policy that extends nothing still hears that legal means need a full written warning first."""
+    """A policy that extends nothing is still warned that legal means come after a written warning."""
     text = change('extends = ["baseline:cn"]\n', "")
     text = change('  requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = 30 } }\n', "", text)
     issue = only_issue(text)
     assert issue.severity == "warning"
     assert issue.location == at(text, '[[stages.actions]]\n  id = "legal_referral"')
-    assert issue.message == ("legal action 'legal_referral' has no written-notice prerequisite; before any legal "
-                             "means the customer must be told in writing, completely and clearly, what may follow")
+    assert issue.message == ("legal action 'legal_referral' has no written-notice prerequisite: legal means should "
+                             "come only after a full written warning")
+    assert issue.hint == ('add requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = 0 } } '
+                          "(written notices this policy sends by letter: pre_legal_warning)")
 
 
 # ---------------------------------------------------------------------- extends resolution

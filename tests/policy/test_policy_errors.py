@@ -192,7 +192,8 @@ CASES = [
          'contact_hours = { start = "20:00", end = "09:00" }', "contact_hours", "guardrails.contact_hours",
          "contact hours end (09:00) must be after start (20:00)"),
     Case("unknown-timezone", 'timezone = "Asia/Shanghai"', 'timezone = "Asia/Shanghia"', "timezone",
-         "policy.timezone", "unknown time zone 'Asia/Shanghia' (use an IANA name such as Asia/Shanghai)"),
+         "policy.timezone",
+         "unknown time zone 'Asia/Shanghia' — did you mean 'Asia/Shanghai'? (use an IANA name such as Asia/Shanghai)"),
     Case("bad-currency", 'currency = "CNY"', 'currency = "cny"', "currency", "policy.currency",
          "'cny' is not an ISO 4217 code such as CNY, USD, GBP"),
     Case("bad-policy-id", 'id = "test-bank"', 'id = "1bank"', 'id = "1bank"', "policy.id",
@@ -269,8 +270,9 @@ CASES = [
     Case("test-expects-unknown-hold", "expect.suppressed = [", 'expect.holds = ["dispte"]\nexpect.suppressed = [',
          '"dispte"', "tests[0].expect.holds[0]", "unknown hold 'dispte' — did you mean 'dispute'?"),
     # ------------------------------------------------------------------ warnings
-    Case("dpd-gap", "dpd = { from = 1, to = 89 }", "dpd = { from = 1, to = 59 }", "[[stages]]", "stages",
-         "no stage covers DPD 60-89", severity="warning"),
+    Case("dpd-gap", "dpd = { from = 1, to = 89 }", "dpd = { from = 1, to = 59 }", "dpd = { from = 90 }",
+         "stages[1].dpd", "no stage covers DPD 60-89, the days before stage 'pre_legal' starts at DPD 90",
+         severity="warning", hint="extend stage 'early' to dpd.to = 89, or start stage 'pre_legal' at dpd.from = 60"),
     Case("dpd-overlap", "dpd = { from = 1, to = 89 }", "dpd = { from = 1, to = 99 }", "dpd = { from = 90 }",
          "stages[1].dpd", "DPD 90+ of stage 'pre_legal' overlaps stage 'early' (1-99); the earlier stage wins",
          severity="warning"),
@@ -455,7 +457,8 @@ def test_legal_notice_sent_by_email_is_not_a_written_notice() -> None:
                              "('pre_legal_warning' is not sent by any letter action) "
                              "(required by baseline cn, policies/baselines/cn.toml:35:1)")
     assert issue.hint == ('add requires = { notice = "pre_legal_warning", delivered_days_ago = { gte = 30 } } '
-                          "and a letter action that sends that notice")
+                          'and a letter action with notice = "pre_legal_warning" in an earlier stage (this policy\'s '
+                          "notices: pre_legal_warning)")
 
 
 def test_later_stage_inside_an_earlier_one_is_unreachable_and_overlapping() -> None:

@@ -52,13 +52,15 @@ def _empty(width: int, label: str) -> str:
     return _svg(width, 40, label, [f"<text x='8' y='24' fill='{AXIS}'>nothing to show</text>"])
 
 
-def bar_chart(items: Sequence[tuple[str, int]], label: str, color: str = PALETTE[0], width: int = 520) -> str:
-    """Horizontal bars, one per ``(name, value)``, in the given order."""
+def bar_chart(items: Sequence[tuple[str, int]], label: str, color: str = PALETTE[0], width: int = 520,
+              scale_top: int | None = None) -> str:
+    """Horizontal bars, one per ``(name, value)``, in the given order; ``scale_top``: the largest value the scale
+    must hold (charts shown side by side pass the same one, so their bars compare)."""
     if not items:
         return _empty(width, label)
     left, bar_h, gap = 170, 18, 6
     plot = width - left - 50
-    top_value, _ = nice_scale(max(v for _, v in items))
+    top_value, _ = nice_scale(max([v for _, v in items] + [scale_top or 0]))
     height = len(items) * (bar_h + gap) + gap
     body: list[str] = []
     for i, (name, value) in enumerate(items):
@@ -94,8 +96,9 @@ def _legend(names: Sequence[str], colors: Mapping[str, str], x: int, y: int, wid
 
 
 def stacked_columns(labels: Sequence[str], series: Mapping[str, Sequence[int]], colors: Mapping[str, str],
-                    label: str, width: int = 560, height: int = 240) -> str:
-    """Stacked columns: one column per label (e.g. a day), one stacked segment per series (e.g. channel)."""
+                    label: str, width: int = 560, height: int = 240, scale_top: int | None = None) -> str:
+    """Stacked columns: one column per label (e.g. a day), one stacked segment per series (e.g. channel);
+    ``scale_top``: the largest column total the y-axis must hold (shared by charts shown side by side)."""
     names = [n for n in sorted(series) if any(series[n])]
     if not labels or not names:
         return _empty(width, label)
@@ -105,7 +108,7 @@ def stacked_columns(labels: Sequence[str], series: Mapping[str, Sequence[int]], 
     height += extra
     plot_w, plot_h = width - left - right, height - top - bottom
     totals = [sum(series[n][i] for n in names) for i in range(len(labels))]
-    top_value, step = nice_scale(max(totals))
+    top_value, step = nice_scale(max([*totals, scale_top or 0]))
     for tick in range(0, top_value + 1, step):
         y = top + plot_h - plot_h * tick / top_value
         body.append(f"<line x1='{left}' x2='{width - right}' y1='{_f(y)}' y2='{_f(y)}' stroke='{GRID}'/>"
@@ -133,14 +136,15 @@ def stacked_columns(labels: Sequence[str], series: Mapping[str, Sequence[int]], 
 
 
 def stacked_bars(rows: Sequence[tuple[str, Mapping[str, int]]], colors: Mapping[str, str], label: str,
-                 width: int = 560) -> str:
-    """Horizontal stacked bars: one bar per row (e.g. a stage), segments per key (e.g. a segment)."""
+                 width: int = 560, scale_top: int | None = None) -> str:
+    """Horizontal stacked bars: one bar per row (e.g. a stage), segments per key (e.g. a segment); ``scale_top``:
+    the largest bar the scale must hold (shared by charts shown side by side)."""
     if not rows:
         return _empty(width, label)
     names = sorted({k for _, parts in rows for k, v in parts.items() if v})
     left, bar_h, gap, top = 130, 18, 6, 22
     plot = width - left - 50
-    top_value, _ = nice_scale(max(sum(parts.values()) for _, parts in rows))
+    top_value, _ = nice_scale(max([sum(parts.values()) for _, parts in rows] + [scale_top or 0]))
     body, extra = _legend(names, colors, left, 12, width - 10)
     top += extra
     for i, (row, parts) in enumerate(rows):
