@@ -44,6 +44,7 @@ __all__ = [
     "PolicyUse",
     "Reason",
     "Verdict",
+    "counted",
     "suppress",
 ]
 
@@ -171,6 +172,11 @@ class Verdict:
     reason: Reason
     detail: str
     source: str | None = None
+
+
+def counted(count: int, word: str, plural: str | None = None) -> str:
+    """``1 day``, ``2 days``: a count and its word, in the right number."""
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
 
 
 def suppress(candidate: Candidate, reason: Reason, detail: str, source: str | None = None) -> Verdict:

@@ -14,6 +14,7 @@ from policy_engine.guardrails.base import (
     PolicyUse,
     Reason,
     Verdict,
+    counted,
     suppress,
 )
 
@@ -42,13 +43,14 @@ class Cadence(GuardrailFamily):
             since = (today - last).days
             if since < candidate.every_days:
                 return suppress(candidate, Reason.CADENCE, f"'{candidate.action}' last done {last.isoformat()} "
-                                f"({since} days ago); runs every {candidate.every_days} days")
+                                f"({counted(since, 'day')} ago); runs every {counted(candidate.every_days, 'day')}")
         if candidate.at_most:
             times, days = candidate.at_most
             done = view.action_count_in(candidate.action, days)
             if done >= times:
                 return suppress(candidate, Reason.CADENCE,
-                                f"'{candidate.action}' done {done} times in the last {days} days; at most {times}")
+                                f"'{candidate.action}' done {counted(done, 'time')} in the last "
+                                f"{counted(days, 'day')}; at most {times}")
         return None
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:

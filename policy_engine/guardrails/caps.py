@@ -24,6 +24,7 @@ from policy_engine.guardrails.base import (
     PolicyUse,
     Reason,
     Verdict,
+    counted,
     suppress,
 )
 from policy_engine.policy.channels import ChannelSpec
@@ -155,7 +156,7 @@ def _pause_after_conversation(candidate: Candidate, state: GuardrailState) -> Ve
             until = last + timedelta(days=rule.days)
             return suppress(candidate, Reason.FREQUENCY_CAP,
                             f"conversation on {last.isoformat()}; no {candidate.channel} contact for "
-                            f"{rule.days} days after a conversation (allowed from {until.isoformat()})",
+                            f"{counted(rule.days, 'day')} after a conversation (allowed from {until.isoformat()})",
                             state.source(pause_origin(rule)))
     return None
 
@@ -175,12 +176,13 @@ def _over_a_cap(candidate: Candidate, state: GuardrailState) -> Verdict | None:
                                        excluding=() if names_some else index.not_contacts)
         planned = 0 if conversations else state.chosen_attempts(cap.channels, cap.kinds)
         if past + planned >= cap.max:
-            what = "conversations" if conversations else "contact attempts"
+            what = ("conversation" if past == 1 else "conversations") if conversations else (
+                "contact attempt" if past == 1 else "contact attempts")
             start = today - timedelta(days=cap.days - 1)
             extra = f" plus {planned} planned today" if planned else ""
             return suppress(candidate, Reason.FREQUENCY_CAP,
                             f"{past} {_what(cap.channels, cap.kinds)} {what} from {start.isoformat()} to "
-                            f"{today.isoformat()}{extra} (limit {cap.max} in {cap.days} days)",
+                            f"{today.isoformat()}{extra} (limit {cap.max} in {counted(cap.days, 'day')})",
                             state.source(cap_origin(cap)))
     return None
 

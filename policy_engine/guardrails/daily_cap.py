@@ -16,6 +16,7 @@ from policy_engine.guardrails.base import (
     PolicyUse,
     Reason,
     Verdict,
+    counted,
     suppress,
 )
 from policy_engine.policy.origins import OriginKey
@@ -60,8 +61,8 @@ class DailyCap(GuardrailFamily):
         done = state.ctx.view.contacts_today(None, excluding=state.channels.not_contacts)
         planned = state.chosen_attempts([])
         if done + planned >= limit:
-            return suppress(candidate, Reason.DAILY_CAP, f"{done} contacts already today plus {planned} planned; at "
-                            f"most {limit} per day (priority decides which go)", state.source(MAX_PER_DAY))
+            return suppress(candidate, Reason.DAILY_CAP, f"{counted(done, 'contact')} already today plus {planned} "
+                            f"planned; at most {limit} per day (priority decides which go)", state.source(MAX_PER_DAY))
         return None
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:

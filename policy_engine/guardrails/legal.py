@@ -24,6 +24,7 @@ from policy_engine.guardrails.base import (
     PolicyUse,
     Reason,
     Verdict,
+    counted,
     suppress,
 )
 from policy_engine.policy.models import Action, LegalRules, Requirement, Stage
@@ -130,9 +131,9 @@ class Legal(GuardrailFamily):
             return None
         where = f" in {key.qualifier}" if isinstance(key.qualifier, str) else ""
         if is_legal:
-            detail = f"debt unpaid for {age} days; legal action is barred after {days}{where}"
+            detail = f"debt unpaid for {counted(age, 'day')}; legal action is barred after {days}{where}"
         else:
-            detail = (f"debt unpaid for {age} days; legal action is barred after {days}{where}, so notice "
+            detail = (f"debt unpaid for {counted(age, 'day')}; legal action is barred after {days}{where}, so notice "
                       f"'{candidate.notice}' may not threaten it")
         return suppress(candidate, Reason.TIME_BARRED, detail, state.source(key))
 

@@ -26,6 +26,7 @@ from policy_engine.guardrails.base import (
     PolicyUse,
     Reason,
     Verdict,
+    counted,
     suppress,
 )
 from policy_engine.guardrails.hours import business_days_after, calendar_of
@@ -145,8 +146,9 @@ class Notices(GuardrailFamily):
             if age < wait:
                 ready = served + timedelta(days=wait)
                 return suppress(candidate, Reason.NOTICE_WAITING_PERIOD,
-                                f"notice '{requirement.notice}' served on {served.isoformat()} is {age} days old; "
-                                f"{wait} required (allowed from {ready.isoformat()})", state.source(key))
+                                f"notice '{requirement.notice}' served on {served.isoformat()} is "
+                                f"{counted(age, 'day')} old; {wait} required (allowed from {ready.isoformat()})",
+                                state.source(key))
         return None
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
@@ -200,7 +202,7 @@ def _validation_overdue(candidate: Candidate, state: GuardrailState) -> Verdict 
     if first is None or (state.ctx.today - first).days <= within:
         return None
     return suppress(candidate, Reason.MISSING_NOTICE,
-                    f"no validation notice went out within {within} days of the first communication on "
+                    f"no validation notice went out within {counted(within, 'day')} of the first communication on "
                     f"{first.isoformat()}; nothing else goes out until it does", state.source(VALIDATION_WINDOW))
 
 
