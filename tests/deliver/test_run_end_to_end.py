@@ -53,7 +53,7 @@ drop_folder = "{tmp_path / 'legal'}"
 
 def _run(config: Path, ledger: str) -> dict:
     result = CliRunner().invoke(app, ["run", "--policy", str(POLICY), "--accounts", str(ACCOUNTS),
-                                      "--history", str(HISTORY), "--as-of", AS_OF, "--ledger", ledger,
+                                      "--history", str(HISTORY), "--as-of", AS_OF, "--rehearsal", "--ledger", ledger,
                                       "--config", str(config), "--format", "json"])
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -99,7 +99,7 @@ def test_run_sends_through_every_channel_once_and_a_rerun_sends_nothing(
 
     # the table a person reads: one row per channel, nothing sent the third time
     table = CliRunner().invoke(app, ["run", "--policy", str(POLICY), "--accounts", str(ACCOUNTS),
-                                     "--history", str(HISTORY), "--as-of", AS_OF, "--ledger", ledger,
+                                     "--history", str(HISTORY), "--as-of", AS_OF, "--rehearsal", "--ledger", ledger,
                                      "--config", str(config)])
     assert table.exit_code == 0 and "run summary: 300 accounts" in table.stdout
     sms_row = next(line for line in table.stdout.splitlines() if line.startswith("│ sms "))
