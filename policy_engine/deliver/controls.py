@@ -106,7 +106,7 @@ class RateLimiter:
                 now = self._clock()
                 self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self.rate)
                 self._stamp = now
-                if self._tokens >= 1:
+                if self._tokens >= 1 - 1e-9:  # float steps: 0.1 s x 10/s may sum to 0.999...
                     self._tokens -= 1
                     return
                 wait = (1 - self._tokens) / self.rate
