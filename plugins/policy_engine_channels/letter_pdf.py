@@ -184,6 +184,7 @@ class LetterRenderer:
         self._pool = ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=_warm,
                                          initargs=(font_path,))
         self.font_path = font_path
+        self.workers = count
 
     def write(self, letter: LetterText, target: str) -> str:
         """Render and write one letter on a worker (waits for it); the SHA-256 of the file."""
@@ -192,7 +193,7 @@ class LetterRenderer:
 
     def workers_report(self) -> list[tuple[int, int]]:
         """(process id, fonts parsed) from the workers, as many answers as there are workers."""
-        return [self._pool.submit(fonts_parsed).result() for _ in range(self._pool._max_workers)]
+        return [self._pool.submit(fonts_parsed).result() for _ in range(self.workers)]
 
     def close(self) -> None:
         """Stop the workers."""

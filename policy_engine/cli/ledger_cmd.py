@@ -113,8 +113,9 @@ def history(
     for decision in record["decisions"]:
         planned = ", ".join(f"{a.get('action')} ({a.get('channel')})" for a in decision.get("actions") or [])
         suppressed = ", ".join(f"{s.get('action')}: {s.get('reason')}" for s in decision.get("suppressed") or [])
-        rows.append((str(decision.get("as_of")), "decision", f"stage {decision.get('stage')}, dpd {decision.get('dpd')}",
-                     f"planned {planned or '-'}; suppressed {suppressed or '-'}"))
+        where = f"stage {decision.get('stage')}, dpd {decision.get('dpd')}"
+        outcome = f"planned {planned or '-'}; suppressed {suppressed or '-'}"
+        rows.append((str(decision.get("as_of")), "decision", where, outcome))
     for dispatch in record["dispatches"]:
         rows.append((str(dispatch["created_at"]), "dispatch", f"{dispatch['action']} ({dispatch['channel']})",
                      f"{dispatch['state']}" + (f" [{dispatch['failure']}]" if dispatch.get("failure") else "")

@@ -71,7 +71,7 @@ class LedgerChannelContext:
         with self._lock:
             if name not in self._shared:
                 self._shared[name] = factory()
-            return self._shared[name]  # type: ignore[no-any-return]
+            return self._shared[name]
 
     def close(self) -> None:
         """Close every shared object (dispatch calls this when it ends)."""

@@ -199,7 +199,7 @@ class Ledger:
                 policy = decision.get("policy") or {}
                 rows.append({**key, "policy_id": str(policy.get("id") or ""),
                              "policy_version": str(policy.get("version") or ""),
-                             "body": _jsonable(decision), "recorded_at": now})
+                             "body": decision, "recorded_at": now})  # serialised once, by _json below
             conn.execute(insert(schema.decisions).on_conflict_do_nothing(
                 index_elements=["account_id", "as_of", "policy_digest"]), rows)
             t = schema.decisions
@@ -585,7 +585,7 @@ def _insert(conn: sa.Connection) -> Any:
 
 def _make_engine(url: str, schema_name: str | None) -> sa.Engine:
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True, json_serializer=_json)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -606,7 +606,7 @@ def _make_engine(url: str, schema_name: str | None) -> sa.Engine:
         connect_args["options"] = f"-csearch_path={schema_name}"
     # hide_parameters: an error never prints the statement's values (customer names, messages)
     engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True, hide_parameters=True,
-                              pool_size=4, max_overflow=8)
+                              pool_size=4, max_overflow=8, json_serializer=_json)
     if schema_name:
         with engine.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema_name}"'))
@@ -629,6 +629,11 @@ _safe_url = safe_url
 
 def _jsonable(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(json.loads(json.dumps(dict(value), default=str)))
+
+
+def _json(value: Any) -> str:
+    """JSON columns: anything not JSON-native (a date, a Decimal) is written as its text."""
+    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -679,7 +684,7 @@ def _history_row(event: Mapping[str, Any]) -> dict[str, Any]:
         at_utc = utc_iso(parse_instant(str(event["at"])))
     except ValueError as exc:
         raise LedgerError(f"history event for {event['account_id']!r}: bad 'at': {exc}") from exc
-    body = {k: v for k, v in _jsonable(event).items() if v is not None}
+    body = {k: v for k, v in event.items() if v is not None}
     return {"account_id": str(event["account_id"]), "at": str(event["at"]), "at_utc": at_utc,
             "type": str(event["type"]), "channel": event.get("channel"), "outcome": event.get("outcome"),
             "action": event.get("action"), "notice": event.get("notice"),

@@ -39,8 +39,8 @@ def test_latin_letters_need_no_font_and_wrap_at_spaces() -> None:
 def test_worker_processes_parse_the_font_once_each(cjk_font: str, tmp_path: Path) -> None:
     renderer = LetterRenderer(cjk_font, workers=2)
     try:
-        digests = {renderer.write(LetterText(f"尊敬的客户{i}：您的信用卡已逾期。", "上海市"), str(tmp_path / f"{i}.pdf"))
-                   for i in range(12)}
+        digests = {renderer.write(LetterText(f"尊敬的客户{i}：您的信用卡已逾期。", "上海市"),
+                                  str(tmp_path / f"{i}.pdf")) for i in range(12)}
         reports = renderer.workers_report()
     finally:
         renderer.close()
