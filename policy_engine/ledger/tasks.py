@@ -114,18 +114,19 @@ class AgentQueue:
         now_dt = self.ledger.clock()
         now = utc_iso(now_dt)
         refusals: list[str] = []
-        with self.ledger._begin() as conn:
-            query = sa.select(t).where(t.c.state == "open").order_by(t.c.id)
-            if task_id is not None:
-                query = query.where(t.c.id == task_id)
-            else:
-                query = query.where(sa.or_(t.c.not_before.is_(None), t.c.not_before <= now),
-                                    sa.or_(t.c.not_after.is_(None), t.c.not_after > now))
-            for row in conn.execute(query.limit(200)):
-                refusal = self.refusal(dict(row._mapping), now_dt)
-                if refusal is not None:
-                    refusals.append(f"task {row.id}: {refusal}")
-                    continue
+        query = sa.select(t).where(t.c.state == "open").order_by(t.c.id)
+        if task_id is not None:
+            query = query.where(t.c.id == task_id)
+        else:
+            query = query.where(sa.or_(t.c.not_before.is_(None), t.c.not_before <= now),
+                                sa.or_(t.c.not_after.is_(None), t.c.not_after > now))
+        # the limits are counted before the write transaction: reading the history needs no lock
+        for row in self.ledger._read(query.limit(200)):
+            refusal = self.refusal(dict(row._mapping), now_dt)
+            if refusal is not None:
+                refusals.append(f"task {row.id}: {refusal}")
+                continue
+            with self.ledger._begin() as conn:
                 done = conn.execute(
                     t.update()
                     .where(t.c.id == row.id, t.c.state == "open")
