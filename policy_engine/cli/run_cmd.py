@@ -11,6 +11,7 @@ of the wrong type.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -184,6 +185,7 @@ def run(
     if output_format == TableFormat.JSON:
         typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
     else:
-        _print_report(report, Console())
+        # piped to a file, the table keeps every column instead of squeezing to 80 characters
+        _print_report(report, Console() if sys.stdout.isatty() else Console(width=200))
     if report.failed_now:
         raise typer.Exit(ExitCode.ACTIONS_FAILED)
