@@ -399,18 +399,20 @@ class Ledger:
                 })
                 if result.event is not None:
                     events.append(result.event)
-            statement = (
-                t.update().where(t.c.id == sa.bindparam("b_id"))
-                .values(state=sa.bindparam("b_state"), last_error=sa.bindparam("b_error"),
-                        failure=sa.bindparam("b_failure"), attempts=sa.bindparam("b_attempts"),
-                        updated_at=sa.bindparam("b_updated"), lease_until=None,
-                        delivered_at=sa.func.coalesce(sa.bindparam("b_delivered"), t.c.delivered_at),
-                        provider_id=sa.func.coalesce(sa.bindparam("b_provider"), t.c.provider_id),
-                        claim_token=sa.bindparam("b_token"))
-            )
-            conn.execute(statement, updates)
+            # the hot path of every dispatch: plain driver statements, no per-row compilation
+            mark = "?" if conn.dialect.name == "sqlite" else "%s"
+            conn.exec_driver_sql(
+                f"UPDATE dispatches SET state = {mark}, last_error = {mark}, failure = {mark}, attempts = {mark}, "
+                f"updated_at = {mark}, lease_until = NULL, delivered_at = COALESCE({mark}, delivered_at), "
+                f"provider_id = COALESCE({mark}, provider_id), claim_token = {mark} WHERE id = {mark}",
+                [(u["b_state"], u["b_error"], u["b_failure"], u["b_attempts"], u["b_updated"], u["b_delivered"],
+                  u["b_provider"], u["b_token"], u["b_id"]) for u in updates])
             if attempts:
-                conn.execute(schema.delivery_attempts.insert(), attempts)
+                columns = ("dispatch_id", "idempotency_key", "attempt", "status", "provider_id", "detail",
+                           "started_at", "finished_at")
+                conn.exec_driver_sql(
+                    f"INSERT INTO delivery_attempts ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})",
+                    [tuple(a[c] for c in columns) for a in attempts])
             self._insert_events(conn, events)
         return set(owned)
 
@@ -506,8 +508,14 @@ class Ledger:
 
     def _insert_events(self, conn: sa.Connection, events: Sequence[Mapping[str, Any]]) -> None:
         rows = [_history_row(event) for event in events]
-        if rows:
-            conn.execute(schema.history.insert(), rows)
+        if not rows:
+            return
+        mark = "?" if conn.dialect.name == "sqlite" else "%s"
+        body = mark if conn.dialect.name == "sqlite" else "%s::json"
+        columns = ("account_id", "at", "at_utc", "type", "channel", "outcome", "action", "notice", "idempotency_key")
+        conn.exec_driver_sql(
+            f"INSERT INTO history ({', '.join(columns)}, body) VALUES ({', '.join([mark] * len(columns))}, {body})",
+            [(*(row[c] for c in columns), _json(row["body"])) for row in rows])
 
     def iter_history(
         self, account_id: str | None = None, *, since: datetime | None = None
