@@ -19,15 +19,16 @@ PolicyEngineError                    the root; exit 1 unless a branch says other
 │   ├── PluginRegistrationError      the plugin set is broken: misspelt hook,         (exit 6)
 │   │                                duplicate channel, entry point that fails to
 │   │                                import, allow-list naming a missing plugin
-│   └── DeliveryError                a send failed (transient or permanent)           (exit 1)
-│       ├── TransientDeliveryError
-│       └── PermanentDeliveryError
+│   └── DeliveryError                a send failed (transient, permanent, ambiguous)  (exit 1)
+│       ├── TransientDeliveryError   nothing was handed over, or the provider dedups: retry
+│       ├── PermanentDeliveryError   refused: retrying will not help
+│       └── AmbiguousDeliveryError   handed over, then no answer: it may have gone out
 ├── TemplateError                    a message template is missing or fails           (exit 1)
 └── LedgerError                      the ledger database refused an operation         (exit 1)
 ```
 
 :class:`ExitCode` is the whole table, including the codes no error carries: 0 success, 4 policy tests
-failed, and 7, reserved for "the run finished but some actions failed permanently".
+failed, and 7: "the run finished but some actions failed permanently (or were held) in this run".
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from enum import IntEnum
 from typing import Literal
 
 __all__ = [
+    "AmbiguousDeliveryError",
     "DeliveryError",
     "ExitCode",
     "InputError",
@@ -69,7 +71,7 @@ class ExitCode(IntEnum):
     TESTS_FAILED = 4  # policy tests failed, or rule coverage is below --threshold
     INPUT_UNUSABLE = 5  # missing or unreadable input, no valid row, or rejected rows under --strict-input
     PLUGINS_BROKEN = 6  # the installed plugin set cannot be used (see PluginRegistrationError)
-    ACTIONS_FAILED = 7  # reserved: the run finished but some actions failed permanently
+    ACTIONS_FAILED = 7  # the run finished but some actions failed permanently (or were held) in this run
 
 
 @dataclass(frozen=True, order=True)
@@ -212,6 +214,12 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """A failure that retrying will not fix (4xx, invalid address)."""
+
+
+class AmbiguousDeliveryError(DeliveryError):
+    """The message was handed over, then the answer never came (a timeout or disconnect after SMTP DATA,
+    after an HTTP request was written): it may have gone out. Dispatch retries it only on a channel whose
+    provider deduplicates by key; otherwise it is held for a person, never sent again blindly."""
 
 
 class TemplateError(PolicyEngineError):

@@ -22,13 +22,14 @@ JSON and account record); what else a channel may use during a send is the :clas
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import pluggy
 
 from policy_engine._exceptions import (
+    AmbiguousDeliveryError,
     Issue,
     Location,
     PermanentDeliveryError,
@@ -40,6 +41,7 @@ from policy_engine.policy.content_rules import CONTENT_RULES
 
 __all__ = [
     "CHANNEL_KINDS",
+    "AmbiguousDeliveryError",
     "CONTACT_POINTS",
     "CONTENT_RULES",
     "PROJECT_NAME",
@@ -119,6 +121,11 @@ class ChannelContext(Protocol):
         """The history events recorded for an account, oldest first (contract history shape)."""
         ...
 
+    def shared(self, name: str, factory: Callable[[], Any]) -> Any:
+        """The object ``factory`` makes, once per dispatch under ``name`` (a pooled client): every send of
+        the dispatch gets the same one, from several threads; its ``close()`` runs when the dispatch ends."""
+        ...
+
 
 @hookspec
 def policy_engine_register_channels() -> list[ChannelSpec]:  # type: ignore[empty-body]
@@ -139,6 +146,14 @@ def policy_engine_validate_template(
     """Return the problems a template source has for your channel (its content rules), or None."""
 
 
+@hookspec
+def policy_engine_check_settings(channel: ChannelSpec, settings: Mapping[str, Any]) -> list[str] | None:
+    """Return what is wrong with your channel's settings (``timeout = "ten"``), one sentence each.
+
+    ``policy-engine run`` asks before it decides or sends anything and stops with exit 2 on any problem.
+    """
+
+
 @hookspec(firstresult=True)
 def policy_engine_send(
     channel: ChannelSpec,
@@ -151,8 +166,10 @@ def policy_engine_send(
 ) -> DeliveryResult | None:
     """Send one action on your channel (pass ``action["idempotency_key"]`` on to the provider).
 
-    Return a DeliveryResult, or raise TransientDeliveryError / PermanentDeliveryError; None counts as
-    a permanent failure ("no plugin sent").
+    Return a DeliveryResult, or raise TransientDeliveryError (nothing was handed over: retried),
+    PermanentDeliveryError (not retried) or AmbiguousDeliveryError (handed over, no answer: retried only
+    when the channel's provider deduplicates); None counts as a permanent failure ("no plugin sent").
+    Dispatch calls it from up to ``concurrency`` threads at once (a channel setting, default 1).
     """
 
 

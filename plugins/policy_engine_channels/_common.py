@@ -1,9 +1,8 @@
-"""Helpers the built-in channels share: settings access, signed JSON POSTs, safe file names."""
+"""Helpers the built-in channels share: settings access, signed JSON POSTs on a pooled client, safe file names."""
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import re
@@ -11,16 +10,20 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
-
-from policy_engine._exceptions import PermanentDeliveryError, TransientDeliveryError
+from policy_engine._exceptions import AmbiguousDeliveryError, PermanentDeliveryError, TransientDeliveryError
+from policy_engine.deliver.redact import redact_url_credentials
 from policy_engine.deliver.settings import ChannelSettings
-from policy_engine.hookspecs import DeliveryResult
+from policy_engine.deliver.signing import SIGNATURE_HEADER, signature_header, verify_signature
+from policy_engine.hookspecs import ChannelContext, DeliveryResult
+from policy_engine_channels._http import HttpClient, NoAnswer, NotSent
 
-SIGNATURE_HEADER = "X-Policy-Engine-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+HTTP_SETTING_KINDS: dict[str, str | tuple[str, ...]] = {"timeout": "number", "url": "text", "secret": "text",
+                                                         "ca_file": "text"}
+"""The settings every HTTP channel reads, by kind (checked before a run)."""
 
 
 def channel_settings(name: str, settings: Mapping[str, Any] | None) -> ChannelSettings:
@@ -30,52 +33,81 @@ def channel_settings(name: str, settings: Mapping[str, Any] | None) -> ChannelSe
     return ChannelSettings(name, settings or {})
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header value for a body: ``sha256=`` and the hex HMAC-SHA256 of the body."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def sign(secret: str, body: bytes, *, idempotency_key: str = "", path: str = "/") -> str:
+    """The signature header value for a request sent now (``t=...,v1=...``, see
+    :mod:`policy_engine.deliver.signing`)."""
+    return signature_header(secret, idempotency_key=idempotency_key, path=path, body=body)
 
 
-def verify(secret: str, body: bytes, signature: str | None) -> bool:
-    """Whether a received body carries a valid signature (constant-time comparison)."""
-    return signature is not None and hmac.compare_digest(sign(secret, body), signature)
+def verify(secret: str, body: bytes, signature: str | None, *, idempotency_key: str | None = "",
+           path: str = "/") -> bool:
+    """Whether a received request carries a valid, recent signature (constant-time comparison)."""
+    return verify_signature(secret, signature, body=body, idempotency_key=idempotency_key, path=path)
+
+
+def http_client(conf: ChannelSettings, channel_context: ChannelContext | None) -> tuple[HttpClient, bool]:
+    """The channel's pooled client for this dispatch (shared through the channel context), and whether the
+    caller must close it (no context: a client for this one send)."""
+    timeout = conf.get_float("timeout", 10.0)
+    ca_file = str(conf["ca_file"]) if conf.get("ca_file") else None
+
+    def make() -> HttpClient:
+        return HttpClient(timeout=timeout, ca_file=ca_file)
+
+    if channel_context is None or not hasattr(channel_context, "shared"):
+        return make(), True
+    return channel_context.shared(f"http:{conf.channel}:{timeout}:{ca_file}", make), False
 
 
 def post_signed_json(
-    url: str, payload: Mapping[str, Any], *, secret: str | None, idempotency_key: str, timeout: float
+    url: str, payload: Mapping[str, Any], *, secret: str | None, idempotency_key: str, timeout: float,
+    client: HttpClient | None = None,
 ) -> DeliveryResult:
-    """POST ``payload`` as JSON with the idempotency key (and a signature when ``secret`` is set).
+    """POST ``payload`` as JSON with the idempotency key (and a signature when ``secret`` is set), on the
+    pooled ``client`` (or a client for this one request).
 
-    2xx is delivered (``id`` of the JSON reply is the provider id; ``outcome`` is passed on); timeouts,
-    connection errors, 408/425/429 and 5xx raise TransientDeliveryError; other statuses are permanent.
+    2xx is delivered (``id`` of the JSON reply is the provider id; ``outcome`` is passed on). A request
+    that never reached the server whole (refused, connect timeout), 408/425/429 and 5xx raise
+    TransientDeliveryError; a request sent without an answer (read timeout, disconnect) raises
+    AmbiguousDeliveryError, which dispatch retries with the same key because these providers deduplicate
+    by it; other statuses are permanent. Errors name the URL without its credentials.
     """
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8")
     headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: idempotency_key}
+    shown = redact_url_credentials(url)
     if secret:
-        headers[SIGNATURE_HEADER] = sign(secret, body)
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers[SIGNATURE_HEADER] = signature_header(secret, idempotency_key=idempotency_key, path=path, body=body)
+    own = client is None
+    active = client if client is not None else HttpClient(timeout=timeout)
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=timeout)
-    except httpx.TimeoutException as exc:
-        raise TransientDeliveryError(f"{url}: timed out after {timeout}s") from exc
-    except httpx.TransportError as exc:
-        raise TransientDeliveryError(f"{url}: {exc.__class__.__name__}: {exc}") from exc
-    snippet = response.text[:200]
-    if response.status_code in RETRYABLE_STATUS:
-        raise TransientDeliveryError(f"{url}: HTTP {response.status_code}: {snippet}")
-    if not 200 <= response.status_code < 300:
-        raise PermanentDeliveryError(f"{url}: HTTP {response.status_code}: {snippet}")
-    reply: dict[str, Any] = {}
+        reply = active.post(url, body, headers)
+    except NotSent as exc:
+        raise TransientDeliveryError(f"{shown}: {exc}") from exc
+    except NoAnswer as exc:
+        raise AmbiguousDeliveryError(f"{shown}: {exc}") from exc
+    finally:
+        if own:
+            active.close()
+    snippet = reply.body[:200].decode("utf-8", "replace")
+    if reply.status in RETRYABLE_STATUS:
+        raise TransientDeliveryError(f"{shown}: HTTP {reply.status}: {snippet}")
+    if not 200 <= reply.status < 300:
+        raise PermanentDeliveryError(f"{shown}: HTTP {reply.status}: {snippet}")
+    answer: dict[str, Any] = {}
     try:
-        parsed = response.json()
+        parsed = json.loads(reply.body or b"{}")
         if isinstance(parsed, dict):
-            reply = parsed
+            answer = parsed
     except ValueError:
         pass
-    provider_id = reply.get("id") or response.headers.get("X-Request-Id")
+    provider_id = answer.get("id") or reply.headers.get("x-request-id")
     return DeliveryResult(
         "delivered",
         provider_id=str(provider_id) if provider_id is not None else None,
-        detail=f"HTTP {response.status_code}",
-        outcome=reply.get("outcome") if isinstance(reply.get("outcome"), str) else None,
+        detail=f"HTTP {reply.status}",
+        outcome=answer.get("outcome") if isinstance(answer.get("outcome"), str) else None,
     )
 
 

@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from policy_engine._exceptions import PluginError
+from policy_engine.deliver.settings import typed_problems
 from policy_engine.hookspecs import ChannelContext, ChannelSpec, DeliveryResult, Message, hookimpl
 from policy_engine.policy.channels import BUILTIN_CHANNELS
-from policy_engine_channels._common import channel_settings, post_signed_json, safe_name, write_atomically
+from policy_engine_channels._common import (
+    HTTP_SETTING_KINDS,
+    channel_settings,
+    http_client,
+    post_signed_json,
+    safe_name,
+    write_atomically,
+)
 
 SPEC = BUILTIN_CHANNELS["legal"]
 """The channel, as the core's built-in catalogue declares it."""
@@ -59,6 +67,12 @@ def policy_engine_register_channels() -> list[ChannelSpec]:
 
 
 @hookimpl
+def policy_engine_check_settings(channel: ChannelSpec, settings: Mapping[str, Any]) -> list[str]:
+    """``timeout`` is a number; ``drop_folder``, ``url`` and ``secret`` are text."""
+    return typed_problems(channel.name, settings, {**HTTP_SETTING_KINDS, "drop_folder": "text"})
+
+
+@hookimpl
 def policy_engine_send(
     channel: ChannelSpec,
     action: Mapping[str, Any],
@@ -79,8 +93,13 @@ def policy_engine_send(
         write_atomically(Path(str(conf["drop_folder"])) / name, body.encode("utf-8"))
         return DeliveryResult("delivered", provider_id=name, detail="referral written")
     if conf.get("url"):
-        return post_signed_json(
-            str(conf["url"]), referral, secret=str(conf.require("secret")), idempotency_key=key,
-            timeout=conf.get_float("timeout", 10.0),
-        )
+        client, own = http_client(conf, channel_context)
+        try:
+            return post_signed_json(
+                str(conf["url"]), referral, secret=str(conf.require("secret")), idempotency_key=key,
+                timeout=conf.get_float("timeout", 10.0), client=client,
+            )
+        finally:
+            if own:
+                client.close()
     raise PluginError("channel 'legal': set drop_folder or url (with secret) in [channels.legal]")

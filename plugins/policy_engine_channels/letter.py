@@ -7,13 +7,15 @@ again after a crash replaces the same file and adds no second manifest line.
 Chinese (and any non-Latin) text needs a CJK font: ``font_path`` in the settings, else the first of
 ``fc-list :lang=zh`` (WenQuanYi Micro Hei and Noto Sans CJK preferred), else a few well-known paths.
 On Debian: ``apt-get install fonts-wqy-microhei``. Settings (``[channels.letter]`` or
-``POLICY_ENGINE_LETTER_*``): ``outbox`` (required), ``font_path``, ``sender`` (return address lines).
+``POLICY_ENGINE_LETTER_*``): ``outbox`` (required), ``font_path``, ``sender`` (return address lines),
+``workers`` (processes rendering letters, default the number of cores up to 4), and the dispatch controls.
+Letters are rendered by :mod:`policy_engine_channels.letter_pdf` (ReportLab, the font parsed once per
+worker process).
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -24,13 +26,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fpdf import FPDF
-
 from policy_engine._exceptions import PermanentDeliveryError
-from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message, hookimpl
+from policy_engine.deliver.settings import typed_problems
+from policy_engine.hookspecs import ChannelContext, ChannelSpec, DeliveryResult, Message, hookimpl
 from policy_engine.policy.channels import BUILTIN_CHANNELS
-from policy_engine_channels._common import channel_settings, contact, safe_name, write_atomically
-from policy_engine_channels.fontcache import font_for
+from policy_engine_channels._common import channel_settings, contact, safe_name
+from policy_engine_channels.letter_pdf import LetterRenderer, LetterText, render_letter, write_letter
 
 SPEC = BUILTIN_CHANNELS["letter"]
 """The channel, as the core's built-in catalogue declares it."""
@@ -78,47 +79,10 @@ def find_cjk_font(settings: Mapping[str, Any] | None = None) -> str | None:
     return fonts[0] if fonts else None
 
 
-def _needs_unicode_font(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def render_pdf(message: Message, *, address: str, sender: str | None, font_path: str | None,
                dated: str | None = None) -> bytes:
     """The letter as PDF bytes: sender, date (``dated``, else today in UTC), recipient address, subject, body."""
-    text_all = "\n".join(x for x in (message.text, message.subject or "", address, sender or "") if x)
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(auto=True, margin=20)
-    pdf.add_page()
-    if font_path:
-        pdf.add_font("letter", fname=font_for(font_path, text_all + (dated or "")))
-        family = "letter"
-    elif _needs_unicode_font(text_all):
-        raise PermanentDeliveryError(
-            "letter: the text needs a CJK/Unicode font and none was found "
-            "(apt-get install fonts-wqy-microhei, or set [channels.letter] font_path)"
-        )
-    else:
-        family = "helvetica"
-    pdf.set_font(family, size=10)
-    if sender:
-        pdf.multi_cell(0, 5, sender, new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(4)
-    pdf.cell(0, 5, dated or datetime.now(UTC).strftime("%Y-%m-%d"), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font(family, size=11)
-    pdf.multi_cell(0, 6, address, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(8)
-    if message.subject:
-        pdf.set_font(family, size=13)
-        pdf.multi_cell(0, 7, message.subject, new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(3)
-    pdf.set_font(family, size=11)
-    pdf.multi_cell(0, 6, message.text, new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+    return render_letter(LetterText(message.text, address, message.subject, sender, dated), font_path)
 
 
 def _append_manifest_once(outbox: Path, entry: Mapping[str, Any]) -> bool:
@@ -145,6 +109,13 @@ def policy_engine_register_channels() -> list[ChannelSpec]:
 
 
 @hookimpl
+def policy_engine_check_settings(channel: ChannelSpec, settings: Mapping[str, Any]) -> list[str]:
+    """``outbox``, ``font_path`` and ``sender`` are text; ``workers`` a whole number."""
+    return typed_problems(channel.name, settings, {"outbox": "text", "font_path": "text", "sender": "text",
+                                                   "workers": "integer"})
+
+
+@hookimpl
 def policy_engine_send(
     channel: ChannelSpec,
     action: Mapping[str, Any],
@@ -152,8 +123,10 @@ def policy_engine_send(
     message: Message,
     settings: Mapping[str, Any],
     decision: Mapping[str, Any] | None = None,
+    channel_context: ChannelContext | None = None,
 ) -> DeliveryResult:
-    """Write the PDF and its manifest line; the letter is dated with the decision's local date."""
+    """Write the PDF (on the dispatch's worker pool, when there is one) and its manifest line; the letter
+    is dated with the decision's local date."""
     conf = channel_settings(channel.name, settings)
     outbox = Path(str(conf.require("outbox")))
     key = str(action["idempotency_key"])
@@ -161,16 +134,23 @@ def policy_engine_send(
     name = account.get("name")
     recipient = f"{name}\n{address}" if name else address
     send_at = str(action.get("send_at") or (decision or {}).get("as_of") or "")
-    data = render_pdf(message, address=recipient, sender=conf.get("sender"), font_path=find_cjk_font(conf),
-                      dated=send_at[:10] or None)
+    font_path = find_cjk_font(conf)
+    letter = LetterText(message.text, recipient, message.subject, conf.get("sender"), send_at[:10] or None)
     file_name = safe_name(key) + ".pdf"
-    write_atomically(outbox / file_name, data)
+    target = str(outbox / file_name)
+    if channel_context is not None and hasattr(channel_context, "shared"):
+        workers = int(float(conf["workers"])) if conf.get("workers") else None
+        renderer = channel_context.shared(f"letters:{font_path}:{workers}",
+                                          lambda: LetterRenderer(font_path, workers))
+        digest = renderer.write(letter, target)
+    else:
+        digest = write_letter(letter, font_path, target)
     added = _append_manifest_once(
         outbox,
         {
             "idempotency_key": key,
             "file": file_name,
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "sha256": digest,
             "account_id": account.get("account_id"),
             "action": action.get("action"),
             "notice": action.get("notice"),

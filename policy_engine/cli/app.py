@@ -38,8 +38,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "Write one HTML report for a reviewer: what the policy does to a portfolio, and the limits it "
                "keeps."),
     "run": ("policy_engine.cli.run_cmd",
-            "Decide, then send every planned action exactly once through the channel plugins."),
+            "Decide, then send every planned action exactly once through the channel plugins (exit 7 when "
+            "some action failed permanently or was held in this run)."),
     "queue": ("policy_engine.cli.queue_cmd", "Agent tasks: list, claim and complete them."),
+    "ledger": ("policy_engine.cli.ledger_cmd",
+               "The ledger: failed dispatches, requeue them, one account's full history."),
     "plugins": ("policy_engine.cli.plugins_cmd",
                 "List installed plugins (entry-point group policy_engine) with their channels and hooks, and "
                 "whether each channel is configured."),

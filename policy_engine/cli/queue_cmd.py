@@ -55,11 +55,19 @@ def claim_task(
     ledger: LedgerOption = None,
     output_format: TextFormatOption = TextFormat.TEXT,
 ) -> None:
-    """Take an open task; exit 1 when there is none to take."""
+    """Take an open task inside its window whose call the caps still allow; exit 1 when there is none.
+
+    The window and the caps are those the run decided the task with (kept in the task), counted again
+    with every contact the ledger recorded since: a task is never handed out outside its window, nor
+    when another call or a conversation since the run means the customer may not be called now.
+    """
     with open_ledger(ledger) as opened:
-        claimed = AgentQueue(opened).claim(agent, task)
-    if claimed is None:
-        typer.echo("no open task to claim" if task is None else f"task {task} is not open", err=True)
+        claimed = AgentQueue(opened).claim_or_refusal(agent, task)
+    if not isinstance(claimed, dict):
+        if isinstance(claimed, str):
+            typer.echo(f"no task may be worked now: {claimed}", err=True)
+        else:
+            typer.echo("no open task to claim" if task is None else f"task {task} is not open", err=True)
         raise typer.Exit(ExitCode.RUNTIME_FAILURE)
     typer.echo(json.dumps(claimed, indent=2, ensure_ascii=False, default=str)
                if output_format == TextFormat.JSON else _line(claimed))

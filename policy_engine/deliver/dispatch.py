@@ -1,52 +1,79 @@
 """Dispatch: hand each decided action to its channel plugin exactly once, and record what happened.
 
-For every action, in order:
+For every action:
 
 1. the decision and a ``pending`` row per action are recorded (once: the idempotency key is UNIQUE);
-2. the row is *claimed* (compare-and-set to ``sending`` in a committed transaction) before anything is
-   sent, so a second run, concurrent or later, never sends it too;
-3. the plugin sends it, with the idempotency key, retrying transient failures with bounded
-   exponential backoff;
-4. the result and its history event are committed together.
+2. the row is *claimed* (to ``sending``, in a committed transaction) before anything is sent, so a second
+   run, concurrent or later, never sends it too;
+3. the channel's lane sends it, with the idempotency key, retrying transient failures with bounded
+   exponential backoff (see :mod:`policy_engine.deliver.lanes` for the rule per kind of failure);
+4. the result, its attempts and its history event are committed together.
+
+At production speed the same four steps run in batches and in parallel. One dispatch loop owns the
+ledger: it records decisions a chunk at a time (one transaction), claims due actions a batch per channel
+(one transaction), renders their messages (off the sending path), hands them to the channel's lane
+(``concurrency`` sender threads, ``rate_per_second``, a circuit breaker), and commits whatever results
+came back in one transaction. A claimed batch is never larger than what the lane can start soon, so
+leases do not run out while rows wait.
+
+Exactly once holds because nothing is sent before its claim is committed and nothing is recorded
+without the claim's token: a process killed at any point (a batch claimed, half of it sent, half of the
+results recorded) leaves every action ``pending`` (never claimed), ``sending`` (claimed, maybe sent) or
+finished. The next run resolves a ``sending`` row by this rule: if the channel declares
+``idempotent_provider`` (its provider deduplicates by the key we pass), the action is sent again with the
+same key and the provider drops the duplicate, so nothing is lost and nothing is sent twice. Otherwise it
+is *held*: marked ``failed_permanent`` (failure ``interrupted``) and reported, never re-sent blindly; a
+person checks with the provider and requeues it (``policy-engine ledger requeue``) if it did not go out.
+A ``sending`` row is presumed dead when its lease expired or when the process that claimed it (same host)
+no longer exists. An ambiguous send (handed over, no answer) on such a channel is held the same way.
+
+An action is never sent before its ``send_at`` (it stays ``pending``, counted ``deferred``) nor after its
+``not_after`` (it stays ``pending``, counted ``expired``, and is decided again by the next run).
 
 Decisions arrive typed, as ``(Account, Decision)`` pairs; they become JSON only for the ledger and at
-the hook boundary (each hook gets the contract's Decision JSON, action and account record). A send,
-a render and a template check go to the plugin that owns the channel, no other.
-
-A process that dies between 2 and 4 leaves a ``sending`` row. The next run resolves it by this rule:
-if the channel declares ``idempotent_provider`` (its provider deduplicates by the key we pass), the
-action is sent again with the same key and the provider drops the duplicate, so nothing is lost and
-nothing is sent twice. Otherwise it is marked ``failed_permanent`` with an ``interrupted`` error and
-reported, never re-sent blindly: a person checks with the provider and requeues it
-(``Ledger.requeue``) if it did not go out. A ``sending`` row is presumed dead when its lease expired or
-when the process that claimed it (same host) no longer exists.
+the hook boundary. A send, a render and a template check go to the plugin that owns the channel.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+import queue
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from policy_engine._exceptions import PermanentDeliveryError, PluginError, TransientDeliveryError
+from policy_engine._exceptions import PluginError
 from policy_engine.data.records import Account, describe_validation_error
 from policy_engine.decide.decision import Decision, PlannedAction
 from policy_engine.deliver.channel_context import LedgerChannelContext
+from policy_engine.deliver.controls import ChannelControls, control_problems
+from policy_engine.deliver.lanes import ChannelLane, SendJob, SendOutcome
+from policy_engine.deliver.redact import Redactor, secret_values
 from policy_engine.deliver.registry import PluginRegistry, get_registry
 from policy_engine.deliver.settings import load_settings
+from policy_engine.deliver.summary import ChannelTally, DispatchSummary, Failure
 from policy_engine.deliver.templates import TemplateError, TemplateStore, render, template_account
-from policy_engine.hookspecs import ChannelSpec, DeliveryResult, Message
-from policy_engine.ledger import Claim, Ledger, worker_identity
+from policy_engine.hookspecs import ChannelSpec, Message
+from policy_engine.ledger import ACCOUNT_ID_MAX, Attempt, ClaimOutcome, Finish, Ledger, worker_identity
 from policy_engine.ledger.clock import utc_iso
 from policy_engine.policy.channels import ChannelKind
 
-__all__ = ["AccountLookup", "ChannelTally", "Dispatcher", "DispatchSummary", "Failure", "RetryPolicy", "dispatch"]
+__all__ = [
+    "AccountLookup",
+    "ChannelTally",
+    "DispatchProgress",
+    "DispatchSummary",
+    "Dispatcher",
+    "Failure",
+    "RetryPolicy",
+    "TaskLimits",
+    "dispatch",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +81,20 @@ AccountLookup = (
     Mapping[str, Account | Mapping[str, Any]] | Callable[[str], Account | Mapping[str, Any] | None]
 )
 """Where :meth:`Dispatcher.dispatch_json` finds the account of a decision: by id, a record or an Account."""
+
+TaskLimits = Callable[[Account, Decision, PlannedAction], Mapping[str, Any]]
+"""What the agent queue must re-check when a person claims the task of an action (see ``deliver.task_limits``)."""
+
+DECISION_CHUNK = 200
+"""Decisions recorded per ledger transaction."""
+CLAIM_BATCH = 256
+"""Actions claimed per ledger transaction, at most."""
+BACKLOG_LIMIT = 4000
+"""Due actions waiting for their lane before dispatch stops taking decisions (back-pressure)."""
+HELD_AMBIGUOUS = (
+    "ambiguous: the message was handed over and no answer came ({detail}); the channel's provider cannot "
+    "deduplicate by key, so it was not sent again; check with the provider, then requeue it or leave it"
+)
 
 
 @dataclass(frozen=True)
@@ -70,61 +111,22 @@ class RetryPolicy:
         return float(min(self.max_delay, self.base_delay * self.multiplier ** (failed_attempt - 1)))
 
 
-@dataclass
-class ChannelTally:
-    """Counts for one channel in one run."""
+class DispatchProgress(Protocol):
+    """What dispatch tells a progress display, per channel (called from the dispatch loop only)."""
 
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    deferred: int = 0
-    in_flight: int = 0
+    def planned(self, channel: str, count: int) -> None:
+        """``count`` more actions are due on ``channel`` in this run."""
 
-    def as_dict(self) -> dict[str, int]:
-        """The counts as plain data."""
-        return dict(vars(self))
+    def done(self, channel: str, count: int) -> None:
+        """``count`` of them are settled (sent, failed, held, skipped, paused...)."""
 
 
-@dataclass(frozen=True)
-class Failure:
-    """An action that did not go out, and why. ``retryable`` failures are retried by the next run."""
+class _NoProgress:
+    def planned(self, channel: str, count: int) -> None:
+        pass
 
-    account_id: str
-    action: str
-    channel: str
-    idempotency_key: str
-    error: str
-    retryable: bool = False
-    earlier: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        """The failure as plain data."""
-        return dict(vars(self))
-
-
-@dataclass
-class DispatchSummary:
-    """What a dispatch run did, per channel, and every failure in detail."""
-
-    channels: dict[str, ChannelTally] = field(default_factory=dict)
-    failures: list[Failure] = field(default_factory=list)
-
-    def tally(self, channel: str) -> ChannelTally:
-        """The counts of one channel (created on first use)."""
-        return self.channels.setdefault(channel, ChannelTally())
-
-    def total(self, what: str) -> int:
-        """One count (``sent``, ``failed``, ...) over every channel."""
-        return sum(getattr(t, what) for t in self.channels.values())
-
-    def as_dict(self) -> dict[str, Any]:
-        """The summary as plain JSON-ready data."""
-        totals = {k: self.total(k) for k in ChannelTally().as_dict()}
-        return {
-            "totals": totals,
-            "channels": {name: t.as_dict() for name, t in sorted(self.channels.items())},
-            "failures": [f.as_dict() for f in self.failures],
-        }
+    def done(self, channel: str, count: int) -> None:
+        pass
 
 
 @dataclass
@@ -137,11 +139,23 @@ class _Outgoing:
     action_json: dict[str, Any]
     account: Account | None
     account_json: dict[str, Any]
+    problem: str | None = None
+    """Why it cannot be sent at all (found before the claim): it is claimed and failed permanently."""
 
-    def failure(self, error: str, *, retryable: bool = False, earlier: bool = False) -> Failure:
+    @property
+    def key(self) -> str:
+        """Its idempotency key."""
+        return self.action.idempotency_key
+
+    @property
+    def channel(self) -> str:
+        """Its channel's name."""
+        return self.action.channel
+
+    def failure(self, error: str, *, kind: str = "permanent") -> Failure:
         """This action as a reported failure."""
-        return Failure(self.decision.account_id, self.action.action, self.action.channel,
-                       self.action.idempotency_key, error, retryable, earlier)
+        return Failure(self.decision.account_id, self.action.action, self.action.channel, self.key, error,
+                       retryable=kind == "transient", earlier=kind == "earlier", kind=kind)
 
 
 class Dispatcher:
@@ -159,8 +173,10 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         lease_seconds: float = 600.0,
         clock: Callable[[], datetime] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         worker: str | None = None,
+        progress: DispatchProgress | None = None,
+        task_limits: TaskLimits | None = None,
     ) -> None:
         self.ledger = ledger
         self.registry = registry or get_registry()
@@ -173,14 +189,24 @@ class Dispatcher:
         self.clock = clock if clock is not None else ledger.clock
         self.sleep = sleep
         self.worker = worker or worker_identity()
+        self.progress: DispatchProgress = progress or _NoProgress()
+        self.task_limits = task_limits
+        self.redact = Redactor(secret_values(self.settings))
+        """Masks URL credentials and secret settings in every text dispatch stores or reports."""
         self.channel_context = LedgerChannelContext(ledger)
+
+    def controls(self, channel: str) -> ChannelControls:
+        """The operator's controls of a channel; PluginError when its settings give a wrong type."""
+        values = self.settings.get(channel, {})
+        problems = control_problems(channel, values)
+        if problems:
+            raise PluginError("; ".join(problems))
+        return ChannelControls.from_settings(values)
 
     def dispatch(self, batch: Iterable[tuple[Account, Decision]]) -> DispatchSummary:
         """Send every action of every decision (see the module doc for the guarantees)."""
         summary = DispatchSummary()
-        for account, decision in batch:
-            self._dispatch_decision(decision, account, None, summary)
-        return summary
+        return _DispatchRun(self, summary).run((decision, account, None) for account, decision in batch)
 
     def dispatch_json(self, decisions: Iterable[Mapping[str, Any]], accounts: AccountLookup) -> DispatchSummary:
         """Send decisions given as the contract's Decision JSON (``dry-run --format json``), their accounts
@@ -191,137 +217,35 @@ class Dispatcher:
         """
         summary = DispatchSummary()
         lookup = accounts if callable(accounts) else accounts.get
-        for data in decisions:
-            if not isinstance(data, Mapping):
-                self._report_unreadable({}, f"invalid_decision: {type(data).__name__} is not a JSON object", summary)
-                continue
-            try:
-                decision = Decision.from_dict(data)
-            except (ValueError, TypeError, AttributeError) as exc:  # AttributeError: an action is not an object
-                self._report_unreadable(data, f"invalid_decision: {exc}", summary)
-                continue
-            record = lookup(decision.account_id)
-            account: Account | None = None
-            problem = "account_not_found: the account is not in the accounts given to dispatch"
-            if isinstance(record, Account):
-                account = record
-            elif record is not None:
+
+        def parsed() -> Iterator[tuple[Decision, Account | None, str | None]]:
+            for data in decisions:
+                if not isinstance(data, Mapping):
+                    _report_unreadable({}, f"invalid_decision: {type(data).__name__} is not a JSON object", summary)
+                    continue
                 try:
-                    account = Account.model_validate(record)
-                except ValidationError as exc:
-                    problem = f"invalid_account: {describe_validation_error(exc)}"
-            self._dispatch_decision(decision, account, problem, summary)
-        return summary
+                    decision = Decision.from_dict(data)
+                except (ValueError, TypeError, AttributeError) as exc:  # AttributeError: an action is no object
+                    _report_unreadable(data, f"invalid_decision: {exc}", summary)
+                    continue
+                record = lookup(decision.account_id)
+                account: Account | None = None
+                problem = "account_not_found: the account is not in the accounts given to dispatch"
+                if isinstance(record, Account):
+                    account = record
+                elif record is not None:
+                    try:
+                        account = Account.model_validate(record)
+                    except ValidationError as exc:
+                        problem = f"invalid_account: {describe_validation_error(exc)}"
+                yield decision, account, problem
 
-    # -- one decision, one action ------------------------------------------------------------------
+        return _DispatchRun(self, summary).run(parsed())
 
-    def _dispatch_decision(
-        self, decision: Decision, account: Account | None, missing_account: str | None, summary: DispatchSummary
-    ) -> None:
-        actions = [a for a in decision.actions if self._has_key(decision, a, summary)]
-        if not actions:
-            return
-        decision_json = decision.to_dict()
-        decision_json["actions"] = [a.to_dict() for a in actions]
-        self.ledger.record_decision(decision_json)
-        account_json = template_account(account) if account is not None else {}
-        for action, action_json in zip(actions, decision_json["actions"], strict=True):
-            outgoing = _Outgoing(decision, decision_json, action, action_json, account, account_json)
-            self._dispatch_action(outgoing, missing_account, summary)
+    # -- messages ----------------------------------------------------------------------------------
 
-    def _has_key(self, decision: Decision, action: PlannedAction, summary: DispatchSummary) -> bool:
-        if action.idempotency_key:
-            return True
-        summary.tally(action.channel).failed += 1
-        summary.failures.append(
-            Failure(decision.account_id, action.action, action.channel, "", "action has no idempotency_key: not sent")
-        )
-        return False
-
-    def _report_unreadable(self, data: Mapping[str, Any], error: str, summary: DispatchSummary) -> None:
-        actions = data.get("actions") if isinstance(data.get("actions"), list) else []
-        for action in actions or [{}]:
-            item = action if isinstance(action, Mapping) else {}
-            channel = str(item.get("channel", ""))
-            summary.tally(channel).failed += 1
-            summary.failures.append(Failure(str(data.get("account_id")), str(item.get("action")), channel,
-                                            str(item.get("idempotency_key") or ""), error))
-
-    def _dispatch_action(self, out: _Outgoing, missing_account: str | None, summary: DispatchSummary) -> None:
-        action = out.action
-        key = action.idempotency_key
-        tally = summary.tally(action.channel)
-        spec = self.channels.get(action.channel)
-
-        bad_send_at: str | None = None
-        if action.send_at.utcoffset() is None:
-            bad_send_at = f"invalid_send_at: {action.send_at.isoformat()!r} has no UTC offset"
-        elif action.send_at > self.clock():
-            tally.deferred += 1
-            return
-
-        outcome = self.ledger.claim(
-            key,
-            worker=self.worker,
-            lease_seconds=self.lease_seconds,
-            resend_crashed=bool(spec and spec.idempotent_provider),
-        )
-        if outcome.claim is None:
-            if outcome.state == "delivered":
-                tally.skipped += 1
-            elif outcome.state == "failed_permanent":
-                tally.skipped += 1
-                summary.failures.append(out.failure(outcome.reason or "", earlier=True))
-            else:
-                tally.in_flight += 1
-            return
-        claim = outcome.claim
-
-        problem = bad_send_at or self._precheck(spec, out, missing_account)
-        if problem is not None:
-            self._fail_permanently(claim, out, problem, summary)
-            return
-        assert spec is not None
-        try:
-            message = self._render(spec, out)
-        except TemplateError as exc:
-            self._fail_permanently(claim, out, str(exc), summary)
-            return
-
-        self._observe("policy_engine_before_dispatch", decision=out.decision_json, action=out.action_json,
-                      channel=spec)
-        result = self._send_with_retries(claim, spec, out, message)
-        event = self._event(out, spec, result)
-        state = {"delivered": "delivered", "permanent_failure": "failed_permanent"}.get(
-            result.status, "failed_transient"
-        )
-        recorded = self.ledger.finish(
-            claim, state=state, provider_id=result.provider_id,
-            error=None if state == "delivered" else result.detail, event=event,
-        )
-        if not recorded:
-            log.warning("dispatch %s: claim lost to another run; its result was not recorded here", key)
-            tally.in_flight += 1
-            return
-        if state == "delivered":
-            tally.sent += 1
-        else:
-            tally.failed += 1
-            summary.failures.append(out.failure(result.detail or result.status, retryable=state != "failed_permanent"))
-        log.info("dispatch %s on %s: %s", key, action.channel, state)
-        self._observe("policy_engine_after_dispatch", decision=out.decision_json, action=out.action_json,
-                      channel=spec, result=result)
-
-    def _precheck(self, spec: ChannelSpec | None, out: _Outgoing, missing_account: str | None) -> str | None:
-        if spec is None:
-            return f"unknown_channel: no plugin provides channel {out.action.channel!r}"
-        if out.account is None:
-            return missing_account or "account_not_found: the account is not in the accounts given to dispatch"
-        if spec.contact_point and not getattr(out.account.contact, spec.contact_point):
-            return f"no_contact_point: the account has no contact.{spec.contact_point}"
-        return None
-
-    def _render(self, spec: ChannelSpec, out: _Outgoing) -> Message:
+    def render_message(self, spec: ChannelSpec, out: _Outgoing) -> Message:
+        """The message of an action: the channel owner's render hook, else the template store."""
         variables = self.template_variables(out.decision_json, out.action_json, out.account_json, spec)
         message = self.registry.owner_hook(spec.name, "policy_engine_render_message")(
             channel=spec, action=out.action_json, account=out.account_json, context=variables
@@ -331,7 +255,12 @@ class Dispatcher:
         language = out.account.language if out.account is not None else None
         if not out.action.template:
             return Message(text="", template=None, language=language)
-        return render(self.templates.get(out.action.template, language), variables)
+        rendered = render(self.templates.get(out.action.template, language), variables)
+        if rendered.language is None and self.context.get("locale"):
+            # a language-less template of a policy is written in the policy's locale
+            rendered = Message(rendered.text, rendered.html, rendered.subject, rendered.template,
+                               str(self.context["locale"]), rendered.extra)
+        return rendered
 
     def template_variables(
         self, decision: Mapping[str, Any], action: Mapping[str, Any], account: Mapping[str, Any], spec: ChannelSpec
@@ -359,83 +288,351 @@ class Dispatcher:
             "opt_out": self.context.get("opt_out", ""),
         }
 
-    def _send_with_retries(self, claim: Claim, spec: ChannelSpec, out: _Outgoing, message: Message) -> DeliveryResult:
-        settings = self.settings.get(spec.name, {})
-        failed = 0
-        while True:
-            started = self.clock()
-            result = self._send_once(spec, out, message, settings)
-            if result.status != "transient_failure" or failed + 1 >= self.retry.max_attempts:
-                self.ledger.record_attempt(
-                    claim, status=result.status, provider_id=result.provider_id, detail=result.detail, started=started
-                )
-                if result.status == "transient_failure":
-                    detail = f"gave up after {failed + 1} attempts: {result.detail}"
-                    return DeliveryResult("transient_failure", result.provider_id, detail)
-                return result
-            self.ledger.record_attempt(
-                claim, status=result.status, provider_id=result.provider_id, detail=result.detail, started=started
-            )
-            failed += 1
-            self.sleep(self.retry.delay(failed))
-
-    def _send_once(
-        self, spec: ChannelSpec, out: _Outgoing, message: Message, settings: Mapping[str, Any]
-    ) -> DeliveryResult:
-        try:
-            result = self.registry.owner_hook(spec.name, "policy_engine_send")(
-                channel=spec, action=out.action_json, account=out.account_json, message=message, settings=settings,
-                decision=out.decision_json, channel_context=self.channel_context,
-            )
-        except TransientDeliveryError as exc:
-            return DeliveryResult("transient_failure", exc.provider_id, str(exc))
-        except PermanentDeliveryError as exc:
-            return DeliveryResult("permanent_failure", exc.provider_id, str(exc))
-        except (OSError, TimeoutError) as exc:
-            return DeliveryResult("transient_failure", None, f"{exc.__class__.__name__}: {exc}")
-        except PluginError as exc:
-            return DeliveryResult("permanent_failure", None, str(exc))
-        except Exception as exc:  # a plugin bug: retrying will not fix it
-            log.exception("channel %s: plugin raised", spec.name)
-            return DeliveryResult("permanent_failure", None, f"plugin error: {exc.__class__.__name__}: {exc}")
-        if result is None:
-            return DeliveryResult("permanent_failure", None, f"no plugin sent on channel {spec.name!r}")
-        if not isinstance(result, DeliveryResult):
-            return DeliveryResult("permanent_failure", None, f"plugin returned {type(result).__name__}")
-        return result
-
-    def _event(self, out: _Outgoing, spec: ChannelSpec, result: DeliveryResult) -> dict[str, Any] | None:
-        if result.status == "transient_failure":
-            return None  # the row stays retryable; the next run decides again
-        event: dict[str, Any] = {
-            "account_id": out.decision.account_id,
-            "at": utc_iso(self.clock()),
-            "type": "contact",
-            "channel": spec.name,
-            "outcome": (result.outcome or "sent") if result.status == "delivered" else "failed",
-            "action": out.action.action,
-            "notice": out.action.notice,
-            "idempotency_key": out.action.idempotency_key,
-            "provider_id": result.provider_id,
-        }
-        if not spec.counts_as_attempt or spec.kind == ChannelKind.AGENT:
-            # a referral or a webhook reaches no one; an agent task counts when the person has called
-            # (completing the task records that call with its real outcome)
-            event["counts_as_attempt"] = False
-        return event
-
-    def _fail_permanently(self, claim: Claim, out: _Outgoing, reason: str, summary: DispatchSummary) -> None:
-        self.ledger.record_attempt(claim, status="permanent_failure", provider_id=None, detail=reason,
-                                   started=self.clock())
-        self.ledger.finish(claim, state="failed_permanent", error=reason)
-        summary.tally(out.action.channel).failed += 1
-        summary.failures.append(out.failure(reason))
-
-    def _observe(self, hook_name: str, **kwargs: Any) -> None:
+    def observe(self, hook_name: str, **kwargs: Any) -> None:
+        """Call an observer hook on every plugin; an observer that raises never stops the batch."""
         try:
             getattr(self.registry.hook, hook_name)(**kwargs)
-        except Exception:  # an observer must not stop the batch
+        except Exception:
             log.exception("observer hook %s raised", hook_name)
+
+
+def _report_unreadable(data: Mapping[str, Any], error: str, summary: DispatchSummary) -> None:
+    actions = data.get("actions") if isinstance(data.get("actions"), list) else []
+    for action in actions or [{}]:
+        item = action if isinstance(action, Mapping) else {}
+        channel = str(item.get("channel", ""))
+        summary.tally(channel).failed += 1
+        summary.failures.append(Failure(str(data.get("account_id")), str(item.get("action")), channel,
+                                        str(item.get("idempotency_key") or ""), error))
+
+
+class _DispatchRun:
+    """One call of dispatch: the loop that owns the ledger, and the lanes of the channels it sends on."""
+
+    def __init__(self, dispatcher: Dispatcher, summary: DispatchSummary) -> None:
+        self.d = dispatcher
+        self.ledger = dispatcher.ledger
+        self.summary = summary
+        self.results: queue.SimpleQueue[SendOutcome] = queue.SimpleQueue()
+        self.lanes: dict[str, ChannelLane] = {}
+        self.failing: list[_Outgoing] = []
+        """Actions found unsendable before their claim: claimed, then failed permanently."""
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(self, items: Iterable[tuple[Decision, Account | None, str | None]]) -> DispatchSummary:
+        iterator = iter(items)
+        exhausted = False
+        try:
+            while True:
+                progressed = self._collect()
+                if not exhausted and self._backlog() < BACKLOG_LIMIT:
+                    chunk = list(islice(iterator, DECISION_CHUNK))
+                    if chunk:
+                        self._admit(chunk)
+                        progressed = True
+                    else:
+                        exhausted = True
+                if self.failing:
+                    self._fail_unsendable()
+                    progressed = True
+                for lane in list(self.lanes.values()):
+                    progressed = self._feed(lane) or progressed
+                busy = any(lane.in_flight or lane.backlog for lane in self.lanes.values())
+                if exhausted and not busy:
+                    break
+                if not progressed:
+                    self._collect(wait=0.05)
+        finally:
+            self._shut_down()
+        return self.summary
+
+    def _backlog(self) -> int:
+        return sum(len(lane.backlog) for lane in self.lanes.values())
+
+    def _shut_down(self) -> None:
+        for lane in self.lanes.values():
+            lane.close()
+        try:
+            self._collect()
+        except Exception:  # already failing: keep the first error
+            log.exception("could not record the last results")
+        self.d.channel_context.close()
+
+    # -- decisions in ------------------------------------------------------------------------------
+
+    def _admit(self, chunk: list[tuple[Decision, Account | None, str | None]]) -> None:
+        """Record a chunk of decisions (one transaction) and queue their due actions on their lanes."""
+        outgoing: list[_Outgoing] = []
+        decisions: list[dict[str, Any]] = []
+        for decision, account, missing in chunk:
+            actions = [a for a in decision.actions if self._usable(decision, a)]
+            if not actions:
+                continue
+            decision_json = decision.to_dict()
+            decision_json["actions"] = [a.to_dict() for a in actions]
+            decisions.append(decision_json)
+            account_json = template_account(account) if account is not None else {}
+            for action, action_json in zip(actions, decision_json["actions"], strict=True):
+                out = _Outgoing(decision, decision_json, action, action_json, account, account_json)
+                out.problem = self._precheck(out, missing)
+                outgoing.append(out)
+        if not decisions:
+            return
+        self.ledger.record_decisions(decisions)
+        now = self.d.clock()
+        planned: dict[str, int] = {}
+        for out in outgoing:
+            tally = self.summary.tally(out.channel)
+            if out.problem is None and out.action.send_at > now:
+                tally.deferred += 1
+                continue
+            if out.problem is None and out.action.not_after is not None and out.action.not_after <= now:
+                tally.expired += 1
+                continue
+            planned[out.channel] = planned.get(out.channel, 0) + 1
+            if out.problem is not None:
+                self.failing.append(out)
+                continue
+            lane = self._lane(out.channel)
+            if lane.breaker.is_open:
+                tally.paused += 1
+                self.d.progress.done(out.channel, 1)
+            else:
+                lane.backlog.append(out)
+        for channel, count in planned.items():
+            self.d.progress.planned(channel, count)
+
+    def _usable(self, decision: Decision, action: PlannedAction) -> bool:
+        problem = None
+        if not action.idempotency_key:
+            problem = "action has no idempotency_key: not sent"
+        elif len(decision.account_id) > ACCOUNT_ID_MAX:
+            problem = (f"invalid_account: account_id is {len(decision.account_id)} characters, longer than the "
+                       f"{ACCOUNT_ID_MAX} the ledger stores: not sent")
+        if problem is None:
+            return True
+        self.summary.tally(action.channel).failed += 1
+        self.summary.failures.append(Failure(decision.account_id[:ACCOUNT_ID_MAX], action.action, action.channel,
+                                             action.idempotency_key, problem))
+        return False
+
+    def _precheck(self, out: _Outgoing, missing_account: str | None) -> str | None:
+        if out.action.send_at.utcoffset() is None:
+            return f"invalid_send_at: {out.action.send_at.isoformat()!r} has no UTC offset"
+        spec = self.d.channels.get(out.channel)
+        if spec is None:
+            return f"unknown_channel: no plugin provides channel {out.channel!r}"
+        if out.account is None:
+            return missing_account or "account_not_found: the account is not in the accounts given to dispatch"
+        if spec.contact_point and not getattr(out.account.contact, spec.contact_point):
+            return f"no_contact_point: the account has no contact.{spec.contact_point}"
+        return None
+
+    def _lane(self, channel: str) -> ChannelLane:
+        lane = self.lanes.get(channel)
+        if lane is None:
+            spec = self.d.channels[channel]
+            lane = ChannelLane(
+                spec, send=self.d.registry.owner_hook(channel, "policy_engine_send"),
+                settings=self.d.settings.get(channel, {}), controls=self.d.controls(channel),
+                channel_context=self.d.channel_context, retry=self.d.retry, clock=self.d.clock,
+                sleep=self.d.sleep, redactor=self.d.redact, results=self.results,
+            )
+            self.lanes[channel] = lane
+        return lane
+
+    # -- claims and sends --------------------------------------------------------------------------
+
+    def _claim(self, batch: list[_Outgoing]) -> dict[str, ClaimOutcome]:
+        return self.ledger.claim_many(
+            [out.key for out in batch], worker=self.d.worker, lease_seconds=self.d.lease_seconds,
+            resend_crashed=lambda channel: bool((spec := self.d.channels.get(channel)) and spec.idempotent_provider),
+            crashed_event=self._interrupted_event,
+        )
+
+    def _unclaimed(self, out: _Outgoing, outcome: ClaimOutcome) -> None:
+        """Count an action whose row could not be claimed."""
+        tally = self.summary.tally(out.channel)
+        if outcome.state == "delivered":
+            tally.already_sent += 1
+        elif outcome.state == "failed_permanent" and outcome.fresh:
+            tally.held += 1
+            self.summary.failures.append(out.failure(outcome.reason, kind="interrupted"))
+        elif outcome.state == "failed_permanent":
+            tally.failed_earlier += 1
+            self.summary.failures.append(out.failure(outcome.reason or "failed_permanent", kind="earlier"))
+        else:
+            tally.in_flight += 1
+        self.d.progress.done(out.channel, 1)
+
+    def _fail_unsendable(self) -> None:
+        batch, self.failing = self.failing, []
+        outcomes = self._claim(batch)
+        finishes: list[tuple[_Outgoing, Finish]] = []
+        now = self.d.clock()
+        for out in batch:
+            outcome = outcomes[out.key]
+            if outcome.claim is None:
+                self._unclaimed(out, outcome)
+                continue
+            reason = str(self.d.redact(out.problem))
+            finishes.append((out, Finish(outcome.claim, "failed_permanent", error=reason, failure="permanent",
+                                         attempts=(Attempt("permanent_failure", None, reason, now, now),))))
+        self._commit(finishes, {})
+
+    def _feed(self, lane: ChannelLane) -> bool:
+        """Claim what the lane can start soon, render it and hand it over; True when anything moved."""
+        if lane.breaker.is_open and lane.backlog:
+            paused = len(lane.backlog)
+            tally = self.summary.tally(lane.spec.name)
+            tally.paused += paused
+            self.summary.paused[lane.spec.name] = str(self.d.redact(lane.breaker.reason))
+            lane.backlog.clear()
+            self.d.progress.done(lane.spec.name, paused)
+            return True
+        count = min(lane.room, len(lane.backlog), CLAIM_BATCH)
+        if count <= 0:
+            return False
+        batch = [lane.backlog.popleft() for _ in range(count)]
+        outcomes = self._claim(batch)
+        failed: list[tuple[_Outgoing, Finish]] = []
+        for out in batch:
+            outcome = outcomes[out.key]
+            if outcome.claim is None:
+                self._unclaimed(out, outcome)
+                continue
+            try:
+                message = self.d.render_message(lane.spec, out)
+            except TemplateError as exc:
+                reason = str(self.d.redact(str(exc)))
+                now = self.d.clock()
+                failed.append((out, Finish(outcome.claim, "failed_permanent", error=reason, failure="permanent",
+                                           attempts=(Attempt("permanent_failure", None, reason, now, now),))))
+                continue
+            if lane.spec.kind == ChannelKind.AGENT and self.d.task_limits is not None and out.account is not None:
+                self.d.channel_context.expect_task(out.key, out.action.send_at, out.action.not_after,
+                                                   self.d.task_limits(out.account, out.decision, out.action))
+            self.d.observe("policy_engine_before_dispatch", decision=out.decision_json, action=out.action_json,
+                           channel=lane.spec)
+            lane.submit(SendJob(outcome.claim, out, message, out.action_json, out.account_json, out.decision_json,
+                                out.action.not_after))
+        if failed:
+            self._commit(failed, {})
+        return True
+
+    # -- results back ------------------------------------------------------------------------------
+
+    def _collect(self, wait: float = 0.0) -> bool:
+        """Record every result that came back (one transaction); True when there were any."""
+        outcomes: list[SendOutcome] = []
+        if wait:
+            try:
+                outcomes.append(self.results.get(timeout=wait))
+            except queue.Empty:
+                return False
+        while True:
+            try:
+                outcomes.append(self.results.get_nowait())
+            except queue.Empty:
+                break
+        if not outcomes:
+            return False
+        finishes: list[tuple[_Outgoing, Finish]] = []
+        by_key: dict[str, SendOutcome] = {}
+        for outcome in outcomes:
+            out: _Outgoing = outcome.job.outgoing
+            self.lanes[out.channel].in_flight -= 1
+            finishes.append((out, self._finish_of(out, outcome)))
+            by_key[out.key] = outcome
+        self._commit(finishes, by_key)
+        return True
+
+    def _finish_of(self, out: _Outgoing, outcome: SendOutcome) -> Finish:
+        claim = outcome.job.claim
+        attempts = tuple(outcome.attempts)
+        result = outcome.result
+        provider_id = result.provider_id if result is not None else None
+        if outcome.kind == "delivered":
+            assert result is not None
+            return Finish(claim, "delivered", provider_id=provider_id, attempts=attempts,
+                          event=self._event(out, result.outcome or "sent", provider_id))
+        if outcome.kind == "permanent":
+            return Finish(claim, "failed_permanent", provider_id=provider_id, error=outcome.detail,
+                          failure="permanent", attempts=attempts, event=self._event(out, "failed", provider_id))
+        if outcome.kind == "ambiguous":
+            reason = HELD_AMBIGUOUS.format(detail=outcome.detail.removeprefix("ambiguous: "))
+            return Finish(claim, "failed_permanent", provider_id=provider_id, error=reason, failure="ambiguous",
+                          attempts=attempts, event=self._event(out, "failed", provider_id, held="ambiguous"))
+        if outcome.kind == "transient":
+            return Finish(claim, "failed_transient", provider_id=provider_id, error=outcome.detail,
+                          failure="transient", attempts=attempts)
+        return Finish(claim, "pending", attempts=attempts)  # released (paused) or expired: never sent
+
+    def _commit(self, finishes: list[tuple[_Outgoing, Finish]], outcomes: Mapping[str, SendOutcome]) -> None:
+        recorded = self.ledger.finish_many([finish for _, finish in finishes])
+        for out, finish in finishes:
+            tally = self.summary.tally(out.channel)
+            self.d.progress.done(out.channel, 1)
+            if finish.claim.dispatch_id not in recorded:
+                log.warning("dispatch %s: claim lost to another run; its result was not recorded here", out.key)
+                tally.in_flight += 1
+                continue
+            outcome = outcomes.get(out.key)
+            kind = outcome.kind if outcome is not None else "permanent"
+            if kind == "delivered":
+                tally.sent += 1
+            elif kind == "released":
+                tally.paused += 1
+                lane = self.lanes[out.channel]
+                self.summary.paused[out.channel] = str(self.d.redact(lane.breaker.reason))
+            elif kind == "expired":
+                tally.expired += 1
+            elif kind == "ambiguous":
+                tally.held += 1
+                self.summary.failures.append(out.failure(finish.error or "ambiguous", kind="ambiguous"))
+            else:
+                tally.failed += 1
+                self.summary.failures.append(out.failure(finish.error or kind, kind=kind))
+            log.info("dispatch %s on %s: %s", out.key, out.channel, finish.state)
+            if outcome is not None and outcome.result is not None:
+                spec = self.d.channels.get(out.channel)
+                self.d.observe("policy_engine_after_dispatch", decision=out.decision_json, action=out.action_json,
+                               channel=spec, result=outcome.result)
+        if self.lanes:
+            for channel, lane in self.lanes.items():
+                if lane.breaker.is_open and channel not in self.summary.paused:
+                    self.summary.paused[channel] = str(self.d.redact(lane.breaker.reason))
+
+    # -- history events ----------------------------------------------------------------------------
+
+    def _event(self, out: _Outgoing, outcome: str, provider_id: str | None, held: str | None = None) -> dict[str, Any]:
+        spec = self.d.channels.get(out.channel)
+        return _contact_event(spec, out.decision.account_id, out.channel, out.action.action, out.action.notice,
+                              out.key, outcome, provider_id, utc_iso(self.d.clock()), held)
+
+    def _interrupted_event(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        spec = self.d.channels.get(str(row["channel"]))
+        return _contact_event(spec, str(row["account_id"]), str(row["channel"]), str(row["action"]),
+                              row.get("notice"), str(row["idempotency_key"]), "failed", row.get("provider_id"),
+                              utc_iso(self.d.clock()), "interrupted")
+
+
+def _contact_event(spec: ChannelSpec | None, account_id: str, channel: str, action: str, notice: str | None,
+                   key: str, outcome: str, provider_id: str | None, at: str, held: str | None) -> dict[str, Any]:
+    """The history event of a send. A held send (it may have gone out) is a ``failed`` contact: it counts
+    against caps like any attempt and serves no notice until a person settles it."""
+    event: dict[str, Any] = {
+        "account_id": account_id, "at": at, "type": "contact", "channel": channel, "outcome": outcome,
+        "action": action, "notice": notice, "idempotency_key": key, "provider_id": provider_id,
+    }
+    if held:
+        event["held"] = held
+    if spec is not None and (not spec.counts_as_attempt or spec.kind == ChannelKind.AGENT):
+        # a referral or a webhook reaches no one; an agent task counts when the person has called
+        # (completing the task records that call with its real outcome)
+        event["counts_as_attempt"] = False
+    return event
 
 
 def dispatch(
@@ -449,10 +646,13 @@ def dispatch(
     config: str | Path | Mapping[str, Any] | None = None,
     retry: RetryPolicy | None = None,
     lease_seconds: float = 600.0,
+    progress: DispatchProgress | None = None,
+    task_limits: TaskLimits | None = None,
 ) -> DispatchSummary:
     """Send the actions of ``(Account, Decision)`` pairs exactly once; see :class:`Dispatcher`."""
     dispatcher = Dispatcher(
         ledger=ledger, registry=registry, templates=templates, context=context, settings=settings,
-        config=config, retry=retry, lease_seconds=lease_seconds,
+        config=config, retry=retry, lease_seconds=lease_seconds, progress=progress, task_limits=task_limits,
     )
     return dispatcher.dispatch(batch)
+

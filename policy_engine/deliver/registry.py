@@ -9,7 +9,8 @@ claiming one channel name, or a plugin with send/render/validate hooks but no ch
 program with a one-line :class:`PluginRegistrationError` naming the plugin.
 
 Each channel has exactly one owner, the plugin that registers it; the channel hooks
-(``policy_engine_send``, ``policy_engine_render_message``, ``policy_engine_validate_template``) of a
+(``policy_engine_send``, ``policy_engine_render_message``, ``policy_engine_validate_template``,
+``policy_engine_check_settings``) of a
 channel are called on its owner only (:meth:`PluginRegistry.owner_hook`), so a plugin never has to
 check whether a channel is its own.
 """
@@ -41,7 +42,8 @@ __all__ = [
 
 ALLOW_LIST_ENV = "POLICY_ENGINE_PLUGINS"
 HOOK_PREFIX = "policy_engine_"
-CHANNEL_HOOKS = ("policy_engine_send", "policy_engine_render_message", "policy_engine_validate_template")
+CHANNEL_HOOKS = ("policy_engine_send", "policy_engine_render_message", "policy_engine_validate_template",
+                 "policy_engine_check_settings")
 """The hooks called for one channel, on the plugin that owns it."""
 
 
@@ -236,6 +238,13 @@ class PluginRegistry:
             channel=channel, template_id=template_id, source=source
         )
         return [issue for issues in found for issue in issues or []]
+
+    def settings_problems(self, channel: ChannelSpec, settings: Mapping[str, Any]) -> list[str]:
+        """What the owner of ``channel`` finds wrong with its settings (``policy_engine_check_settings``)."""
+        if channel.name not in self._channel_table():
+            return []
+        found = self.owner_hook(channel.name, "policy_engine_check_settings")(channel=channel, settings=settings)
+        return [str(problem) for problems in found for problem in problems or []]
 
     def plugin_infos(self) -> list[PluginInfo]:
         """Name, version, channels and hooks of every registered plugin."""

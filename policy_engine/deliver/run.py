@@ -6,10 +6,11 @@ rerun the same day finds every action already sent (idempotency keys are unique 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,27 +18,50 @@ from policy_engine.data.history import HistoryIndex
 from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.decide.decision import Decision
 from policy_engine.decide.engine import Engine
-from policy_engine.deliver.dispatch import DispatchSummary, RetryPolicy, dispatch
+from policy_engine.deliver.controls import control_problems
+from policy_engine.deliver.dispatch import Dispatcher, DispatchProgress, DispatchSummary, RetryPolicy
+from policy_engine.deliver.opt_out import opt_out_problems
 from policy_engine.deliver.registry import PluginRegistry
 from policy_engine.deliver.settings import load_settings, missing_settings
+from policy_engine.deliver.task_limits import TaskLimitsBuilder
 from policy_engine.deliver.templates import TemplateStore
 from policy_engine.ledger import Ledger
 from policy_engine.policy.models import PolicyFile
 
-__all__ = ["RunReport", "channels_used", "history_with_ledger", "run_batch", "templates_of", "unconfigured_channels"]
+__all__ = [
+    "RunReport",
+    "channels_used",
+    "history_with_ledger",
+    "rehearsal_clock",
+    "run_batch",
+    "settings_problems",
+    "templates_of",
+    "unconfigured_channels",
+]
 
 
 @dataclass
 class RunReport:
-    """What a run did: decisions made, what the dispatcher sent or failed, and what was suppressed."""
+    """What a run did: decisions made, what the dispatcher sent or failed, and what was suppressed, with
+    the ledger (credentials hidden), policy and as-of it ran with."""
 
     accounts: int = 0
     suppressed: Counter[tuple[str, str]] = field(default_factory=Counter)
     dispatch: DispatchSummary = field(default_factory=DispatchSummary)
+    ledger: str = ""
+    policy: dict[str, Any] = field(default_factory=dict)
+    as_of: str = ""
+    seconds: float = 0.0
+
+    @property
+    def failed_now(self) -> bool:
+        """Whether some action failed permanently, or was held, in this run (``run`` then exits 7)."""
+        return bool(self.dispatch.failed_now)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready report."""
-        return {"accounts": self.accounts, "dispatch": self.dispatch.as_dict(),
+        return {"ledger": self.ledger, "policy": self.policy, "as_of": self.as_of, "accounts": self.accounts,
+                "seconds": round(self.seconds, 3), "dispatch": self.dispatch.as_dict(),
                 "suppressed": [{"channel": c, "reason": r, "count": n}
                                for (c, r), n in sorted(self.suppressed.items())]}
 
@@ -62,6 +86,31 @@ def unconfigured_channels(policy: PolicyFile, registry: PluginRegistry,
     settings = load_settings(used, config)
     missing = {c: missing_settings(specs[c], settings[c]) for c in used}
     return {c: m for c, m in missing.items() if m}
+
+
+def settings_problems(policy: PolicyFile, registry: PluginRegistry, config: str | Path | None) -> list[str]:
+    """What is wrong with the settings of the channels the policy uses, found before anything is sent:
+    values of the wrong type (``timeout = "ten"``, ``concurrency = 0``), and an empty opt-out text on a
+    channel where the policy requires an opt-out line."""
+    specs = registry.registered_channels()
+    used = [c for c in channels_used(policy) if c in specs]
+    settings = load_settings(used, config)
+    content = policy.guardrails.content
+    opt_out_required = set(content.opt_out_required) if content is not None else set()
+    problems: list[str] = []
+    for channel in used:
+        problems += control_problems(channel, settings[channel])
+        problems += registry.settings_problems(specs[channel], settings[channel])
+        if channel in opt_out_required:
+            problems += opt_out_problems(channel, settings[channel])
+    return problems
+
+
+def rehearsal_clock(as_of: datetime) -> Callable[[], datetime]:
+    """A clock that reads ``as_of`` when the run starts and then runs as the system clock does: a rehearsal
+    against test sinks judges send_at and windows as if the run happened at ``as_of``."""
+    started = time.monotonic()
+    return lambda: as_of + timedelta(seconds=time.monotonic() - started)
 
 
 def templates_of(policy: PolicyFile) -> TemplateStore:
@@ -96,10 +145,16 @@ def history_with_ledger(files: HistoryIndex, ledger: Ledger) -> HistoryIndex:
 
 def run_batch(engine: Engine, accounts: Iterable[Account], history: HistoryIndex, as_of: datetime, *,
               ledger: Ledger, registry: PluginRegistry | None = None, config: str | Path | None = None,
-              retry: RetryPolicy | None = None) -> RunReport:
-    """Decide every account and dispatch the planned actions exactly once; returns the run report."""
-    report = RunReport()
+              retry: RetryPolicy | None = None, clock: Callable[[], datetime] | None = None,
+              progress: DispatchProgress | None = None) -> RunReport:
+    """Decide every account and dispatch the planned actions exactly once; returns the run report.
+
+    ``clock`` is the wall clock dispatch judges ``send_at`` and ``not_after`` by (default: the ledger's,
+    the system clock); :func:`rehearsal_clock` makes a rehearsal at ``as_of``.
+    """
+    started = time.perf_counter()
     policy = engine.policy
+    report = RunReport(ledger=ledger.url, policy=dict(engine.loaded.stamp()), as_of=as_of.isoformat())
 
     def decided() -> Iterator[tuple[Account, Decision]]:
         for account, decision in engine.decide_many(accounts, history, as_of):
@@ -111,7 +166,11 @@ def run_batch(engine: Engine, accounts: Iterable[Account], history: HistoryIndex
     context: dict[str, Any] = {
         "bank": policy.bank.model_dump(exclude_none=True) if policy.bank else {},
         "offers": {o.id: o.model_dump(exclude_none=True, exclude={"when"}) for o in policy.offers},
+        "locale": policy.policy.locale,
     }
-    report.dispatch = dispatch(decided(), ledger=ledger, registry=registry, templates=templates_of(policy),
-                               context=context, config=config, retry=retry)
+    dispatcher = Dispatcher(ledger=ledger, registry=registry, templates=templates_of(policy), context=context,
+                            config=config, retry=retry, clock=clock, progress=progress,
+                            task_limits=TaskLimitsBuilder(engine, history, ledger))
+    report.dispatch = dispatcher.dispatch(decided())
+    report.seconds = time.perf_counter() - started
     return report

@@ -19,11 +19,13 @@ from policy_engine.policy.channels import ChannelSpec
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "SETTING_KINDS",
     "ChannelSettings",
     "load_config",
     "load_settings",
     "missing_settings",
     "setting_env_var",
+    "typed_problems",
 ]
 
 SECRET_KEY_PATTERN = re.compile(r"secret|password|passwd|token|api_?key|credential|auth", re.IGNORECASE)
@@ -114,6 +116,50 @@ def missing_settings(spec: ChannelSpec, settings: ChannelSettings) -> list[str]:
         return settings.get(key) not in (None, "")
 
     return [need for need in spec.required_settings if not any(present(k) for k in need.split("|"))]
+
+
+SETTING_KINDS = ("number", "integer", "boolean", "text")
+"""What :func:`typed_problems` can check a setting to be (or a tuple of the values allowed)."""
+_BOOLEAN_TEXT = ("1", "0", "true", "false", "yes", "no", "on", "off")
+
+
+def typed_problems(channel: str, settings: Mapping[str, Any], kinds: Mapping[str, str | tuple[str, ...]]) -> list[str]:
+    """Settings whose value is not of its kind, one sentence each naming the setting and its variable.
+
+    ``kinds`` maps a key to ``number``, ``integer`` (both > 0), ``boolean``, ``text``, or the tuple of the
+    values allowed. Values from the environment are text, so ``"10"`` is a number and ``"ten"`` is not.
+    """
+    problems: list[str] = []
+    for key, kind in kinds.items():
+        if key not in settings or settings[key] in (None, ""):
+            continue
+        value = settings[key]
+        wrong = _wrong_kind(value, kind)
+        if wrong:
+            problems.append(f"[channels.{channel}] {key} = {value!r} is not {wrong} "
+                            f"(set in the config file or {setting_env_var(channel, key)})")
+    return problems
+
+
+def _wrong_kind(value: Any, kind: str | tuple[str, ...]) -> str | None:
+    if isinstance(kind, tuple):
+        return None if str(value).strip().lower() in kind else "one of " + ", ".join(kind)
+    if kind == "text":
+        return None if isinstance(value, str) else "text"
+    if kind == "boolean":
+        ok = isinstance(value, bool) or (isinstance(value, str) and value.strip().lower() in _BOOLEAN_TEXT)
+        return None if ok else "true or false"
+    if isinstance(value, bool):
+        return "a number"
+    try:
+        number = float(value) if not isinstance(value, int | float) else value
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number != number or number in (float("inf"), float("-inf")) or number <= 0:
+        return "a number above 0" if kind == "number" else "a whole number above 0"
+    if kind == "integer" and number != int(number):
+        return "a whole number above 0"
+    return None
 
 
 def load_settings(

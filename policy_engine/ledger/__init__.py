@@ -10,16 +10,33 @@ with open_ledger("sqlite:///policy-engine.db") as ledger:     # or postgresql://
 
 from __future__ import annotations
 
-from policy_engine.ledger.store import DEFAULT_URL, Claim, ClaimOutcome, Ledger, open_ledger, worker_identity
+from policy_engine.ledger.schema import ACCOUNT_ID_MAX
+from policy_engine.ledger.store import (
+    DEFAULT_URL,
+    INTERRUPTED,
+    Attempt,
+    Claim,
+    ClaimOutcome,
+    Finish,
+    Ledger,
+    open_ledger,
+    safe_url,
+    worker_identity,
+)
 from policy_engine.ledger.tasks import COMPLETION_OUTCOMES, AgentQueue
 
 __all__ = [
+    "ACCOUNT_ID_MAX",
     "COMPLETION_OUTCOMES",
     "DEFAULT_URL",
+    "INTERRUPTED",
     "AgentQueue",
+    "Attempt",
     "Claim",
     "ClaimOutcome",
+    "Finish",
     "Ledger",
     "open_ledger",
+    "safe_url",
     "worker_identity",
 ]

@@ -2,6 +2,9 @@
 
 Timestamps are ISO 8601 text in UTC (``2026-11-28T01:00:00.000000+00:00``): portable between SQLite and
 PostgreSQL, and ordered as text. History keeps the event's own ``at`` as given, plus ``at_utc`` to sort.
+
+Nothing is ever deleted: a requeued dispatch keeps its attempt log (a ``requeued`` row is added), a held
+send stays ``failed_permanent`` with its ``failure`` class until a person requeues it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,12 @@ metadata = sa.MetaData()
 
 DISPATCH_STATES = ("pending", "sending", "delivered", "failed_transient", "failed_permanent")
 TASK_STATES = ("open", "claimed", "done")
+FAILURE_CLASSES = ("permanent", "transient", "ambiguous", "interrupted")
+"""Why a dispatch row failed: the provider refused it (``permanent``), it may work later (``transient``), or
+nobody knows whether it went out: the send timed out or disconnected after the message was handed over
+(``ambiguous``) or the sending process died (``interrupted``). The last two are *held* for a person."""
+ACCOUNT_ID_MAX = 200
+"""The longest account id the ledger stores (on every backend); longer ones are refused at input."""
 
 
 def _states(column: str, states: tuple[str, ...]) -> sa.CheckConstraint:
@@ -31,7 +40,7 @@ decisions = sa.Table(
     "decisions",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("account_id", sa.String(200), nullable=False),
+    sa.Column("account_id", sa.String(ACCOUNT_ID_MAX), nullable=False),
     sa.Column("as_of", sa.String(40), nullable=False),
     sa.Column("policy_id", sa.String(200), nullable=False, server_default=""),
     sa.Column("policy_version", sa.String(100), nullable=False, server_default=""),
@@ -63,6 +72,8 @@ dispatches = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
     sa.Column("delivered_at", sa.String(40), nullable=True),
+    sa.Column("not_after", sa.String(40), nullable=True),  # v3: the end of the window it may go out in
+    sa.Column("failure", sa.String(20), nullable=True),  # v3: one of FAILURE_CLASSES when it failed
     _states("state", DISPATCH_STATES),
 )
 
@@ -115,5 +126,7 @@ agent_tasks = sa.Table(
     sa.Column("outcome", sa.String(40), nullable=True),
     sa.Column("note", sa.Text, nullable=True),
     sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("not_before", sa.String(40), nullable=True),  # v3: the window it may be worked in (UTC)
+    sa.Column("not_after", sa.String(40), nullable=True),
     _states("state", TASK_STATES),
 )

@@ -1,9 +1,15 @@
 """The ledger: decisions, dispatch claims, delivery attempts and history, in one SQL database.
 
 Exactly-once rests on two rules. A dispatch row's ``idempotency_key`` is UNIQUE, and a row moves to
-``sending`` only through a compare-and-set UPDATE inside a transaction, so two runs can never both own
-it. The owner's ``claim_token`` must still match when it records the result, so a run that lost its
-claim (because it was presumed dead) cannot overwrite the run that took over.
+``sending`` only inside a committed transaction that found it claimable (SQLite: the write lock is taken
+at BEGIN; PostgreSQL: the rows are locked ``FOR UPDATE``, rows another run holds are skipped), so two runs
+can never both own it. The owner's ``claim_token`` must still match when it records the result, so a
+run that lost its claim (because it was presumed dead) cannot overwrite the run that took over.
+
+Dispatch works in batches: :meth:`Ledger.record_decisions`, :meth:`Ledger.claim_many` and
+:meth:`Ledger.finish_many` each take many rows in one transaction; the single-row methods are the same
+operations on one row. Database errors, in reads and in transactions, become :class:`LedgerError` with
+one line and never the statement's parameters (customer data).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,10 +30,27 @@ from policy_engine._exceptions import LedgerError
 from policy_engine.ledger import schema
 from policy_engine.ledger.clock import parse_instant, utc_iso, utc_now
 from policy_engine.ledger.migrations import migrate
+from policy_engine.ledger.schema import ACCOUNT_ID_MAX
 
-__all__ = ["DEFAULT_URL", "Claim", "ClaimOutcome", "Ledger", "open_ledger", "worker_identity"]
+__all__ = [
+    "ACCOUNT_ID_MAX",
+    "DEFAULT_URL",
+    "INTERRUPTED",
+    "Attempt",
+    "Claim",
+    "ClaimOutcome",
+    "Finish",
+    "Ledger",
+    "open_ledger",
+    "safe_url",
+    "worker_identity",
+]
 
 DEFAULT_URL = "sqlite:///policy-engine.db"
+INTERRUPTED = (
+    "interrupted: the process sending it stopped before recording the result, and the channel's provider "
+    "cannot deduplicate by key, so it was not re-sent; check with the provider, then requeue it or leave it"
+)
 HISTORY_FIELDS = ("account_id", "at", "type", "channel", "outcome", "action", "notice")
 
 
@@ -69,11 +92,44 @@ class Claim:
 
 @dataclass(frozen=True)
 class ClaimOutcome:
-    """The result of trying to claim: a Claim, or the state that prevented it and why."""
+    """The result of trying to claim: a Claim, or the state that prevented it and why.
+
+    ``failure`` is the failure class of a ``failed_permanent`` row; ``fresh`` says the row was held
+    (``interrupted``) by this very claim, not in an earlier run.
+    """
 
     claim: Claim | None
     state: str
     reason: str = ""
+    failure: str | None = None
+    fresh: bool = False
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One send attempt, as the attempt log keeps it."""
+
+    status: str
+    provider_id: str | None
+    detail: str | None
+    started: datetime
+    finished: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The result of a claimed dispatch row: its final state, its attempts and its history event.
+
+    ``state`` ``pending`` releases the claim unsent (a paused channel, a closed window).
+    """
+
+    claim: Claim
+    state: str
+    provider_id: str | None = None
+    error: str | None = None
+    event: Mapping[str, Any] | None = None
+    failure: str | None = None
+    attempts: tuple[Attempt, ...] = ()
 
 
 def _normalise_url(url: str) -> str:
@@ -88,6 +144,8 @@ class Ledger:
     def __init__(self, engine: sa.Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.engine = engine
         self.clock = clock
+        self.url = safe_url(engine.url.render_as_string(hide_password=False))
+        """The ledger's URL, fit to print (password hidden)."""
         self.schema_version = migrate(engine)
 
     @classmethod
@@ -98,9 +156,11 @@ class Ledger:
         url = _normalise_url(url)
         try:
             engine = _make_engine(url, schema_name)
-            return cls(engine, clock=clock)
+            ledger = cls(engine, clock=clock)
+            ledger.url = safe_url(url)
+            return ledger
         except sa.exc.SQLAlchemyError as exc:
-            raise LedgerError(f"cannot open the ledger at {_safe_url(url)}: {exc.__class__.__name__}: {exc}") from exc
+            raise LedgerError(f"cannot open the ledger at {safe_url(url)}: {_one_line(exc)}") from exc
 
     def close(self) -> None:
         """Release the database connections."""
@@ -119,112 +179,142 @@ class Ledger:
 
     def record_decision(self, decision: Mapping[str, Any]) -> int:
         """Store a decision and a ``pending`` dispatch row per action (both only once); returns its id."""
-        policy = decision.get("policy") or {}
-        key = {
-            "account_id": str(decision["account_id"]),
-            "as_of": str(decision.get("as_of", "")),
-            "policy_digest": str(policy.get("digest") or ""),
-        }
+        return self.record_decisions([decision])[0]
+
+    def record_decisions(self, decisions: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Store decisions and a ``pending`` row per action, each only once, in one transaction; returns
+        the decision ids in order.
+
+        Concurrent runs may record the same decision: the insert does nothing on conflict (``uq_decision``,
+        the idempotency key) and the row already there is used, so neither run fails.
+        """
+        if not decisions:
+            return []
         now = self._now()
+        keys = [_decision_key(decision) for decision in decisions]
         with self._begin() as conn:
-            found = conn.execute(
-                sa.select(schema.decisions.c.id).where(
-                    *(schema.decisions.c[k] == v for k, v in key.items())
-                )
-            ).scalar()
-            if found is None:
-                found = conn.execute(
-                    schema.decisions.insert().values(
-                        **key,
-                        policy_id=str(policy.get("id") or ""),
-                        policy_version=str(policy.get("version") or ""),
-                        body=_jsonable(decision),
-                        recorded_at=now,
-                    )
-                ).inserted_primary_key[0]
-            for action in decision.get("actions") or []:
-                self._insert_pending(conn, int(found), key["account_id"], action, now)
-        return int(found)
+            insert = _insert(conn)
+            rows = []
+            for decision, key in zip(decisions, keys, strict=True):
+                policy = decision.get("policy") or {}
+                rows.append({**key, "policy_id": str(policy.get("id") or ""),
+                             "policy_version": str(policy.get("version") or ""),
+                             "body": decision, "recorded_at": now})  # serialised once, by _json below
+            conn.execute(insert(schema.decisions).on_conflict_do_nothing(
+                index_elements=["account_id", "as_of", "policy_digest"]), rows)
+            t = schema.decisions
+            found: dict[tuple[str, str, str], int] = {}
+            accounts = sorted({key["account_id"] for key in keys})
+            for part in _chunks(accounts, 500):
+                query = sa.select(t.c.id, t.c.account_id, t.c.as_of, t.c.policy_digest).where(t.c.account_id.in_(part))
+                for row in conn.execute(query):
+                    found[(row.account_id, row.as_of, row.policy_digest)] = int(row.id)
+            ids = [found[(key["account_id"], key["as_of"], key["policy_digest"])] for key in keys]
+            pending = [
+                _pending_row(decision_id, key["account_id"], action, now)
+                for decision, key, decision_id in zip(decisions, keys, ids, strict=True)
+                for action in decision.get("actions") or []
+            ]
+            if pending:
+                conn.execute(insert(schema.dispatches).on_conflict_do_nothing(index_elements=["idempotency_key"]),
+                             pending)
+        return ids
 
-    def _insert_pending(
-        self, conn: sa.Connection, decision_id: int, account_id: str, action: Mapping[str, Any], now: str
-    ) -> None:
-        values = {
-            "idempotency_key": str(action["idempotency_key"]),
-            "decision_id": decision_id,
-            "account_id": account_id,
-            "action": str(action.get("action", "")),
-            "channel": str(action.get("channel", "")),
-            "template": action.get("template"),
-            "notice": action.get("notice"),
-            "send_at": action.get("send_at"),
-            "state": "pending",
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        stmt = _insert(conn)(schema.dispatches).values(**values)
-        conn.execute(stmt.on_conflict_do_nothing(index_elements=["idempotency_key"]))
-
-    def iter_decisions(self) -> Iterator[dict[str, Any]]:
-        """Every recorded decision, oldest first, as the engine produced it."""
-        with self.engine.connect() as conn:
-            for row in conn.execute(sa.select(schema.decisions.c.body).order_by(schema.decisions.c.id)):
-                yield dict(row.body)
+    def iter_decisions(self, account_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every recorded decision (or one account's), oldest first, as the engine produced it."""
+        query = sa.select(schema.decisions.c.body).order_by(schema.decisions.c.id)
+        if account_id is not None:
+            query = query.where(schema.decisions.c.account_id == account_id)
+        for row in self._read(query):
+            yield dict(row.body)
 
     # -- dispatch claims -------------------------------------------------------------------------
 
     def claim(
         self, idempotency_key: str, *, worker: str, lease_seconds: float = 600.0, resend_crashed: bool
     ) -> ClaimOutcome:
-        """Try to own a dispatch row for sending.
+        """Try to own one dispatch row for sending (see :meth:`claim_many` for the rules)."""
+        found = self.claim_many([idempotency_key], worker=worker, lease_seconds=lease_seconds,
+                                resend_crashed=lambda _channel: resend_crashed)
+        return found[idempotency_key]
+
+    def claim_many(
+        self, keys: Sequence[str], *, worker: str, lease_seconds: float = 600.0,
+        resend_crashed: Callable[[str], bool], crashed_event: Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+        | None = None,
+    ) -> dict[str, ClaimOutcome]:
+        """Try to own dispatch rows for sending, all in one transaction; the outcome of each key.
 
         ``pending`` and ``failed_transient`` rows are claimed. ``delivered`` and ``failed_permanent``
-        rows are not. A ``sending`` row is another run's while its lease holds and its process lives;
-        once presumed dead it is claimed again (``resumed``) when ``resend_crashed`` (the provider
-        deduplicates by key), and otherwise marked ``failed_permanent`` for an operator to reconcile.
+        rows are not. A ``sending`` row is another run's while its lease holds and its process lives
+        (and on PostgreSQL while another transaction holds it); once presumed dead it is claimed again
+        (``resumed``) when ``resend_crashed(channel)`` (the provider deduplicates by key), and otherwise
+        held: marked ``failed_permanent`` with failure ``interrupted`` for an operator to reconcile, with
+        the history event ``crashed_event(row)`` returns (if any).
         """
+        if not keys:
+            return {}
         t = schema.dispatches
         now_dt = self.clock()
         now = utc_iso(now_dt)
+        token = uuid.uuid4().hex
+        lease = utc_iso(now_dt + timedelta(seconds=lease_seconds))
+        outcomes: dict[str, ClaimOutcome] = {}
         with self._begin() as conn:
-            row = conn.execute(sa.select(t).where(t.c.idempotency_key == idempotency_key)).one_or_none()
-            if row is None:
-                raise LedgerError(f"no dispatch row for idempotency key {idempotency_key!r}")
-            if row.state == "delivered":
-                return ClaimOutcome(None, row.state, "already_sent")
-            if row.state == "failed_permanent":
-                return ClaimOutcome(None, row.state, row.last_error or "failed_permanent")
-            resumed = False
-            if row.state == "sending":
-                lease_over = row.lease_until is None or parse_instant(row.lease_until) <= now_dt
-                if not (lease_over or _process_is_dead(row.claimed_by)):
-                    return ClaimOutcome(None, row.state, "in_flight")
-                if not resend_crashed:
-                    reason = (
-                        "interrupted: the process sending it stopped before recording the result, and the "
-                        "channel's provider cannot deduplicate by key, so it was not re-sent; check with the "
-                        "provider, then requeue it or leave it"
-                    )
-                    conn.execute(
-                        t.update()
-                        .where(t.c.id == row.id, t.c.state == "sending", t.c.claim_token == row.claim_token)
-                        .values(state="failed_permanent", last_error=reason, updated_at=now)
-                    )
-                    return ClaimOutcome(None, "failed_permanent", reason)
-                resumed = True
-            token = uuid.uuid4().hex
-            lease = utc_iso(now_dt + timedelta(seconds=lease_seconds))
-            cas = t.update().where(t.c.id == row.id, t.c.state == row.state)
-            cas = cas.where(t.c.claim_token.is_(None)) if row.claim_token is None else cas.where(
-                t.c.claim_token == row.claim_token
-            )
-            done = conn.execute(
-                cas.values(state="sending", claim_token=token, claimed_by=worker, lease_until=lease, updated_at=now)
-            )
-            if done.rowcount != 1:
-                return ClaimOutcome(None, "sending", "in_flight")
-            return ClaimOutcome(Claim(row.id, idempotency_key, token, row.attempts, resumed), "sending")
+            rows = []
+            for part in _chunks(list(keys), 500):
+                query = sa.select(t).where(t.c.idempotency_key.in_(part))
+                if conn.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)  # rows another run is claiming: in flight
+                rows += list(conn.execute(query))
+            by_key = {row.idempotency_key: row for row in rows}
+            claimable: list[Any] = []
+            for key in keys:
+                row = by_key.get(key)
+                if row is None:
+                    if conn.dialect.name == "postgresql" and conn.execute(
+                            sa.select(t.c.id).where(t.c.idempotency_key == key)).first() is not None:
+                        outcomes[key] = ClaimOutcome(None, "sending", "in_flight")
+                        continue
+                    raise LedgerError(f"no dispatch row for idempotency key {key!r}")
+                if row.state == "delivered":
+                    outcomes[key] = ClaimOutcome(None, row.state, "already_sent")
+                elif row.state == "failed_permanent":
+                    outcomes[key] = ClaimOutcome(None, row.state, row.last_error or "failed_permanent",
+                                                 row.failure or "permanent")
+                elif row.state == "sending":
+                    lease_over = row.lease_until is None or parse_instant(row.lease_until) <= now_dt
+                    if not (lease_over or _process_is_dead(row.claimed_by)):
+                        outcomes[key] = ClaimOutcome(None, row.state, "in_flight")
+                    elif resend_crashed(row.channel):
+                        claimable.append((row, True))
+                    else:
+                        conn.execute(
+                            t.update().where(t.c.id == row.id, t.c.state == "sending",
+                                             t.c.claim_token == row.claim_token)
+                            .values(state="failed_permanent", last_error=INTERRUPTED, failure="interrupted",
+                                    updated_at=now, lease_until=None)
+                        )
+                        event = crashed_event(dict(row._mapping)) if crashed_event is not None else None
+                        if event is not None:
+                            self._insert_events(conn, [event])
+                        outcomes[key] = ClaimOutcome(None, "failed_permanent", INTERRUPTED, "interrupted",
+                                                     fresh=True)
+                else:
+                    claimable.append((row, False))
+            for part in _chunks(claimable, 500):
+                done = conn.execute(
+                    t.update()
+                    .where(t.c.id.in_([row.id for row, _ in part]),
+                           t.c.state.in_(("pending", "failed_transient", "sending")))
+                    .values(state="sending", claim_token=token, claimed_by=worker, lease_until=lease, updated_at=now)
+                )
+                if done.rowcount != len(part):
+                    raise LedgerError("a claimed dispatch row changed inside its own transaction")
+                for row, resumed in part:
+                    outcomes[row.idempotency_key] = ClaimOutcome(
+                        Claim(int(row.id), row.idempotency_key, token, int(row.attempts), resumed), "sending")
+        return outcomes
 
     def record_attempt(
         self, claim: Claim, *, status: str, provider_id: str | None, detail: str | None, started: datetime
@@ -256,105 +346,176 @@ class Ledger:
         provider_id: str | None = None,
         error: str | None = None,
         event: Mapping[str, Any] | None = None,
+        failure: str | None = None,
     ) -> bool:
         """Record the final state of a claimed row and its history event, atomically.
 
         Returns False (and writes nothing) when the claim was lost to another run.
         """
-        if state not in ("delivered", "failed_transient", "failed_permanent", "pending"):
-            raise LedgerError(f"cannot finish a dispatch in state {state!r}")
+        result = Finish(claim, state, provider_id=provider_id, error=error, event=event, failure=failure)
+        return claim.dispatch_id in self.finish_many([result])
+
+    def finish_many(self, results: Sequence[Finish]) -> set[int]:
+        """Record the attempts, final state and history event of claimed rows, all in one transaction;
+        returns the dispatch ids recorded. A row whose claim was lost to another run is left untouched
+        (its id is not returned)."""
+        if not results:
+            return set()
+        for result in results:
+            if result.state not in ("delivered", "failed_transient", "failed_permanent", "pending"):
+                raise LedgerError(f"cannot finish a dispatch in state {result.state!r}")
         t = schema.dispatches
         now = self._now()
-        values: dict[str, Any] = {"state": state, "updated_at": now, "last_error": error, "lease_until": None}
-        if provider_id is not None:
-            values["provider_id"] = provider_id
-        if state == "delivered":
-            values["delivered_at"] = now
         with self._begin() as conn:
-            done = conn.execute(
-                t.update()
-                .where(t.c.id == claim.dispatch_id, t.c.claim_token == claim.token, t.c.state == "sending")
-                .values(**values)
-            )
-            if done.rowcount != 1:
-                return False
-            if event is not None:
-                self._insert_event(conn, event)
-        return True
+            owned: dict[int, int] = {}
+            for part in _chunks(list(results), 500):
+                query = sa.select(t.c.id, t.c.claim_token, t.c.attempts).where(
+                    t.c.id.in_([r.claim.dispatch_id for r in part]), t.c.state == "sending")
+                if conn.dialect.name == "postgresql":
+                    query = query.with_for_update()
+                tokens = {r.claim.dispatch_id: r.claim.token for r in part}
+                for row in conn.execute(query):
+                    if tokens.get(int(row.id)) == row.claim_token:
+                        owned[int(row.id)] = int(row.attempts)
+            mine = [r for r in results if r.claim.dispatch_id in owned]
+            if not mine:
+                return set()
+            updates, attempts, events = [], [], []
+            for result in mine:
+                number = owned[result.claim.dispatch_id]
+                for attempt in result.attempts:
+                    number += 1
+                    attempts.append({"dispatch_id": result.claim.dispatch_id,
+                                     "idempotency_key": result.claim.idempotency_key, "attempt": number,
+                                     "status": attempt.status, "provider_id": attempt.provider_id,
+                                     "detail": attempt.detail, "started_at": utc_iso(attempt.started),
+                                     "finished_at": utc_iso(attempt.finished or attempt.started)})
+                released = result.state == "pending"
+                updates.append({
+                    "b_id": result.claim.dispatch_id, "b_state": result.state, "b_error": result.error,
+                    "b_failure": result.failure, "b_attempts": number, "b_updated": now,
+                    "b_delivered": now if result.state == "delivered" else None,
+                    "b_provider": result.provider_id, "b_token": None if released else result.claim.token,
+                })
+                if result.event is not None:
+                    events.append(result.event)
+            # the hot path of every dispatch: plain driver statements, no per-row compilation
+            mark = "?" if conn.dialect.name == "sqlite" else "%s"
+            conn.exec_driver_sql(
+                f"UPDATE dispatches SET state = {mark}, last_error = {mark}, failure = {mark}, attempts = {mark}, "
+                f"updated_at = {mark}, lease_until = NULL, delivered_at = COALESCE({mark}, delivered_at), "
+                f"provider_id = COALESCE({mark}, provider_id), claim_token = {mark} WHERE id = {mark}",
+                [(u["b_state"], u["b_error"], u["b_failure"], u["b_attempts"], u["b_updated"], u["b_delivered"],
+                  u["b_provider"], u["b_token"], u["b_id"]) for u in updates])
+            if attempts:
+                columns = ("dispatch_id", "idempotency_key", "attempt", "status", "provider_id", "detail",
+                           "started_at", "finished_at")
+                conn.exec_driver_sql(
+                    f"INSERT INTO delivery_attempts ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})",
+                    [tuple(a[c] for c in columns) for a in attempts])
+            self._insert_events(conn, events)
+        return set(owned)
 
-    def requeue(self, idempotency_key: str) -> bool:
+    def requeue(self, idempotency_key: str, *, by: str = "operator") -> bool:
         """Put a failed dispatch back to ``pending`` so the next run sends it; returns whether it changed."""
+        return bool(self.requeue_many([idempotency_key], by=by))
+
+    def requeue_many(self, keys: Sequence[str], *, by: str = "operator") -> list[str]:
+        """Put failed (or held) dispatches back to ``pending``, keeping their attempt log and adding a
+        ``requeued`` entry to it; returns the keys that changed. Delivered or pending rows are untouched."""
         t = schema.dispatches
+        changed: list[str] = []
+        now = self._now()
         with self._begin() as conn:
-            done = conn.execute(
-                t.update()
-                .where(
-                    t.c.idempotency_key == idempotency_key,
-                    t.c.state.in_(("failed_transient", "failed_permanent")),
-                )
-                .values(state="pending", claim_token=None, claimed_by=None, updated_at=self._now())
-            )
-        return done.rowcount == 1
+            for part in _chunks(list(keys), 500):
+                rows = list(conn.execute(sa.select(t.c.id, t.c.idempotency_key, t.c.attempts).where(
+                    t.c.idempotency_key.in_(part), t.c.state.in_(("failed_transient", "failed_permanent")))))
+                if not rows:
+                    continue
+                conn.execute(t.update().where(t.c.id.in_([r.id for r in rows]),
+                                              t.c.state.in_(("failed_transient", "failed_permanent")))
+                             .values(state="pending", claim_token=None, claimed_by=None, lease_until=None,
+                                     updated_at=now, attempts=t.c.attempts + 1))
+                conn.execute(schema.delivery_attempts.insert(), [
+                    {"dispatch_id": r.id, "idempotency_key": r.idempotency_key, "attempt": int(r.attempts) + 1,
+                     "status": "requeued", "provider_id": None, "detail": f"requeued by {by}",
+                     "started_at": now, "finished_at": now} for r in rows])
+                changed += [r.idempotency_key for r in rows]
+        return changed
+
+    def failed_keys(self, channel: str | None = None) -> list[str]:
+        """The idempotency keys of every failed or held dispatch (of one channel), oldest first."""
+        return [row["idempotency_key"] for row in self.list_failed(channel)]
+
+    def list_failed(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Failed and held dispatch rows (``failed_transient``, ``failed_permanent``), oldest first."""
+        t = schema.dispatches
+        query = sa.select(t).where(t.c.state.in_(("failed_transient", "failed_permanent"))).order_by(t.c.id)
+        if channel is not None:
+            query = query.where(t.c.channel == channel)
+        return [dict(row._mapping) for row in self._read(query)]
 
     def get_dispatch(self, idempotency_key: str) -> dict[str, Any] | None:
         """One dispatch row as a dict, or None."""
         t = schema.dispatches
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t).where(t.c.idempotency_key == idempotency_key)).one_or_none()
-        return dict(row._mapping) if row is not None else None
+        rows = self._read(sa.select(t).where(t.c.idempotency_key == idempotency_key))
+        return dict(rows[0]._mapping) if rows else None
 
-    def list_dispatches(self, state: str | None = None) -> list[dict[str, Any]]:
-        """Dispatch rows (optionally in one state), oldest first."""
+    def list_dispatches(self, state: str | None = None, *, account_id: str | None = None) -> list[dict[str, Any]]:
+        """Dispatch rows (optionally in one state, of one account), oldest first."""
         t = schema.dispatches
         query = sa.select(t).order_by(t.c.id)
         if state is not None:
             query = query.where(t.c.state == state)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+        if account_id is not None:
+            query = query.where(t.c.account_id == account_id)
+        return [dict(r._mapping) for r in self._read(query)]
 
-    def list_attempts(self, idempotency_key: str | None = None) -> list[dict[str, Any]]:
-        """The delivery attempt log, oldest first."""
+    def list_attempts(self, idempotency_key: str | None = None, *,
+                      account_id: str | None = None) -> list[dict[str, Any]]:
+        """The delivery attempt log (of one key, or of one account's dispatches), oldest first."""
         t = schema.delivery_attempts
         query = sa.select(t).order_by(t.c.id)
         if idempotency_key is not None:
             query = query.where(t.c.idempotency_key == idempotency_key)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+        if account_id is not None:
+            query = query.where(t.c.dispatch_id.in_(
+                sa.select(schema.dispatches.c.id).where(schema.dispatches.c.account_id == account_id)))
+        return [dict(r._mapping) for r in self._read(query)]
+
+    def history_mark(self) -> int:
+        """The id of the newest history row: events recorded later have a greater id."""
+        value = self._read(sa.select(sa.func.max(schema.history.c.id)))[0][0]
+        return int(value or 0)
+
+    def history_since(self, account_id: str, mark: int) -> list[dict[str, Any]]:
+        """The account's history events recorded after ``mark`` (see :meth:`history_mark`), in time order."""
+        t = schema.history
+        query = sa.select(t.c.body).where(t.c.account_id == account_id, t.c.id > mark).order_by(t.c.at_utc, t.c.id)
+        return [dict(row.body) for row in self._read(query)]
 
     # -- history ---------------------------------------------------------------------------------
 
     def append_history(self, events: Iterable[Mapping[str, Any]]) -> int:
         """Add history events (contract shape: account_id, at with offset, type, ...); returns the count."""
-        count = 0
+        batch = list(events)
         with self._begin() as conn:
-            for ev in events:
-                self._insert_event(conn, ev)
-                count += 1
-        return count
+            self._insert_events(conn, batch)
+        return len(batch)
 
-    def _insert_event(self, conn: sa.Connection, ev: Mapping[str, Any]) -> None:
-        for required in ("account_id", "at", "type"):
-            if not ev.get(required):
-                raise LedgerError(f"history event without {required!r}: {dict(ev)!r}")
-        try:
-            at_utc = utc_iso(parse_instant(str(ev["at"])))
-        except ValueError as exc:
-            raise LedgerError(f"history event for {ev['account_id']!r}: bad 'at': {exc}") from exc
-        body = {k: v for k, v in _jsonable(ev).items() if v is not None}
-        conn.execute(
-            schema.history.insert().values(
-                account_id=str(ev["account_id"]),
-                at=str(ev["at"]),
-                at_utc=at_utc,
-                type=str(ev["type"]),
-                channel=ev.get("channel"),
-                outcome=ev.get("outcome"),
-                action=ev.get("action"),
-                notice=ev.get("notice"),
-                idempotency_key=ev.get("idempotency_key"),
-                body=body,
-            )
-        )
+    def _insert_event(self, conn: sa.Connection, event: Mapping[str, Any]) -> None:
+        self._insert_events(conn, [event])
+
+    def _insert_events(self, conn: sa.Connection, events: Sequence[Mapping[str, Any]]) -> None:
+        rows = [_history_row(event) for event in events]
+        if not rows:
+            return
+        mark = "?" if conn.dialect.name == "sqlite" else "%s"
+        body = mark if conn.dialect.name == "sqlite" else "%s::json"
+        columns = ("account_id", "at", "at_utc", "type", "channel", "outcome", "action", "notice", "idempotency_key")
+        conn.exec_driver_sql(
+            f"INSERT INTO history ({', '.join(columns)}, body) VALUES ({', '.join([mark] * len(columns))}, {body})",
+            [(*(row[c] for c in columns), _json(row["body"])) for row in rows])
 
     def iter_history(
         self, account_id: str | None = None, *, since: datetime | None = None
@@ -366,9 +527,12 @@ class Ledger:
             query = query.where(t.c.account_id == account_id)
         if since is not None:
             query = query.where(t.c.at_utc >= utc_iso(since))
-        with self.engine.connect() as conn:
-            for row in conn.execute(query):
-                yield dict(row.body)
+        try:
+            with self.engine.connect() as conn:
+                for row in conn.execute(query):
+                    yield dict(row.body)
+        except sa.exc.SQLAlchemyError as exc:
+            raise LedgerError(f"the ledger could not be read: {_one_line(exc)}") from exc
 
     def export_history(self, path: str) -> int:
         """Write the history as JSON Lines (the engine's ``--history`` input); returns the event count."""
@@ -384,6 +548,14 @@ class Ledger:
     def _begin(self) -> Any:
         return _Transaction(self.engine)
 
+    def _read(self, query: Any) -> list[Any]:
+        """The rows of a read-only query; a database error becomes LedgerError."""
+        try:
+            with self.engine.connect() as conn:
+                return list(conn.execute(query))
+        except sa.exc.SQLAlchemyError as exc:
+            raise LedgerError(f"the ledger could not be read: {_one_line(exc)}") from exc
+
 
 class _Transaction:
     """``engine.begin()`` that turns database errors into LedgerError."""
@@ -395,13 +567,16 @@ class _Transaction:
         try:
             return self._cm.__enter__()
         except sa.exc.SQLAlchemyError as exc:
-            raise LedgerError(f"ledger transaction could not start: {exc}") from exc
+            raise LedgerError(f"ledger transaction could not start: {_one_line(exc)}") from exc
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool | None:
         try:
-            return self._cm.__exit__(exc_type, exc, tb)
+            handled = self._cm.__exit__(exc_type, exc, tb)
         except sa.exc.SQLAlchemyError as err:
-            raise LedgerError(f"ledger transaction failed: {err}") from err
+            raise LedgerError(f"ledger transaction failed: {_one_line(err)}") from err
+        if isinstance(exc, sa.exc.SQLAlchemyError):  # rolled back; the caller gets one clear line
+            raise LedgerError(f"ledger transaction failed: {_one_line(exc)}") from exc
+        return handled
 
 
 def _insert(conn: sa.Connection) -> Any:
@@ -418,7 +593,7 @@ def _insert(conn: sa.Connection) -> Any:
 
 def _make_engine(url: str, schema_name: str | None) -> sa.Engine:
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True, json_serializer=_json)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -437,22 +612,91 @@ def _make_engine(url: str, schema_name: str | None) -> sa.Engine:
     connect_args: dict[str, Any] = {}
     if schema_name:
         connect_args["options"] = f"-csearch_path={schema_name}"
-    engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    # hide_parameters: an error never prints the statement's values (customer names, messages)
+    engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True, hide_parameters=True,
+                              pool_size=4, max_overflow=8, json_serializer=_json)
     if schema_name:
         with engine.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema_name}"'))
     return engine
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
+    """A ledger URL fit to print: the password (and any query secret) hidden."""
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
+        parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
         return "<unparseable URL>"
+    if parsed.query:
+        parsed = parsed.set(query={key: "***" for key in parsed.query})
+    return parsed.render_as_string(hide_password=True)
+
+
+_safe_url = safe_url
 
 
 def _jsonable(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(json.loads(json.dumps(dict(value), default=str)))
+
+
+def _json(value: Any) -> str:
+    """JSON columns: anything not JSON-native (a date, a Decimal) is written as its text."""
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _one_line(exc: BaseException) -> str:
+    """A database error as one line: its class and first line (statement parameters are hidden)."""
+    text = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _decision_key(decision: Mapping[str, Any]) -> dict[str, str]:
+    account_id = str(decision["account_id"])
+    if len(account_id) > ACCOUNT_ID_MAX:
+        raise LedgerError(f"account_id {account_id[:40]!r}... is {len(account_id)} characters; the ledger "
+                          f"stores at most {ACCOUNT_ID_MAX}")
+    policy = decision.get("policy") or {}
+    return {"account_id": account_id, "as_of": str(decision.get("as_of", "")),
+            "policy_digest": str(policy.get("digest") or "")}
+
+
+def _pending_row(decision_id: int, account_id: str, action: Mapping[str, Any], now: str) -> dict[str, Any]:
+    not_after = action.get("not_after")
+    return {
+        "idempotency_key": str(action["idempotency_key"]),
+        "decision_id": decision_id,
+        "account_id": account_id,
+        "action": str(action.get("action", "")),
+        "channel": str(action.get("channel", "")),
+        "template": action.get("template"),
+        "notice": action.get("notice"),
+        "send_at": action.get("send_at"),
+        "not_after": utc_iso(parse_instant(str(not_after))) if not_after else None,
+        "state": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _history_row(event: Mapping[str, Any]) -> dict[str, Any]:
+    for required in ("account_id", "at", "type"):
+        if not event.get(required):
+            raise LedgerError(f"history event without {required!r}: {dict(event)!r}")
+    try:
+        at_utc = utc_iso(parse_instant(str(event["at"])))
+    except ValueError as exc:
+        raise LedgerError(f"history event for {event['account_id']!r}: bad 'at': {exc}") from exc
+    body = {k: v for k, v in event.items() if v is not None}
+    return {"account_id": str(event["account_id"]), "at": str(event["at"]), "at_utc": at_utc,
+            "type": str(event["type"]), "channel": event.get("channel"), "outcome": event.get("outcome"),
+            "action": event.get("action"), "notice": event.get("notice"),
+            "idempotency_key": event.get("idempotency_key"), "body": body}
 
 
 def open_ledger(

@@ -1,19 +1,27 @@
 """The agent queue: tasks for people, kept in the ledger's ``agent_tasks`` table.
 
 A task is created once per idempotency key (``open``), taken by one agent (``claimed``) and closed
-(``done``) with the outcome of the contact, which is written to the history as a ``contact`` event.
+(``done``) with the outcome of the contact, which is written to the history as a ``contact`` event of the
+call the task led to (it counts against the call caps, and a ``conversation`` starts the pause after a
+conversation). A task is a call: it is handed out only inside the window it may be worked in, and only
+while the limits its decision applied still allow a call (``limits`` in its payload, written by the run:
+see :mod:`policy_engine.deliver.task_limits`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from policy_engine._exceptions import LedgerError
+from policy_engine.data.history import HistoryView
+from policy_engine.data.records import HistoryEvent
 from policy_engine.ledger import schema
-from policy_engine.ledger.clock import utc_iso
+from policy_engine.ledger.clock import parse_instant, utc_iso
 from policy_engine.ledger.store import Ledger, _insert, _jsonable
 
 __all__ = ["COMPLETION_OUTCOMES", "AgentQueue"]
@@ -38,9 +46,19 @@ class AgentQueue:
         subject: str | None = None,
         template: str | None = None,
         payload: Mapping[str, Any] | None = None,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+        limits: Mapping[str, Any] | None = None,
     ) -> tuple[int, bool]:
-        """Open a task unless one exists for the key; returns (task id, whether it was created now)."""
+        """Open a task unless one exists for the key; returns (task id, whether it was created now).
+
+        ``not_before``/``not_after`` is the window it may be worked in; ``limits`` what a claim checks
+        again (kept in the payload under ``limits``, see :meth:`claim`).
+        """
         t = schema.agent_tasks
+        body = dict(payload or {})
+        if limits:
+            body["limits"] = dict(limits)
         with self.ledger._begin() as conn:
             stmt = _insert(conn)(t).values(
                 idempotency_key=idempotency_key,
@@ -50,9 +68,11 @@ class AgentQueue:
                 template=template,
                 subject=subject,
                 message=message,
-                payload=_jsonable(payload or {}),
+                payload=_jsonable(body),
                 state="open",
                 created_at=self.ledger._now(),
+                not_before=utc_iso(not_before) if not_before is not None else None,
+                not_after=utc_iso(not_after) if not_after is not None else None,
             )
             inserted = conn.execute(
                 stmt.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(t.c.id)
@@ -80,24 +100,86 @@ class AgentQueue:
         return dict(row._mapping) if row is not None else None
 
     def claim(self, agent: str, task_id: int | None = None) -> dict[str, Any] | None:
-        """Give an open task (the given one, or the oldest) to ``agent``; None when there is none to take."""
+        """Give an open task (the given one, or the oldest) to ``agent``; None when there is none to take.
+
+        Only a task inside its window (``not_before`` <= now < ``not_after``) whose limits still allow a
+        call is handed out (see :meth:`refusal`); a task the limits refuse stays open.
+        """
+        found = self.claim_or_refusal(agent, task_id)
+        return found if isinstance(found, dict) else None
+
+    def claim_or_refusal(self, agent: str, task_id: int | None = None) -> dict[str, Any] | str | None:
+        """Like :meth:`claim`, but says why the given task (or every open one) cannot be taken now."""
         t = schema.agent_tasks
-        with self.ledger._begin() as conn:
-            for _ in range(20):
-                query = sa.select(t.c.id).where(t.c.state == "open").order_by(t.c.id).limit(1)
-                if task_id is not None:
-                    query = sa.select(t.c.id).where(t.c.id == task_id, t.c.state == "open")
-                found = conn.execute(query).scalar()
-                if found is None:
-                    return None
+        now_dt = self.ledger.clock()
+        now = utc_iso(now_dt)
+        refusals: list[str] = []
+        query = sa.select(t).where(t.c.state == "open").order_by(t.c.id)
+        if task_id is not None:
+            query = query.where(t.c.id == task_id)
+        else:
+            query = query.where(sa.or_(t.c.not_before.is_(None), t.c.not_before <= now),
+                                sa.or_(t.c.not_after.is_(None), t.c.not_after > now))
+        # the limits are counted before the write transaction: reading the history needs no lock
+        for row in self.ledger._read(query.limit(200)):
+            refusal = self.refusal(dict(row._mapping), now_dt)
+            if refusal is not None:
+                refusals.append(f"task {row.id}: {refusal}")
+                continue
+            with self.ledger._begin() as conn:
                 done = conn.execute(
                     t.update()
-                    .where(t.c.id == found, t.c.state == "open")
-                    .values(state="claimed", claimed_by=agent, claimed_at=self.ledger._now())
+                    .where(t.c.id == row.id, t.c.state == "open")
+                    .values(state="claimed", claimed_by=agent, claimed_at=now)
                 )
                 if done.rowcount == 1:
-                    row = conn.execute(sa.select(t).where(t.c.id == found)).one()
-                    return dict(row._mapping)
+                    claimed = conn.execute(sa.select(t).where(t.c.id == row.id)).one()
+                    return dict(claimed._mapping)
+        if refusals:
+            return "; ".join(refusals[:5])
+        return None
+
+    def refusal(self, task: Mapping[str, Any], now: datetime) -> str | None:
+        """Why ``task`` may not be worked at ``now``: outside its window, or a limit the decision applied
+        (a cap, the pause after a conversation, the daily cap) counted again with the contacts recorded
+        since; None when it may."""
+        if task.get("not_before") and now < parse_instant(str(task["not_before"])):
+            return f"its window opens at {task['not_before']}"
+        if task.get("not_after") and now >= parse_instant(str(task["not_after"])):
+            return f"its window closed at {task['not_after']}"
+        limits = (task.get("payload") or {}).get("limits") or {}
+        rules = limits.get("rules") or []
+        if not rules:
+            return None
+        zone = ZoneInfo(str(limits.get("timezone") or "UTC"))
+        own = set(limits.get("decision_keys") or ())
+        events = []
+        for body in self.ledger.history_since(str(task["account_id"]), int(limits.get("mark") or 0)):
+            if body.get("idempotency_key") in own and body.get("type") == "contact" and not body.get("task_action"):
+                continue  # the decision's own actions: already counted when it was made
+            try:
+                events.append(HistoryEvent.model_validate(body))
+            except ValueError:
+                continue
+        view = HistoryView(events, now, zone)
+        for rule in rules:
+            channels = rule.get("channels")
+            if rule.get("rule") == "after_conversation":
+                last = view.last_conversation(channels)
+                if last is not None and (view.today - last).days < int(rule["days"]):
+                    return (f"a conversation on {last.isoformat()}: no call for {rule['days']} days after a "
+                            "conversation")
+            elif rule.get("rule") == "frequency_cap":
+                since = view.contacts(channels, int(rule["days"]), conversations_only=bool(rule.get("conversations")),
+                                      excluding=rule.get("excluding") or ())
+                if int(rule.get("counted") or 0) + since >= int(rule["max"]):
+                    named = "/".join(channels) if channels else "all channels"
+                    return (f"the cap of {rule['max']} on {named} in {rule['days']} days is reached "
+                            f"({since} contact(s) since the run)")
+            elif rule.get("rule") == "daily_cap":
+                today = view.contacts_today(None, excluding=rule.get("excluding") or ())
+                if int(rule.get("counted") or 0) + today >= int(rule["max"]):
+                    return f"the daily cap of {rule['max']} contacts is reached ({today} since the run)"
         return None
 
     def complete(self, task_id: int, *, agent: str, outcome: str, note: str | None = None) -> dict[str, Any]:

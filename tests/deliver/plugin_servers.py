@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from policy_engine_channels._common import verify
+
+from policy_engine.deliver.signing import verify_signature
 
 
 @dataclass
@@ -63,7 +64,8 @@ def start_http_provider(provider: Provider) -> tuple[ThreadingHTTPServer, str]:
             raw = self.rfile.read(length)
             key = self.headers.get("Idempotency-Key")
             signature = self.headers.get("X-Policy-Engine-Signature")
-            ok = verify(provider.secret, raw, signature) if provider.secret else None
+            ok = (verify_signature(provider.secret, signature, body=raw, idempotency_key=key, path=self.path)
+                  if provider.secret else None)
             with provider.lock:
                 provider.requests.append(Received(self.path, key, json.loads(raw or b"{}"), ok))
                 failure = provider.failures.pop(0) if provider.failures else None

@@ -27,7 +27,7 @@ def builtin(*names: str) -> PluginRegistry:
 
 def test_sms_is_signed_carries_key_and_opt_out(pe_ledger: Ledger, provider: tuple[Provider, str]) -> None:
     state, url = provider
-    action = make_action("sms", template="r")
+    action = make_action("sms", template="r", content_rules=["opt_out"])  # a baseline requires the opt-out
     summary = run_dispatch(
         [make_decision("A1", action)], {"A1": sample_account("A1")}, registry=builtin("sms"), ledger=pe_ledger,
         templates={"r": "Your card is {{ dpd }} days past due."},
@@ -121,7 +121,7 @@ def _mail(sink: MailSink, index: int = 0) -> Any:
 
 def test_email_text_html_and_opt_out_over_smtp(pe_ledger: Ledger, smtp: tuple[MailSink, int]) -> None:
     sink, port = smtp
-    action = make_action("email", template="n")
+    action = make_action("email", template="n", content_rules=["opt_out"])
     summary = run_dispatch(
         [make_decision("A1", action)], {"A1": sample_account("A1")}, registry=builtin("email"),
         ledger=pe_ledger,

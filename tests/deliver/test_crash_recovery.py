@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -41,15 +42,19 @@ class CrashingChannel:
     def __init__(self, url: str, point: str = "", nth: int = 0) -> None:
         self.url, self.point, self.nth = url, point, nth
         self.counts: Counter[str] = Counter()
+        self.idempotent = True
+        self.lock = threading.Lock()
 
     def reached(self, point: str) -> None:
-        self.counts[point] += 1
-        if point == self.point and self.counts[point] == self.nth:
+        with self.lock:  # sends come from several threads
+            self.counts[point] += 1
+            hit = point == self.point and self.counts[point] == self.nth
+        if hit:
             os.kill(os.getpid(), signal.SIGKILL)
 
     @hookimpl
     def policy_engine_register_channels(self) -> list[ChannelSpec]:
-        return [ChannelSpec(name="paging", kind="text", contact_point="phone", idempotent_provider=True)]
+        return [ChannelSpec(name="paging", kind="text", contact_point="phone", idempotent_provider=self.idempotent)]
 
     @hookimpl
     def policy_engine_before_dispatch(self) -> None:
@@ -159,3 +164,70 @@ def test_external_sigkill_of_a_real_subprocess(tmp_path: Path, provider: tuple[P
     with Ledger.open(db) as ledger:
         assert {d["state"] for d in ledger.list_dispatches()} == {"delivered"}
         assert Counter(e["idempotency_key"] for e in ledger.iter_history()) == Counter(dict.fromkeys(keys, 1))
+
+
+# -- the batched, concurrent path: a batch claimed, half of it sent, half of the results recorded ----------
+
+WIDE = 40
+
+
+def _run_wide_in_child(db: str, url: str, point: str, nth: int, *, idempotent: bool) -> int:
+    """Dispatch WIDE actions with 4 sender threads (claims and results in batches); may kill itself."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            channel = CrashingChannel(url, point, nth)
+            channel.idempotent = idempotent
+            ledger = Ledger.open(db)
+            if point == "before_commit":
+                event.listen(ledger.engine, "commit", lambda _conn: channel.reached("before_commit"))
+            decisions = [make_decision(f"W{i}", make_action("paging", key=f"wide-{i}")) for i in range(WIDE)]
+            accounts = {f"W{i}": sample_account(f"W{i}") for i in range(WIDE)}
+            Dispatcher(ledger=ledger, registry=make_registry(channel), settings={"paging": {"concurrency": 4}},
+                       retry=RetryPolicy(max_attempts=2, base_delay=0.001)).dispatch_json(decisions, accounts)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return status
+
+
+@pytest.mark.parametrize(("point", "nth"), [
+    ("before_send", 3),               # a batch is claimed (committed), nothing of it sent yet
+    ("after_provider_accepted", 17),  # half of the batch sent, no result recorded
+    ("before_commit", 4),             # results of a batch being committed
+    ("after_commit", 21),             # half of the results recorded
+])
+def test_sigkill_in_the_batched_concurrent_path(point: str, nth: int, tmp_path: Path,
+                                                provider: tuple[Provider, str]) -> None:
+    state, url = provider
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    status = _run_wide_in_child(db, url, point, nth, idempotent=True)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, f"not killed at {point}"
+    assert _run_wide_in_child(db, url, "", 0, idempotent=True) == 0  # the rerun
+    keys = {f"wide-{i}" for i in range(WIDE)}
+    assert set(state.accepted) == keys, "an action was lost"
+    assert set(state.accepted.values()) == {1}, "an action was performed twice"
+    with Ledger.open(db) as ledger:
+        assert {d["state"] for d in ledger.list_dispatches()} == {"delivered"}
+        assert Counter(e["idempotency_key"] for e in ledger.iter_history()) == Counter(dict.fromkeys(keys, 1))
+
+
+def test_sigkill_mid_batch_on_a_channel_that_cannot_deduplicate_holds_never_resends(
+        tmp_path: Path, provider: tuple[Provider, str]) -> None:
+    state, url = provider
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    status = _run_wide_in_child(db, url, "after_provider_accepted", 9, idempotent=False)
+    assert os.WIFSIGNALED(status)
+    sent_before = Counter(state.keys_received())
+    assert _run_wide_in_child(db, url, "", 0, idempotent=False) == 0
+    requests = Counter(state.keys_received())
+    assert max(requests.values()) == 1, "a message the provider may have had was sent again"
+    with Ledger.open(db) as ledger:
+        rows = {d["idempotency_key"]: d for d in ledger.list_dispatches()}
+        held = [k for k, d in rows.items() if d["state"] == "failed_permanent"]
+        assert held and all(rows[k]["failure"] == "interrupted" for k in held)
+        assert set(sent_before) <= {k for k, d in rows.items() if d["state"] == "delivered"} | set(held)
+        assert all(rows[k]["state"] == "delivered" for k in requests if k not in held)
+        assert len(held) + sum(d["state"] == "delivered" for d in rows.values()) == WIDE  # nothing lost silently

@@ -144,8 +144,8 @@ def test_crashed_sending_row_resolution_depends_on_provider_dedup(pe_ledger: Led
         assert pe_ledger.claim(key, worker="gone", lease_seconds=0, resend_crashed=False).claim is not None
     summary = run_dispatch([decision], {"A1": sample_account("A1")}, registry=registry, ledger=pe_ledger)
     assert summary.tally("chat").sent == 1 and len(dedup.calls) == 1
-    assert plain.calls == [] and summary.tally("mail").skipped == 1
-    assert summary.failures[0].error.startswith("interrupted")
+    assert plain.calls == [] and summary.tally("mail").held == 1  # flagged by this run, for a person
+    assert summary.failures[0].error.startswith("interrupted") and summary.failures[0].kind == "interrupted"
 
 
 def test_concurrent_runs_never_double_send(tmp_path: Path) -> None:

@@ -1,44 +1,49 @@
-"""Letters use a cached common-character subset of the CJK font, and the full font for rare characters."""
+"""Letters render with the font parsed once per process, by a pool of worker processes."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from policy_engine_channels import fontcache
 from policy_engine_channels.letter import render_pdf
+from policy_engine_channels.letter_pdf import LetterRenderer, LetterText
 from pypdf import PdfReader
 
 from policy_engine.hookspecs import Message
 
 
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("POLICY_ENGINE_CACHE", str(tmp_path))
-    fontcache.common_subset.cache_clear()
-    yield tmp_path
-    fontcache.common_subset.cache_clear()
-
-
 def _text(pdf: bytes) -> str:
-    return (PdfReader(io.BytesIO(pdf)).pages[0].extract_text() or "").replace("\n", "")
+    return "".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages).replace("\n", "")
 
 
-def test_common_text_uses_the_cached_subset_and_rare_characters_the_full_font(cjk_font: str, cache: Path) -> None:
+def test_common_and_rare_characters_and_long_text_are_real_text(cjk_font: str) -> None:
     common = "尊敬的客户：您的信用卡已逾期，逾期会影响您的征信记录。"
     rare = "尊敬的张喆先生：您的信用卡已逾期。"  # 喆 is outside GB 2312
-    subset = fontcache.font_for(cjk_font, common)
-    assert Path(subset).parent == cache / "policy-engine" / "fonts" and subset != cjk_font
-    assert fontcache.font_for(cjk_font, rare) == cjk_font
     for text in (common, rare):
         pdf = render_pdf(Message(text=text, template="t", language="zh-CN"), address="北京市朝阳区",
                          sender=None, font_path=cjk_font, dated="2026-11-28")
         assert text in _text(pdf)
+    long = "逾期会影响您的征信记录。" * 400  # several pages, wrapped between characters
+    pdf = render_pdf(Message(text=long), address="北京市朝阳区", sender=None, font_path=cjk_font)
+    assert len(PdfReader(io.BytesIO(pdf)).pages) > 1 and _text(pdf).count("征信记录") == 400
 
 
-def test_an_unusable_font_falls_back_to_itself(tmp_path: Path, cache: Path) -> None:
-    broken = tmp_path / "broken.ttf"
-    broken.write_bytes(b"not a font")
-    assert fontcache.font_for(str(broken), "您好") == str(broken)
+def test_latin_letters_need_no_font_and_wrap_at_spaces() -> None:
+    body = "Your account is 35 days past due. " * 60
+    pdf = render_pdf(Message(text=body, subject="Notice"), address="1 Main St\nSpringfield", sender="Bank",
+                     font_path=None, dated="2026-11-28")
+    text = _text(pdf)
+    assert "Notice" in text and "1 Main St" in text and text.count("past due") == 60
+
+
+def test_worker_processes_parse_the_font_once_each(cjk_font: str, tmp_path: Path) -> None:
+    renderer = LetterRenderer(cjk_font, workers=2)
+    try:
+        digests = {renderer.write(LetterText(f"尊敬的客户{i}：您的信用卡已逾期。", "上海市"),
+                                  str(tmp_path / f"{i}.pdf")) for i in range(12)}
+        reports = renderer.workers_report()
+    finally:
+        renderer.close()
+    assert len(digests) == 12 and len(list(tmp_path.glob("*.pdf"))) == 12
+    assert {count for _, count in reports} == {1}  # one parse per worker, however many letters
+    assert "尊敬的客户7" in _text((tmp_path / "7.pdf").read_bytes())

@@ -53,7 +53,7 @@ drop_folder = "{tmp_path / 'legal'}"
 
 def _run(config: Path, ledger: str) -> dict:
     result = CliRunner().invoke(app, ["run", "--policy", str(POLICY), "--accounts", str(ACCOUNTS),
-                                      "--history", str(HISTORY), "--as-of", AS_OF, "--ledger", ledger,
+                                      "--history", str(HISTORY), "--as-of", AS_OF, "--rehearsal", "--ledger", ledger,
                                       "--config", str(config), "--format", "json"])
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -85,8 +85,12 @@ def test_run_sends_through_every_channel_once_and_a_rerun_sends_nothing(
     engine = sa.create_engine(ledger)
     with engine.connect() as conn:
         tasks = conn.execute(sa.text("SELECT count(*) FROM agent_tasks")).scalar_one()
+        windows = conn.execute(sa.text("SELECT not_before, not_after, payload FROM agent_tasks")).all()
     engine.dispose()
     assert tasks == sent["agent"]
+    # each task carries the window it may be worked in and the limits queue claim counts again
+    assert all(before and after and before < after for before, after, _ in windows)
+    assert all(json.loads(payload)["limits"]["rules"] for _, _, payload in windows)
 
     # same day again: the ledger is the history, so everything is already sent
     requests_before, mails_before = len(state.requests), len(sink.messages)
@@ -99,7 +103,7 @@ def test_run_sends_through_every_channel_once_and_a_rerun_sends_nothing(
 
     # the table a person reads: one row per channel, nothing sent the third time
     table = CliRunner().invoke(app, ["run", "--policy", str(POLICY), "--accounts", str(ACCOUNTS),
-                                     "--history", str(HISTORY), "--as-of", AS_OF, "--ledger", ledger,
+                                     "--history", str(HISTORY), "--as-of", AS_OF, "--rehearsal", "--ledger", ledger,
                                      "--config", str(config)])
     assert table.exit_code == 0 and "run summary: 300 accounts" in table.stdout
     sms_row = next(line for line in table.stdout.splitlines() if line.startswith("│ sms "))

@@ -53,7 +53,7 @@ def test_apprise_sms_reaches_the_service_with_the_phone_and_opt_out(
     port, received, _ = endpoint
     account = sample_account("A1")
     summary = run_dispatch(
-        [make_decision("A1", make_action("sms_apprise", template="t"))], {"A1": account},
+        [make_decision("A1", make_action("sms_apprise", template="t", content_rules=["opt_out"]))], {"A1": account},
         registry=_registry(), ledger=pe_ledger, templates={"t": "Your card payment is overdue."},
         settings={"sms_apprise": {"url": f"json://127.0.0.1:{port}/send/{{phone}}"}},
     )
@@ -63,14 +63,18 @@ def test_apprise_sms_reaches_the_service_with_the_phone_and_opt_out(
     assert body["message"].startswith("Your card payment is overdue.") and "STOP" in body["message"]
 
 
-def test_apprise_service_errors_are_retried_then_reported(
+def test_apprise_service_errors_are_held_never_sent_twice(
         pe_ledger: Ledger, endpoint: tuple[int, list[tuple[str, dict[str, Any]]], list[int]]) -> None:
+    # apprise cannot say whether a failed notification reached the provider (which cannot deduplicate):
+    # the send is held for a person, not retried, not sent again by the next run
     port, received, fail = endpoint
     fail.extend([500] * 20)
-    summary = run_dispatch(
-        [make_decision("A1", make_action("sms_apprise", template="t"))], {"A1": sample_account("A1")},
-        registry=_registry(), ledger=pe_ledger, templates={"t": "Hello"},
-        settings={"sms_apprise": {"url": f"json://127.0.0.1:{port}/send"}},
-    )
-    assert summary.tally("sms_apprise").failed == 1 and received == []
-    assert summary.failures[0].retryable
+    decision = make_decision("A1", make_action("sms_apprise", template="t"))
+    settings = {"sms_apprise": {"url": f"json://127.0.0.1:{port}/send"}}
+    summary = run_dispatch([decision], {"A1": sample_account("A1")}, registry=_registry(), ledger=pe_ledger,
+                           templates={"t": "Hello"}, settings=settings)
+    assert summary.tally("sms_apprise").held == 1 and received == [] and len(fail) == 19  # one attempt only
+    assert summary.failures[0].kind == "ambiguous" and not summary.failures[0].retryable
+    rerun = run_dispatch([decision], {"A1": sample_account("A1")}, registry=_registry(), ledger=pe_ledger,
+                         templates={"t": "Hello"}, settings=settings)
+    assert rerun.tally("sms_apprise").failed_earlier == 1 and len(fail) == 19
