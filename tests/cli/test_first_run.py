@@ -21,7 +21,6 @@ from tests.policy.helpers import REPO
 
 SAMPLE = REPO / "examples" / "policy-engine.toml"
 US_POLICY = REPO / "policies" / "examples" / "us-card-issuer.toml"
-CHOSEN = {"US-0001", "US-0004", "US-0005", "US-0031"}  # a letter, a legal referral and a call, e-mails, a text
 AS_OF = "2026-11-28T09:00:00-05:00"
 
 
@@ -29,13 +28,6 @@ def invoke(*args: str | Path, env: dict[str, str] | None = None) -> tuple[int, s
     result = CliRunner().invoke(app, [str(arg) for arg in args], env=env)
     assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
     return result.exit_code, result.stdout, result.stderr
-
-
-def subset(source: Path, target: Path) -> Path:
-    rows = [line for line in source.read_text(encoding="utf-8").splitlines()
-            if json.loads(line)["account_id"] in CHOSEN]
-    target.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return target
 
 
 def config_for(sinks: Sinks, folder: Path) -> Path:
