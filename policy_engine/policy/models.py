@@ -62,7 +62,7 @@ __all__ = [
     "Window",
 ]
 
-_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
+_ID = re.compile(r"\A[A-Za-z][A-Za-z0-9_\-]*\Z")  # \Z, not $: "id\n" must not pass
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 MAX_DAYS = 3660
