@@ -13,7 +13,13 @@ from rich.table import Table
 
 from policy_engine._exceptions import ExitCode
 from policy_engine.cli.app import app
-from policy_engine.cli.common import load_history, load_policy_or_exit, parse_as_of
+from policy_engine.cli.common import (
+    check_config,
+    load_history,
+    load_policy_or_exit,
+    open_ledger_or_exit,
+    parse_as_of,
+)
 from policy_engine.cli.options import (
     AccountsOption,
     AsOfOption,
@@ -28,7 +34,6 @@ from policy_engine.decide.engine import Engine
 from policy_engine.deliver.registry import get_registry
 from policy_engine.deliver.run import RunReport, history_with_ledger, run_batch, unconfigured_channels
 from policy_engine.deliver.settings import setting_env_var
-from policy_engine.ledger import open_ledger
 
 
 def _print_report(report: RunReport, console: Console) -> None:
@@ -67,8 +72,7 @@ def run(
     loaded = load_policy_or_exit(policy)
     moment = parse_as_of(as_of, loaded)
     engine = Engine(loaded)
-    if config is None and Path("policy-engine.toml").is_file():
-        config = Path("policy-engine.toml")
+    config = check_config(config)
     registry = get_registry()
     missing = unconfigured_channels(loaded.policy, registry, config)
     if missing:
@@ -79,7 +83,7 @@ def run(
                        f"[channels.{channel}] in the config file (--config), or e.g. {env}", err=True)
         typer.echo("nothing was sent", err=True)
         raise typer.Exit(ExitCode.USAGE)
-    ledger = open_ledger(ledger_url)
+    ledger = open_ledger_or_exit(ledger_url)
     try:
         with Rejects(rejects) as rejected:
             index = history_with_ledger(load_history(history, rejected), ledger)

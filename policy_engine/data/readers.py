@@ -15,6 +15,10 @@ path checks happen when the reader is called, the "no valid account" check when 
 Fields the record format does not know are dropped; each file produces one warning listing them, put in
 ``rejects.warnings`` when a collector is given, else issued as an :class:`UnknownFieldsWarning`.
 
+A row that cannot be used for any reason (bad JSON, objects nested more than :data:`MAX_ROW_NESTING`
+levels, NaN or an integer of thousands of digits, an unclosed CSV quote, any failure of the validator)
+is rejected with its line; the rows after it are read as usual.
+
 Values follow the same rules in every format: null / an empty CSV cell means absent, booleans accept
 true/false/yes/no/1/0 in any case, JSON numbers are read exactly (as Decimal) for money fields.
 """
@@ -47,6 +51,7 @@ from policy_engine.data.records import (
 
 __all__ = [
     "ALLOWED_SUFFIXES",
+    "MAX_ROW_NESTING",
     "STDIN",
     "Rejects",
     "UnknownFieldsWarning",
@@ -65,6 +70,8 @@ _KINDS: Final[dict[str, Literal["jsonl", "csv", "parquet"]]] = {
 }
 ALLOWED_SUFFIXES: Final = tuple(sorted(_KINDS))
 _PARQUET_BATCH: Final = 4096
+MAX_ROW_NESTING: Final = 32
+"""How deep objects and arrays may nest in one row (``attributes`` are free-form); deeper rows are rejected."""
 _PYARROW_MISSING: Final = "reading Parquet needs pyarrow: pip install 'policy-engine[parquet]'"
 
 M = TypeVar("M", bound=BaseModel)
@@ -240,12 +247,14 @@ def _records(
             reason = row.error
             record: M | None = None
             if reason is None and row.data is not None:
-                data = _shape(row.data, groups)
-                unknown.update(dict.fromkeys(unknown_fields(model, data)))
                 try:
+                    data = _shape(row.data, groups)
+                    unknown.update(dict.fromkeys(unknown_fields(model, data)))
                     record = model.model_validate(data)
                 except ValidationError as exc:
                     reason = describe_validation_error(exc)
+                except Exception as exc:  # noqa: BLE001  (one row never stops the batch: any failure rejects it)
+                    reason = f"this row cannot be read ({exc.__class__.__name__}: {_short(str(exc))})"
             if record is not None and key is not None:
                 record_id = key(record)
                 first = seen.setdefault(record_id, row.line)
@@ -315,42 +324,68 @@ def _rows(source: _Source) -> Iterator[_Row]:
 
 
 class _Lines:
-    """Physical lines of a stream as text, remembering the lines the current record used."""
+    """Physical lines of a stream as text, remembering the lines the current record used.
+
+    Lines can be given back (:meth:`rewind`): a CSV record that swallowed the rows after an unclosed
+    quote returns them, and they are read again as rows of their own, with their own line numbers.
+    """
 
     def __init__(self, stream: IO[bytes] | IO[str] | TextIO) -> None:
         self._stream = stream
         self.count = 0
         self._taken: list[str] = []
+        self._taken_bad: list[bool] = []
         self._bad_line: int | None = None
+        self._again: list[tuple[str, bool]] = []  # given back, in reverse order
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
+        if self._again:
+            text, bad = self._again.pop()
+        else:
+            text, bad = self._read()
+        self.count += 1
+        if bad and self._bad_line is None:
+            self._bad_line = self.count
+        self._taken.append(text)
+        self._taken_bad.append(bad)
+        return text
+
+    def _read(self) -> tuple[str, bool]:
         raw: bytes | str = self._stream.readline()
         if not raw:
             raise StopIteration
-        self.count += 1
         if isinstance(raw, bytes):
-            if self.count == 1:
+            if self.count == 0:
                 raw = raw.removeprefix(codecs.BOM_UTF8)
             try:
-                text = raw.decode("utf-8")
+                return raw.decode("utf-8"), False
             except UnicodeDecodeError:
-                text = raw.decode("utf-8", "replace")
-                if self._bad_line is None:
-                    self._bad_line = self.count
-        else:
-            text = raw.removeprefix("\ufeff") if self.count == 1 else raw
-        self._taken.append(text)
-        return text
+                return raw.decode("utf-8", "replace"), True
+        return (raw.removeprefix("\ufeff") if self.count == 0 else raw), False
+
+    def taken(self) -> list[str]:
+        """The physical lines the current record used so far."""
+        return list(self._taken)
 
     def take(self) -> tuple[str, str | None]:
         """The text the current record used, and an encoding problem in it (if any); then reset."""
         raw = "".join(self._taken).rstrip("\r\n")
         problem = f"line {self._bad_line} is not valid UTF-8 text" if self._bad_line is not None else None
-        self._taken, self._bad_line = [], None
+        self._taken, self._taken_bad, self._bad_line = [], [], None
         return raw, problem
+
+    def rewind(self, keep: int) -> None:
+        """Keep the first ``keep`` lines of the current record as taken; give the others back, to be read
+        again (with the same line numbers)."""
+        given_back = list(zip(self._taken[keep:], self._taken_bad[keep:], strict=True))
+        self._again.extend(reversed(given_back))
+        self.count -= len(given_back)
+        self._taken, self._taken_bad = self._taken[:keep], self._taken_bad[:keep]
+        first_bad = next((i for i, bad in enumerate(self._taken_bad) if bad), None)
+        self._bad_line = None if first_bad is None else self.count - len(self._taken) + 1 + first_bad
 
 
 _JSON_TYPES: Final[dict[type, str]] = {
@@ -378,19 +413,55 @@ def _jsonl_rows(lines: _Lines, name: str) -> Iterator[_Row]:
             yield _Row(line, raw, None, problem)
             continue
         try:
-            data = json.loads(raw, parse_float=Decimal)
+            data = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
             yield _Row(line, raw, None, f"not valid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        except RecursionError:
+            yield _Row(line, raw, None, f"values nest more than {MAX_ROW_NESTING} levels deep")
+            continue
+        except ValueError as exc:  # NaN / Infinity, or an integer of thousands of digits
+            yield _Row(line, raw, None, f"not valid JSON: {_short(str(exc))}")
             continue
         if not isinstance(data, dict):
             kind = "null" if data is None else _JSON_TYPES.get(type(data), type(data).__name__)
             yield _Row(line, raw, None, f"expected a JSON object, got {kind}")
             continue
+        if _too_deep(data):
+            yield _Row(line, raw, None, f"values nest more than {MAX_ROW_NESTING} levels deep")
+            continue
         yield _Row(line, raw, data)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _too_deep(data: Any) -> bool:
+    """True when objects and arrays nest more than :data:`MAX_ROW_NESTING` levels (iterative: any depth is
+    safe to ask about)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_ROW_NESTING:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
-    """CSV with a header row; an empty cell means absent."""
+    """CSV with a header row; an empty cell means absent.
+
+    A quoted cell may hold line breaks. A quote that is never closed would swallow the rows after it:
+    a record spanning several lines whose cell count is wrong, or whose later lines are rows of the
+    header's width themselves, is reported at the line of the quote, and the lines after it are read
+    again as rows of their own.
+    """
     reader = csv.reader(lines)
     try:
         header = [cell.strip() for cell in next(reader)]
@@ -398,6 +469,8 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
         return
     except csv.Error as exc:
         raise InputUnusableError(f"{name}:1: the CSV header cannot be read ({exc})") from exc
+    if len(lines.taken()) > 1:
+        raise InputUnusableError(f"{name}:1: the CSV header has a quote that is never closed")
     lines.take()
     columns = [cell or f"<column {i}>" for i, cell in enumerate(header, start=1)]
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
@@ -406,14 +479,24 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
     while True:
         start = lines.count + 1
         try:
-            cells = next(reader)
+            cells: list[str] | None = next(reader)
+            error = None
         except StopIteration:
             return
         except csv.Error as exc:
+            cells, error = None, f"not valid CSV: {exc}"
+        taken = lines.taken()
+        if len(taken) > 1 and (cells is None or _swallowed(cells, taken, columns)):
+            lines.rewind(1)
+            reader = csv.reader(lines)  # a fresh parser: the given-back lines start records of their own
             raw, _ = lines.take()
-            yield _Row(start, raw, None, f"not valid CSV: {exc}")
+            yield _Row(start, raw, None, "a quoted cell opened on this line is never closed (a '\"' is missing); "
+                       "the lines after it are read as rows of their own")
             continue
         raw, problem = lines.take()
+        if cells is None:
+            yield _Row(start, raw, None, error)
+            continue
         if not any(cell.strip() for cell in cells):
             continue
         if problem:
@@ -426,7 +509,32 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
             yield _Row(start, raw, data)
 
 
+def _swallowed(cells: list[str], taken: list[str], columns: list[str]) -> bool:
+    """True when a record spanning several lines is an unclosed quote, not a cell with line breaks: its
+    cell count is wrong, a line break sits in a column that holds one line (only ``contact.address`` and
+    ``attributes.*`` may hold several), or a later line is a row of the header's width by itself."""
+    if len(cells) != len(columns):
+        return True
+    if any("\n" in cell and not _multiline(column) for column, cell in zip(columns, cells, strict=True)):
+        return True
+    if len(columns) < 3:
+        return False
+    for text in taken[1:]:
+        try:
+            alone = next(csv.reader([text]), [])
+        except csv.Error:
+            continue
+        if len(alone) == len(columns):
+            return True
+    return False
+
+
+def _multiline(column: str) -> bool:
+    return column == "contact.address" or column.startswith("attributes.")
+
+
 _INTEGER = re.compile(r"[+-]?\d+")
+_MAX_DIGITS: Final = 40  # longer digit strings stay text (the record rejects numbers beyond 10^30 anyway)
 _DECIMAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+)")
 
 
@@ -437,9 +545,9 @@ def _csv_attribute(cell: str) -> Any:
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    if _INTEGER.fullmatch(text):
+    if _INTEGER.fullmatch(text) and len(text) <= _MAX_DIGITS:
         return int(text)
-    if _DECIMAL.fullmatch(text):
+    if _DECIMAL.fullmatch(text) and len(text) <= _MAX_DIGITS:
         return float(text)
     return cell
 

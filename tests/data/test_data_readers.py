@@ -28,7 +28,7 @@ from policy_engine.data import (
     read_accounts,
     read_history,
 )
-from policy_engine.data.records import describe_validation_error
+from policy_engine.data.records import EARLIEST_DATE, LATEST_DATE, describe_validation_error
 
 DATA = Path(__file__).parent.parent / "data_files"
 
@@ -539,7 +539,7 @@ _EVENTS = st.builds(
     ),
     type=st.just("promise"),
     amount=st.one_of(st.none(), st.decimals(min_value=0, max_value=10**9, places=2)),
-    due=st.dates(),
+    due=st.dates(min_value=EARLIEST_DATE, max_value=LATEST_DATE),  # the documented range of record dates
     action=st.one_of(st.none(), st.text(alphabet="abc_", min_size=1, max_size=8)),
 )
 
