@@ -51,6 +51,7 @@ from policy_engine.data.records import (
 
 __all__ = [
     "ALLOWED_SUFFIXES",
+    "MAX_LINE_BYTES",
     "MAX_ROW_NESTING",
     "STDIN",
     "Rejects",
@@ -70,6 +71,8 @@ _KINDS: Final[dict[str, Literal["jsonl", "csv", "parquet"]]] = {
 }
 ALLOWED_SUFFIXES: Final = tuple(sorted(_KINDS))
 _PARQUET_BATCH: Final = 4096
+MAX_LINE_BYTES: Final = 1024 * 1024
+"""The longest line read: 1 MiB. A longer line is rejected (its first 200 characters kept) and skipped."""
 MAX_ROW_NESTING: Final = 32
 """How deep objects and arrays may nest in one row (``attributes`` are free-form); deeper rows are rejected."""
 _PYARROW_MISSING: Final = "reading Parquet needs pyarrow: pip install 'policy-engine[parquet]'"
@@ -326,66 +329,69 @@ def _rows(source: _Source) -> Iterator[_Row]:
 class _Lines:
     """Physical lines of a stream as text, remembering the lines the current record used.
 
-    Lines can be given back (:meth:`rewind`): a CSV record that swallowed the rows after an unclosed
-    quote returns them, and they are read again as rows of their own, with their own line numbers.
+    A line is read up to :data:`MAX_LINE_BYTES`; a longer one is skipped to its end and marked, so one
+    huge line neither fills the memory nor hides the rows after it. Lines can be given back
+    (:meth:`rewind`): a CSV record that swallowed the rows after an unclosed quote returns them, and they
+    are read again as rows of their own, with their own line numbers.
     """
 
     def __init__(self, stream: IO[bytes] | IO[str] | TextIO) -> None:
         self._stream = stream
         self.count = 0
         self._taken: list[str] = []
-        self._taken_bad: list[bool] = []
-        self._bad_line: int | None = None
-        self._again: list[tuple[str, bool]] = []  # given back, in reverse order
+        self._problems: list[str | None] = []
+        self._again: list[tuple[str, str | None]] = []  # given back, in reverse order
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        if self._again:
-            text, bad = self._again.pop()
-        else:
-            text, bad = self._read()
+        text, problem = self._again.pop() if self._again else self._read()
         self.count += 1
-        if bad and self._bad_line is None:
-            self._bad_line = self.count
         self._taken.append(text)
-        self._taken_bad.append(bad)
+        self._problems.append(problem)
         return text
 
-    def _read(self) -> tuple[str, bool]:
-        raw: bytes | str = self._stream.readline()
+    def _read(self) -> tuple[str, str | None]:
+        raw: bytes | str = self._stream.readline(MAX_LINE_BYTES + 1)
         if not raw:
             raise StopIteration
+        problem = None
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n" if isinstance(raw, bytes) else "\n"):
+            while True:  # skip the rest of the line, a chunk at a time
+                rest = self._stream.readline(MAX_LINE_BYTES)
+                if not rest or rest.endswith(b"\n" if isinstance(rest, bytes) else "\n"):
+                    break
+            raw = raw[:200]
+            problem = f"longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB, the limit for one line"
         if isinstance(raw, bytes):
             if self.count == 0:
                 raw = raw.removeprefix(codecs.BOM_UTF8)
             try:
-                return raw.decode("utf-8"), False
+                return raw.decode("utf-8"), problem
             except UnicodeDecodeError:
-                return raw.decode("utf-8", "replace"), True
-        return (raw.removeprefix("\ufeff") if self.count == 0 else raw), False
+                return raw.decode("utf-8", "replace"), problem or "not valid UTF-8 text"
+        return (raw.removeprefix("\ufeff") if self.count == 0 else raw), problem
 
     def taken(self) -> list[str]:
         """The physical lines the current record used so far."""
         return list(self._taken)
 
     def take(self) -> tuple[str, str | None]:
-        """The text the current record used, and an encoding problem in it (if any); then reset."""
+        """The text the current record used, and a problem of one of its lines (if any); then reset."""
         raw = "".join(self._taken).rstrip("\r\n")
-        problem = f"line {self._bad_line} is not valid UTF-8 text" if self._bad_line is not None else None
-        self._taken, self._taken_bad, self._bad_line = [], [], None
+        first_line = self.count - len(self._taken) + 1
+        problem = next((f"line {first_line + i} is {p}" for i, p in enumerate(self._problems) if p), None)
+        self._taken, self._problems = [], []
         return raw, problem
 
     def rewind(self, keep: int) -> None:
         """Keep the first ``keep`` lines of the current record as taken; give the others back, to be read
         again (with the same line numbers)."""
-        given_back = list(zip(self._taken[keep:], self._taken_bad[keep:], strict=True))
+        given_back = list(zip(self._taken[keep:], self._problems[keep:], strict=True))
         self._again.extend(reversed(given_back))
         self.count -= len(given_back)
-        self._taken, self._taken_bad = self._taken[:keep], self._taken_bad[:keep]
-        first_bad = next((i for i, bad in enumerate(self._taken_bad) if bad), None)
-        self._bad_line = None if first_bad is None else self.count - len(self._taken) + 1 + first_bad
+        self._taken, self._problems = self._taken[:keep], self._problems[:keep]
 
 
 _JSON_TYPES: Final[dict[type, str]] = {
