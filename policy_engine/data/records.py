@@ -14,7 +14,9 @@ checked here, once, for every backend:
 * dates and timestamps lie in the years 1900 to 2999 (:data:`EARLIEST_DATE`, :data:`LATEST_DATE`), so
   no time zone conversion or window of days can overflow;
 * money is finite and within :data:`MAX_AMOUNT` (10^18); scores and counts within 0 to 10^6; a number in
-  ``attributes`` is finite and within :data:`MAX_NUMBER` (10^30), the bound conditions compare against.
+  ``attributes`` is within :data:`MAX_NUMBER` (10^30), the bound conditions compare against (a NaN or
+  infinite float, as Parquet writes a missing value, is kept: it satisfies no comparison);
+* an empty contact point is no contact point (the channel is not used).
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ def _plain_text(value: str | None) -> str | None:
 
 def _postal_address(value: str | None) -> str | None:
     """A postal address: line breaks allowed (CR LF read as LF), no other control character."""
-    if value is None:
+    if not value:
         return None
     value = value.replace("\r\n", "\n")
     if _ADDRESS_CONTROL.search(value):
@@ -129,7 +131,7 @@ def _postal_address(value: str | None) -> str | None:
 
 def _email(value: str | None) -> str | None:
     """Exactly one addr-spec: what the provider is asked to deliver to is what the record says."""
-    if value is None:
+    if not value:
         return None
     if _CONTROL.search(value):
         raise PydanticCustomError("pe_email", "holds a line break or control character")
@@ -147,7 +149,9 @@ def _email(value: str | None) -> str | None:
 
 def _phone(value: str | None) -> str | None:
     """An E.164 number: ``+``, the country code and the number, digits only."""
-    if value is not None and not _E164.fullmatch(value):
+    if not value:
+        return None
+    if not _E164.fullmatch(value):
         raise PydanticCustomError("pe_phone", "is not an E.164 phone number: write + and the country code, "
                                   "digits only, e.g. +12125550100")
     return value
@@ -291,9 +295,10 @@ def _plain(value: Any, where: str = "attributes") -> Any:
     finite or beyond :data:`MAX_NUMBER` is an error (the readers bound the nesting, so recursion is safe)."""
     if isinstance(value, bool):
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return value  # NaN and infinities (missing values in Parquet) satisfy no comparison
     if isinstance(value, Decimal | int | float):
-        if isinstance(value, float) and not math.isfinite(value) or isinstance(value, Decimal) and \
-                not value.is_finite():
+        if isinstance(value, Decimal) and not value.is_finite():
             raise PydanticCustomError(_SELF_DESCRIBING, "{where}: {value} is not a finite number",
                                       {"where": where, "value": str(value)})
         if abs(Decimal(value) if isinstance(value, float) else value) > MAX_NUMBER:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from typing import Any, Union, get_args, get_origin
@@ -15,14 +16,19 @@ from policy_engine.policy.suggest import allowed_list, did_you_mean
 __all__ = ["format_path", "issues_from_validation"]
 
 
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def format_path(path: tuple[str | int, ...] | list[str | int]) -> str:
-    """``("stages", 2, "actions", 0, "channel")`` -> ``stages[2].actions[0].channel``."""
+    """``("stages", 2, "actions", 0, "channel")`` -> ``stages[2].actions[0].channel``; a key that is not a
+    bare TOML key is quoted as TOML writes it (``templates."reminder.v2"``)."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + part
+            shown = part if _BARE.fullmatch(part) else '"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            out += ("." if out else "") + shown
     return out
 
 
@@ -142,7 +148,8 @@ def issues_from_validation(exc: ValidationError, root: type[BaseModel], file: st
         if err["type"] == "condition":
             loc = loc + tuple(ctx.get("subpath") or ())
         # pydantic appends the validator name to union locations; drop parts that are not keys
-        loc = tuple(p for p in loc if isinstance(p, int) or not str(p).startswith(("function-", "lax-")))
+        loc = tuple(p for p in loc if isinstance(p, int) or not str(p).startswith(("function-", "lax-"))
+                    and p != "[key]")
         message, hint = _message(err, root, loc)
         full = prefix + loc
         line, col = index.find(full)

@@ -63,6 +63,8 @@ __all__ = [
 ]
 
 _ID = re.compile(r"\A[A-Za-z][A-Za-z0-9_\-]*\Z")  # \Z, not $: "id\n" must not pass
+MAX_ID_LENGTH = 100
+"""The longest id a policy may write (ids are stored in the ledger's 200-character columns)."""
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 MAX_DAYS = 3660
@@ -87,6 +89,11 @@ OFFER_KINDS = ("installment", "rate_reduction", "settlement", "fee_waiver", "tok
 
 
 def _identifier(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+        raise PydanticCustomError(
+            "identifier", "'{value}...' is not a valid id: an id is at most {limit} characters",
+            {"value": value[:20], "limit": MAX_ID_LENGTH},
+        )
     if isinstance(value, str) and not _ID.match(value):
         raise PydanticCustomError(
             "identifier",
@@ -610,7 +617,7 @@ class PolicyFile(Strict):
     stages: list[Stage] = Field(default_factory=list)
     offers: list[Offer] = Field(default_factory=list)
     escalation: Escalation = Field(default_factory=Escalation)
-    templates: dict[str, dict[str, TemplateText]] = Field(default_factory=dict)
+    templates: dict[Id, dict[str, TemplateText]] = Field(default_factory=dict)
     variants: list[Variant] = Field(default_factory=list)
     tests: list[PolicyTest] = Field(default_factory=list)
 
