@@ -141,7 +141,7 @@ def open_ledger_or_exit(url: str | None) -> Ledger:
     except (sa.exc.ArgumentError, ValueError):
         raise UsageError("--ledger is not a database URL: write sqlite:///FILE.db or "
                          "postgresql://USER@HOST/DATABASE") from None
-    shown = parsed.render_as_string(hide_password=True)
+    shown = chosen if parsed.password is None else parsed.render_as_string(hide_password=True)
     backend = parsed.get_backend_name()
     if backend not in LEDGER_BACKENDS:
         raise UsageError(f"--ledger {shown}: the ledger keeps to SQLite or PostgreSQL, not '{backend}' "

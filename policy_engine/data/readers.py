@@ -115,7 +115,8 @@ class Rejects:
             self.errors.append(error)
         if self.sink is not None:
             record = {"file": error.file, "line": error.line, "reason": error.reason, "raw": error.raw}
-            self._sink_stream().write(json.dumps(record, ensure_ascii=False) + "\n")
+            text = json.dumps(record, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+            self._sink_stream().write(text + "\n")  # one record per line, even for tools splitting at U+2028
 
     def warn(self, message: str) -> None:
         """Record a file-level warning."""
@@ -211,10 +212,14 @@ def _open_source(path: str | Path) -> _Source:
             f"{name}: unknown file type {file.suffix or '(no suffix)'!r}; use one of {allowed} (- for stdin)"
         )
     try:
-        with file.open("rb"):
-            pass
+        with file.open("rb") as stream:
+            start = stream.read(4)
     except OSError as exc:
         raise InputUnusableError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                          (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16")):
+        if kind != "parquet" and start.startswith(bom):
+            raise InputUnusableError(f"{name}: this is {encoding} text, not UTF-8 (save the file as UTF-8)")
     if kind == "parquet":
         pq, arrow_error = _pyarrow()
         try:
@@ -427,7 +432,8 @@ def _jsonl_rows(lines: _Lines, name: str) -> Iterator[_Row]:
             yield _Row(line, raw, None, f"values nest more than {MAX_ROW_NESTING} levels deep")
             continue
         except ValueError as exc:  # NaN / Infinity, or an integer of thousands of digits
-            yield _Row(line, raw, None, f"not valid JSON: {_short(str(exc))}")
+            reason = "an integer of more than 4300 digits" if "integer string conversion" in str(exc) else str(exc)
+            yield _Row(line, raw, None, f"not valid JSON: {_short(reason)}")
             continue
         if not isinstance(data, dict):
             kind = "null" if data is None else _JSON_TYPES.get(type(data), type(data).__name__)
@@ -492,7 +498,8 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
         except csv.Error as exc:
             cells, error = None, f"not valid CSV: {exc}"
         taken = lines.taken()
-        if len(taken) > 1 and (cells is None or _swallowed(cells, taken, columns)):
+        at_end = len(taken) == 1 and cells is not None and any("\n" in cell for cell in cells)  # open at EOF
+        if at_end or len(taken) > 1 and (cells is None or _swallowed(cells, taken, columns)):
             lines.rewind(1)
             reader = csv.reader(lines)  # a fresh parser: the given-back lines start records of their own
             raw, _ = lines.take()

@@ -112,6 +112,12 @@ _ADDR_SPEC = re.compile(f"{_LOCAL}@{_LABEL}(?:\\.{_LABEL})+")
 _MAX_EMAIL_LENGTH: Final = 254
 
 
+def _escaped(value: Any) -> str:
+    """A value as a message may quote it: control characters escaped, at most 60 characters."""
+    text = repr(value)[1:-1] if isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _plain_text(value: str | None) -> str | None:
     """A one-line text field: no control characters."""
     if value is not None and _CONTROL.search(value):
@@ -316,7 +322,7 @@ class Account(_Frozen):
     """One delinquent (or current) credit-card account, as the contract describes it."""
 
     account_id: RecordId
-    customer_id: Annotated[Text, Field(max_length=MAX_ID_LENGTH)] = None
+    customer_id: RecordId | None = None
     name: Text = None  # the customer's name, for letters and greetings (extra to the contract)
     region: Text = None
     timezone: str | None = None
@@ -346,7 +352,7 @@ class Account(_Frozen):
             raise PydanticCustomError(
                 "pe_timezone",
                 "'{zone}' is not a known IANA time zone (e.g. America/New_York)",
-                {"zone": value},
+                {"zone": _escaped(value)},
             )
         return value
 
@@ -360,7 +366,7 @@ class Account(_Frozen):
                 if not isinstance(name, str) or _zone(name) is None:
                     raise PydanticCustomError(
                         "pe_timezone", "'{zone}' is not a known IANA time zone (e.g. America/New_York)",
-                        {"zone": name})
+                        {"zone": _escaped(name)})
             return tuple(sorted(set(value)))
         return value
 
@@ -371,7 +377,7 @@ class Account(_Frozen):
             return None
         if len(value) != 3 or not value.isascii() or not value.isalpha():
             raise PydanticCustomError(
-                "pe_currency", "'{code}' is not an ISO 4217 code such as USD", {"code": value}
+                "pe_currency", "'{code}' is not an ISO 4217 code such as USD", {"code": _escaped(value)}
             )
         return value.upper()
 
@@ -447,10 +453,10 @@ class HistoryEvent(_Frozen):
         parsed: datetime = handler(value)
         shown = value if isinstance(value, str) else value.isoformat()
         if parsed.tzinfo is None or parsed.utcoffset() is None:
-            raise PydanticCustomError(_SELF_DESCRIBING, "at '{raw}' has no UTC offset", {"raw": shown})
+            raise PydanticCustomError(_SELF_DESCRIBING, "at '{raw}' has no UTC offset", {"raw": _escaped(shown)})
         if not EARLIEST_DATE <= parsed.date() <= LATEST_DATE:  # offsets are under a day: UTC cannot overflow
             raise PydanticCustomError(_SELF_DESCRIBING, "at '{raw}' is outside the years 1900 to 2999",
-                                      {"raw": shown[:40]})
+                                      {"raw": _escaped(shown)})
         return parsed
 
     @model_validator(mode="after")

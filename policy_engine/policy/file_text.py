@@ -60,7 +60,7 @@ def _decode(data: bytes, display: str) -> str:
     nul = data.find(b"\0")
     if nul >= 0:
         line, column = _position(data, nul)
-        if data[1::2].count(0) > len(data) // 4 or data[0::2].count(0) > len(data) // 4:
+        if _looks_like_utf16(data):
             _fail(display, "this looks like UTF-16 text (a NUL byte between letters), not UTF-8", "encoding",
                   line, column, _SAVE_AS_UTF8)
         _fail(display, "this is a binary file, not TOML text (a NUL byte)", "encoding", line, column)
@@ -72,6 +72,16 @@ def _decode(data: bytes, display: str) -> str:
         _fail(display, f"not UTF-8 text: byte 0x{bad} cannot start or continue a character", "encoding",
               line, column, _SAVE_AS_UTF8)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _looks_like_utf16(data: bytes) -> bool:
+    """Latin text in UTF-16: NUL bytes in nearly every other position, and almost none in between."""
+    sample = data[:4096]
+    if len(sample) < 8:
+        return False
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    half = len(sample) // 2
+    return max(even, odd) >= 0.4 * half and min(even, odd) <= 0.05 * half
 
 
 def _position(data: bytes, offset: int) -> tuple[int, int]:

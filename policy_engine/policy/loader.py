@@ -24,6 +24,7 @@ from policy_engine._exceptions import (
     PolicyValidationError,
 )
 from policy_engine.policy.channels import BUILTIN_CHANNELS, ChannelCatalogue
+from policy_engine.policy.errors import visible
 from policy_engine.policy.merge import guardrail_origins, merge_onto
 from policy_engine.policy.models import PolicyFile
 from policy_engine.policy.origins import OriginKey, Origins
@@ -105,7 +106,8 @@ def resolve_extends(entry: str, src: SourceFile, index: int) -> Path:
         name = entry[len(BASELINE_PREFIX):]
         if not BASELINE_NAME.match(name):
             raise PolicyResolutionError([Issue(where, f"policy.extends[{index}]",
-                                               f"'{name}' is not a baseline name: a baseline is named by letters, "
+                                               f"'{visible(name)}' is not a baseline name: a baseline is named by "
+                                               "letters, "
                                                "digits, '-' and '_' only (no path)",
                                                hint=f"shipped baselines: {allowed_list(_available_baselines())}; "
                                                     "a file of your own is extended by its path, without "
@@ -116,13 +118,14 @@ def resolve_extends(entry: str, src: SourceFile, index: int) -> Path:
                 return candidate
         names = _available_baselines()
         raise PolicyResolutionError([Issue(where, f"policy.extends[{index}]",
-                                           f"unknown baseline '{name}'{did_you_mean(name, names)}",
+                                           f"unknown baseline '{visible(name)}'{did_you_mean(name, names)}",
                                            hint=f"shipped baselines: {allowed_list(names)}",
                                            code="unknown_baseline")])
     candidate = (src.path.parent / entry).resolve()
     if not candidate.is_file():
         raise PolicyResolutionError([Issue(where, f"policy.extends[{index}]",
-                                           f"extends '{entry}', but no file exists at {candidate}",
+                                           f"extends '{visible(entry)}', but no file exists at "
+                                           f"{visible(str(candidate))}",
                                            hint="paths are relative to this file; shipped baselines are "
                                                 "named like 'baseline:cn'", code="extends_not_found")])
     return candidate

@@ -33,6 +33,8 @@ from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
 
 __all__ = [
+    "FORBIDDEN_FILTERS",
+    "FORBIDDEN_GLOBALS",
     "MAX_OUTPUT",
     "MAX_STEPS",
     "MUTATING_METHODS",
@@ -58,8 +60,10 @@ MUTATING_METHODS: frozenset[str] = frozenset({
     "setdefault", "sort", "symmetric_difference_update", "update",
 })
 """Methods that change the object they are called on; a template may not call them."""
-_FORBIDDEN_FILTERS = frozenset({"random", "shuffle"})
-_FORBIDDEN_GLOBALS = frozenset({"lipsum"})
+FORBIDDEN_FILTERS = frozenset({"random", "shuffle"})
+"""Filters a template may not use: the same decision must give the same message."""
+FORBIDDEN_GLOBALS = frozenset({"lipsum"})
+"""Jinja globals a template may not use, for the same reason."""
 
 
 class TemplateLimitExceeded(SecurityError):
@@ -111,6 +115,10 @@ def _spend(count: int = 1) -> None:
 
 def _too_big(what: str) -> NoReturn:
     raise TemplateLimitExceeded(f"{what} would be larger than {MAX_OUTPUT} characters or elements")
+
+
+def _too_big_number() -> NoReturn:
+    raise TemplateLimitExceeded(f"a number would have more than {_MAX_INT_BITS} bits")
 
 
 def _weight(value: Any, limit: int = MAX_OUTPUT) -> int:
@@ -272,9 +280,9 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
     def __init__(self, autoescape: bool) -> None:
         super().__init__(undefined=jinja2.StrictUndefined, autoescape=autoescape, keep_trailing_newline=False,
                          loader=None)
-        for name in _FORBIDDEN_FILTERS:
+        for name in FORBIDDEN_FILTERS:
             self.filters.pop(name, None)
-        for name in _FORBIDDEN_GLOBALS:
+        for name in FORBIDDEN_GLOBALS:
             self.globals.pop(name, None)
         for name, function in list(self.filters.items()):
             self.filters[name] = _bounded_join(function) if name == "join" else _bounded_filter(name, function)
@@ -291,13 +299,13 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
                     _too_big("a repeated value")
             if isinstance(left, int) and isinstance(right, int) and \
                     abs(left).bit_length() + abs(right).bit_length() > _MAX_INT_BITS:
-                _too_big("a product")
+                _too_big_number()
         elif operator == "+" and isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
             if _weight(left) + _weight(right) > MAX_OUTPUT:
                 _too_big("a joined value")
         elif operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and \
                 right * abs(left).bit_length() > _MAX_INT_BITS:
-            _too_big("a power")
+            _too_big_number()
         elif operator == "%" and isinstance(left, str):
             _check_printf(left, right)
         return _check_weight(super().call_binop(context, operator, left, right), "a computed value")
@@ -373,11 +381,11 @@ def structure_problems(tree: nodes.Template) -> list[tuple[int, str, str]]:
         if isinstance(item.arg, nodes.Const) and isinstance(item.arg.value, str) and item.arg.value.startswith("_"):
             problems.append((item.lineno, f"[{item.arg.value!r}]", f"reads the private attribute '{item.arg.value}'"))
     for used in tree.find_all(nodes.Filter):
-        if used.name in _FORBIDDEN_FILTERS:
+        if used.name in FORBIDDEN_FILTERS:
             problems.append((used.lineno, f"|{used.name}", f"the '{used.name}' filter is not allowed: the same "
                              "decision must give the same message"))
     for name in tree.find_all(nodes.Name):
-        if name.ctx == "load" and name.name in _FORBIDDEN_GLOBALS:
+        if name.ctx == "load" and name.name in FORBIDDEN_GLOBALS:
             problems.append((name.lineno, name.name, f"'{name.name}' is not allowed: the same decision must give "
                              "the same message"))
     return sorted(problems)

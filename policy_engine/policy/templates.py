@@ -10,7 +10,8 @@ empty string). The sandbox itself (no changes to data, no other files, bounded o
 Templates see: ``account`` (the account record, its fields as in :class:`~policy_engine.data.records.Account`
 plus ``customer_name``), ``stage``, ``dpd``, ``segment``, ``offer`` (the fields of an offer), ``notice``,
 ``action``, ``channel``, ``policy``, ``as_of``, ``bank`` (the fields of the ``[bank]`` table) and
-``opt_out``; inside a ``{% for %}``, also ``loop``.
+``opt_out``; inside a ``{% for %}``, also ``loop``; and Jinja's own ``range``, ``namespace``, ``dict``,
+``cycler`` and ``joiner`` (``lipsum`` is not: the same decision gives the same message).
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from jinja2 import nodes
 from policy_engine._exceptions import Issue, Location
 from policy_engine.data.records import Account, Contact, Flags, PreferredHours
 from policy_engine.policy.models import Bank, Offer
-from policy_engine.policy.sandbox import environment, structure_problems
+from policy_engine.policy.sandbox import (
+    FORBIDDEN_FILTERS,
+    FORBIDDEN_GLOBALS,
+    MUTATING_METHODS,
+    environment,
+    structure_problems,
+)
 from policy_engine.policy.suggest import did_you_mean
 
 __all__ = [
@@ -86,11 +93,14 @@ def _loop_names(tree: nodes.Template) -> set[int]:
 def _unknown_names(tree: nodes.Template, allowed: Mapping[str, Collection[str] | None], file: str) -> list[Issue]:
     issues: list[Issue] = []
     assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    assigned |= {macro.name for macro in tree.find_all(nodes.Macro)}
+    assigned |= set(TEXT_ENVIRONMENT.globals)  # range, namespace, dict, cycler, joiner: bounded by the sandbox
     in_loops = _loop_names(tree)
     seen: set[tuple[str, int]] = set()
     for name_node in tree.find_all(nodes.Name):
         name = name_node.name
-        if name_node.ctx != "load" or name in allowed or name in assigned or id(name_node) in in_loops:
+        if name_node.ctx != "load" or name in allowed or name in assigned or id(name_node) in in_loops \
+                or name in FORBIDDEN_GLOBALS:  # reported as not allowed
             continue
         if (name, name_node.lineno) in seen:
             continue
@@ -111,8 +121,8 @@ def _unknown_fields(tree: nodes.Template, allowed: Mapping[str, Collection[str] 
             owner, fields = f"account.{target.attr}", _ACCOUNT_GROUPS.get(target.attr)
         else:
             continue
-        if fields is None or attr.attr in fields or attr.attr.startswith("_"):
-            continue
+        if fields is None or attr.attr in fields or attr.attr.startswith("_") or attr.attr in MUTATING_METHODS:
+            continue  # private attributes and methods that change data are reported as not allowed
         issues.append(_issue(file, attr.lineno, f"{owner}.{attr.attr}",
                              f"{owner!r} has no field {attr.attr!r}{did_you_mean(attr.attr, fields)}",
                              "unknown_variable", "known: " + ", ".join(sorted(fields))))
@@ -125,7 +135,7 @@ def _unknown_filters(tree: nodes.Template, file: str) -> list[Issue]:
                               (nodes.Test, TEXT_ENVIRONMENT.tests, "test")):
         public = [name for name in known if not name.startswith("_")]
         for used in tree.find_all(kind):
-            if used.name not in known:
+            if used.name not in known and used.name not in FORBIDDEN_FILTERS:
                 issues.append(_issue(file, used.lineno, used.name,
                                      f"unknown {word} {used.name!r}{did_you_mean(used.name, public)}",
                                      f"unknown_{word}"))
