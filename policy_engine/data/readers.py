@@ -331,6 +331,10 @@ def _rows(source: _Source) -> Iterator[_Row]:
         raise InputUnusableError(f"{source.name}: read failed ({exc.strerror or exc})") from exc
 
 
+def _ends_line(chunk: bytes | str) -> bool:
+    return chunk.endswith(b"\n") if isinstance(chunk, bytes) else chunk.endswith("\n")
+
+
 class _Lines:
     """Physical lines of a stream as text, remembering the lines the current record used.
 
@@ -362,10 +366,10 @@ class _Lines:
         if not raw:
             raise StopIteration
         problem = None
-        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n" if isinstance(raw, bytes) else "\n"):
+        if len(raw) > MAX_LINE_BYTES and not _ends_line(raw):
             while True:  # skip the rest of the line, a chunk at a time
-                rest = self._stream.readline(MAX_LINE_BYTES)
-                if not rest or rest.endswith(b"\n" if isinstance(rest, bytes) else "\n"):
+                rest: bytes | str = self._stream.readline(MAX_LINE_BYTES)
+                if not rest or _ends_line(rest):
                     break
             raw = raw[:200]
             problem = f"longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB, the limit for one line"

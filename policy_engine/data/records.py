@@ -307,7 +307,8 @@ def _plain(value: Any, where: str = "attributes") -> Any:
         if isinstance(value, Decimal) and not value.is_finite():
             raise PydanticCustomError(_SELF_DESCRIBING, "{where}: {value} is not a finite number",
                                       {"where": where, "value": str(value)})
-        if abs(Decimal(value) if isinstance(value, float) else value) > MAX_NUMBER:
+        magnitude = abs(value if isinstance(value, Decimal) else Decimal(value))
+        if magnitude > MAX_NUMBER:
             raise PydanticCustomError(_SELF_DESCRIBING, "{where}: the number is beyond 10^30 in absolute value",
                                       {"where": where})
         return _plain_number(value) if isinstance(value, Decimal) else value

@@ -510,7 +510,8 @@ def identity_rows() -> None:
                          ("line-separator", "A\u2028B")]:
         bad_row(f"account-id-with-{label}", family, f"an account_id with a {label.replace('-', ' ')}",
                 account_row(account_id=value), "account_id: ")
-    bad_row("account-id-empty", family, "an empty account_id", account_row(account_id=""), "account_id must not be empty")
+    bad_row("account-id-empty", family, "an empty account_id", account_row(account_id=""),
+            "account_id must not be empty")
     bad_row("account-id-blank", family, "a blank account_id", account_row(account_id="   "),
             "account_id must not be empty")
     bad_row("customer-id-201-characters", family, "a customer_id over 200 characters",
@@ -576,7 +577,8 @@ def contact_rows() -> None:
                 "is not an E.164 phone number")
     good_row("phone-padded-with-spaces", family, "surrounding spaces are trimmed",
              account_row(contact={"phone": " +12125550100 "}))
-    for label, value in [("escape", "1 Main St\u001b[2J"), ("nul", "1 Main\u0000St"), ("bidi-override", "1 Main \u202eSt"),
+    for label, value in [("escape", "1 Main St\u001b[2J"), ("nul", "1 Main\u0000St"),
+                         ("bidi-override", "1 Main \u202eSt"),
                          ("line-separator", "1 Main\u2028St"), ("lone-carriage-return", "1 Main\rSt"),
                          ("delete", "1 Main\u007fSt"), ("c1-control", "1 Main\u0085St")]:
         bad_row(f"address-with-{label}", family, f"a postal address with a {label.replace('-', ' ')}",
@@ -635,19 +637,20 @@ def csv_case(name: str, attack: str, lines: list[str], *, decided: int, rejected
 def csv_rows() -> None:
     header, rows = CSV_ROWS[0], CSV_ROWS[1:]
     unclosed = "BAD,CN,Asia/Shanghai,CNY,\"100,2026-10-01,600,+8613800000009,bad@example.com,x,true"
-    csv_case("csv-unclosed-quote", "an unclosed quote swallowed every row after it", [header, *rows[:2], unclosed,
-             *rows[2:]], decided=GOOD, rejected=[["accounts.csv", 4, "a quoted cell opened on this line is never closed"]])
+    never_closed = "a quoted cell opened on this line is never closed"
+    csv_case("csv-unclosed-quote", "an unclosed quote swallowed every row after it",
+             [header, *rows[:2], unclosed, *rows[2:]], decided=GOOD, rejected=[["accounts.csv", 4, never_closed]])
     quoted_later = rows[3].replace(",上海市示例路4号,", ",\"上海市示例路4号\",")
     csv_case("csv-unclosed-quote-closed-by-a-later-row", "an unclosed quote closed by a quote two rows later (the "
-             "swallowed record even had the right number of cells)", [header, *rows[:2], unclosed, rows[2], quoted_later,
-                                                                       rows[4]],
-             decided=GOOD, rejected=[["accounts.csv", 4, "a quoted cell opened on this line is never closed"]])
+             "swallowed record even had the right number of cells)",
+             [header, *rows[:2], unclosed, rows[2], quoted_later, rows[4]], decided=GOOD,
+             rejected=[["accounts.csv", 4, never_closed]])
     csv_case("csv-unclosed-quote-on-the-last-row", "an unclosed quote at the end", [header, *rows, unclosed],
-             decided=GOOD, rejected=[["accounts.csv", 7, "a quoted cell opened on this line is never closed"]])
+             decided=GOOD, rejected=[["accounts.csv", 7, never_closed]])
     csv_case("csv-quote-in-a-single-line-column", "a quoted line break in the balance column is an unclosed quote",
-             [header, *rows[:2], "BAD,CN,Asia/Shanghai,CNY,\"100", "200\",2026-10-01,600,+8613800000009,b@example.com,x,"
-              "true", *rows[2:]], decided=GOOD,
-             rejected=[["accounts.csv", 4, "a quoted cell opened on this line is never closed"],
+             [header, *rows[:2], "BAD,CN,Asia/Shanghai,CNY,\"100",
+              "200\",2026-10-01,600,+8613800000009,b@example.com,x,true", *rows[2:]], decided=GOOD,
+             rejected=[["accounts.csv", 4, never_closed],
                        ["accounts.csv", 5, "row has 7 cells but the header has 11"]])
     csv_case("csv-address-on-two-lines", "a quoted address with a line break is one row",
              [header, *rows[:2], "ML,CN,Asia/Shanghai,CNY,100,2026-10-01,600,+8613800000009,ml@example.com,"
@@ -831,12 +834,13 @@ def check_intent(case: dict[str, Any], outcome: dict[str, Any], traceback: bool)
     if intent.get("rejected") is not None:
         got = outcome.get("rejects") or []
         want = intent["rejected"]
-        if len(got) != len(want) or any(g[0] != w[0] or g[1] != w[1] or w[2] not in g[2] for g, w in zip(got, want)):
+        if len(got) != len(want) or any(g[0] != w[0] or g[1] != w[1] or w[2] not in g[2]
+                                         for g, w in zip(got, want, strict=True)):
             wrong.append(f"rejects {got}, intended {want}")
     if intent.get("failures") is not None:
         got = outcome.get("failures") or []
         want = intent["failures"]
-        if len(got) != len(want) or any(g[0] != w[0] or w[1] not in g[2] for g, w in zip(got, want)):
+        if len(got) != len(want) or any(g[0] != w[0] or w[1] not in g[2] for g, w in zip(got, want, strict=True)):
             wrong.append(f"failures {got}, intended {want}")
     return wrong
 
