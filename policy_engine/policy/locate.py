@@ -30,6 +30,7 @@ _SCALAR = re.compile(r"[^,\]}\n#]*")
 _BASIC = re.compile(r'(?:[^"\\]|\\[\s\S])*')
 _BASIC_ML = re.compile(r'(?:[^"\\]|\\[\s\S]|"(?!""))*')
 _ESCAPE = re.compile(r"\\([\s\S])")
+_SCALAR_RUN = re.compile(r"[^\[\]{}\"'#]*")  # plain values, separators and line breaks (a flat class: no backtracking stack)
 
 
 class PositionIndex:
@@ -214,6 +215,10 @@ class PositionIndex:
                 self._record(path + (index,), self._here())
                 self._scan_value(path + (index,))
             else:  # keep scanning, but record nothing more of this array (its keys locate at the array)
+                skipped = self._span(_SCALAR_RUN)  # a long run of plain values in one step
+                if skipped:
+                    self._advance(skipped)
+                    continue
                 self._scan_value(path)
             index += 1
 
