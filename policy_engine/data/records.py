@@ -8,7 +8,8 @@ A record that validates can be decided, delivered and written out without surpri
 checked here, once, for every backend:
 
 * ``account_id`` (and ``customer_id``) is 1 to :data:`MAX_ID_LENGTH` (200) characters, the width of the
-  ledger's columns; text fields hold no control characters (a postal address may hold line breaks);
+  ledger's columns, without invisible (format) characters; text fields hold no control characters (a
+  postal address may hold line breaks);
 * ``contact.email`` is exactly one address (``name@example.com``: no second address, display name,
   group or comment), ``contact.phone`` is an E.164 number (``+`` and 2 to 15 digits);
 * dates and timestamps lie in the years 1900 to 2999 (:data:`EARLIEST_DATE`, :data:`LATEST_DATE`), so
@@ -125,6 +126,14 @@ def _plain_text(value: str | None) -> str | None:
     return value
 
 
+def _no_invisible(value: str) -> str:
+    """An identifier shows every character it has: no zero-width or other format characters, which would
+    make two ids that look the same differ (and slip past the duplicate check)."""
+    if any(unicodedata.category(char) == "Cf" for char in value if not char.isascii()):
+        raise PydanticCustomError("pe_text", "holds an invisible (format) character such as a zero-width space")
+    return value
+
+
 def _postal_address(value: str | None) -> str | None:
     """A postal address: line breaks allowed (CR LF read as LF), no other control character."""
     if not value:
@@ -185,7 +194,8 @@ Text = Annotated[str | None, AfterValidator(_plain_text)]
 Email = Annotated[str | None, AfterValidator(_email)]
 Phone = Annotated[str | None, AfterValidator(_phone)]
 PostalAddress = Annotated[str | None, AfterValidator(_postal_address)]
-RecordId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_plain_text)]
+RecordId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_plain_text),
+                     AfterValidator(_no_invisible)]
 RecordDate = Annotated[date | None, AfterValidator(_in_years)]
 Amount = Annotated[Decimal | None, AfterValidator(_amount)]
 Count = Annotated[int | None, AfterValidator(_count)]

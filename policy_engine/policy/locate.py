@@ -30,7 +30,8 @@ _SCALAR = re.compile(r"[^,\]}\n#]*")
 _BASIC = re.compile(r'(?:[^"\\]|\\[\s\S])*')
 _BASIC_ML = re.compile(r'(?:[^"\\]|\\[\s\S]|"(?!""))*')
 _ESCAPE = re.compile(r"\\([\s\S])")
-_SCALAR_RUN = re.compile(r"[^\[\]{}\"'#]*")  # plain values, separators and line breaks (a flat class: no backtracking stack)
+# plain values, separators and line breaks: one flat class, so a long run needs no backtracking stack
+_SCALAR_RUN = re.compile(r"[^\[\]{}\"'#]*")
 
 
 class PositionIndex:

@@ -510,6 +510,8 @@ def identity_rows() -> None:
                          ("line-separator", "A\u2028B")]:
         bad_row(f"account-id-with-{label}", family, f"an account_id with a {label.replace('-', ' ')}",
                 account_row(account_id=value), "account_id: ")
+    bad_row("account-id-with-zero-width-space", family, "'G1' and 'G1' plus a zero-width space: two accounts that "
+            "look like one", account_row(account_id="G1\u200b"), "holds an invisible (format) character")
     bad_row("account-id-empty", family, "an empty account_id", account_row(account_id=""),
             "account_id must not be empty")
     bad_row("account-id-blank", family, "a blank account_id", account_row(account_id="   "),
@@ -851,8 +853,8 @@ def main(record: bool) -> int:
         old.unlink()
     broken = 0
     built = list(cases())
-    for number, case in enumerate(built, start=1):
-        path = CASES / f"{number:03d}-{case['name']}.json"
+    for case in built:
+        path = CASES / f"{case['name']}.json"
         if record:
             with tempfile.TemporaryDirectory() as folder:
                 observed = run_in_process(case, Path(folder))

@@ -129,5 +129,5 @@ def run_console(case: dict[str, Any], root: Path) -> Outcome:
 
 
 def load_cases() -> list[dict[str, Any]]:
-    """Every case of the corpus, in file order."""
+    """Every case of the corpus, by name."""
     return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(CASES.glob("*.json"))]
