@@ -126,6 +126,11 @@ def _plain_text(value: str | None) -> str | None:
     return value
 
 
+def _blank_is_none(value: Any) -> Any:
+    """An optional id written as an empty or blank text is not given."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 def _no_invisible(value: str) -> str:
     """An identifier shows every character it has: no zero-width or other format characters, which would
     make two ids that look the same differ (and slip past the duplicate check)."""
@@ -333,7 +338,7 @@ class Account(_Frozen):
     """One delinquent (or current) credit-card account, as the contract describes it."""
 
     account_id: RecordId
-    customer_id: RecordId | None = None
+    customer_id: Annotated[RecordId | None, BeforeValidator(_blank_is_none)] = None
     name: Text = None  # the customer's name, for letters and greetings (extra to the contract)
     region: Text = None
     timezone: str | None = None

@@ -82,6 +82,8 @@ class ReadOnlyDict(dict[str, Any]):
 
 def read_only(value: Any) -> Any:
     """A read-only deep copy of JSON-like data: dicts become :class:`ReadOnlyDict`, lists tuples."""
+    if isinstance(value, ReadOnlyDict):  # made by this function: read-only all the way down already
+        return value
     if isinstance(value, Mapping):
         return ReadOnlyDict({key: read_only(item) for key, item in value.items()})
     if isinstance(value, list | tuple):
