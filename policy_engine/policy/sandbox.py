@@ -9,10 +9,11 @@ The rule this module keeps: rendering a template can neither change data nor run
   checker and again before compiling) refuses ``{% include %}``, ``{% import %}``, ``{% from %}``,
   ``{% extends %}``, recursive loops, calls of methods that change data, private attributes and the
   non-deterministic ``random`` filter and ``lipsum``: a template is one self-contained text.
-* **Bounded work.** One rendered part is at most :data:`MAX_OUTPUT` characters; one render takes at most
-  :data:`MAX_STEPS` steps (a loop iteration, a call, an item a filter goes through, an element of a value
-  built). Whatever could build a huge value in one step checks the size first: ``*``, ``+``, ``**``,
-  ``%`` formatting, ``str.format`` widths, the padding methods, ``join``, ``replace``, ``center``,
+* **Bounded work.** One rendered part is at most :data:`MAX_OUTPUT` characters, and produces at most
+  :data:`MAX_PRODUCED` characters in all (what ``{% set %}`` blocks and macros capture counts too); one
+  render takes at most :data:`MAX_STEPS` steps (a loop iteration, a call, an item a filter goes through,
+  an element of a value built). Whatever could build a huge value in one step checks the size first:
+  ``*``, ``+``, ``**``, ``%`` formatting, ``str.format`` widths, the padding methods, ``join``, ``replace``, ``center``,
   ``indent``, ``wordwrap``, ``batch``, ``slice``, ``format`` and ``tojson``; a ``{% set %}`` value and
   every list or dict a template builds is measured too. Past a bound, rendering stops with
   :class:`TemplateLimitExceeded`, which says which bound.
@@ -31,11 +32,13 @@ from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
 
 __all__ = [
     "FORBIDDEN_FILTERS",
     "FORBIDDEN_GLOBALS",
     "MAX_OUTPUT",
+    "MAX_PRODUCED",
     "MAX_STEPS",
     "MUTATING_METHODS",
     "ReadOnlyDict",
@@ -51,6 +54,9 @@ MAX_OUTPUT = 100_000
 value (characters, or elements of a list or table) a template may build."""
 MAX_STEPS = 100_000
 """The most steps one render may take: loop iterations, calls, and items filters go through."""
+MAX_PRODUCED = 10 * MAX_OUTPUT
+"""The most text one render may produce in all, including what ``{% set %}`` blocks, macros and
+``{% filter %}`` blocks capture before it reaches the output."""
 _MAX_INT_BITS = 4096
 _MAX_JSON_INDENT = 16
 
@@ -94,16 +100,23 @@ def read_only(value: Any) -> Any:
 
 
 class _Budget:
-    """The steps left to one render."""
+    """The steps one render has taken, and the text it has produced (captured text included)."""
 
     def __init__(self) -> None:
         self.steps = 0
+        self.produced = 0
 
     def spend(self, count: int = 1) -> None:
         self.steps += count
         if self.steps > MAX_STEPS:
             raise TemplateLimitExceeded(f"the template takes more than {MAX_STEPS} steps (loop iterations, calls "
                                         "and items filters go through)")
+
+    def produce(self, count: int) -> None:
+        self.produced += count
+        if self.produced > MAX_PRODUCED:
+            raise TemplateLimitExceeded(f"the template produces more than {MAX_PRODUCED} characters of text "
+                                        "(counting what {% set %} blocks and macros capture)")
 
 
 _BUDGET: ContextVar[_Budget | None] = ContextVar("template_budget", default=None)
@@ -269,6 +282,24 @@ def _counted_loop(context: Any, iterable: Any) -> Iterator[Any]:
         yield item
 
 
+@jinja2.pass_context  # never folded into a constant when the template is compiled: counted at every render
+def _emitted(context: Any, value: Any) -> Any:
+    """A value written into the text (where it ends up: the output or a capture), counted as produced."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.produce(len(value) if isinstance(value, str) else len(str(value)))
+    return value
+
+
+@jinja2.pass_context
+def _emitted_text(context: Any, text: str) -> Markup:
+    """A template's own text between tags, counted as produced (and kept safe from escaping, as it was)."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.produce(len(text))
+    return Markup(text)
+
+
 def _measured(value: Any) -> Any:
     """A value a template builds or assigns, measured against :data:`MAX_OUTPUT`."""
     return _check_weight(value, "a value the template builds")
@@ -290,6 +321,8 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
             self.filters[name] = _bounded_join(function) if name == "join" else _bounded_filter(name, function)
         self.filters["_pe_counted_loop"] = _counted_loop
         self.filters["_pe_measured"] = _measured
+        self.filters["_pe_emitted"] = _emitted
+        self.filters["_pe_emitted_text"] = _emitted_text
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         """``*``, ``+``, ``**`` and ``%`` with their size checked before the result is built."""
@@ -399,6 +432,13 @@ def _instrument(tree: nodes.Template) -> nodes.Template:
         loop.iter = nodes.Filter(loop.iter, "_pe_counted_loop", [], [], None, None, lineno=loop.lineno)
     for assign in tree.find_all(nodes.Assign):
         assign.node = nodes.Filter(assign.node, "_pe_measured", [], [], None, None, lineno=assign.lineno)
+    for output in tree.find_all(nodes.Output):
+        output.nodes = [
+            nodes.Filter(nodes.Const(part.data), "_pe_emitted_text", [], [], None, None, lineno=part.lineno)
+            if isinstance(part, nodes.TemplateData)
+            else nodes.Filter(part, "_pe_emitted", [], [], None, None, lineno=part.lineno)
+            for part in output.nodes
+        ]
     return tree
 
 

@@ -111,6 +111,12 @@ def test_constructs_the_checker_refuses_are_refused_at_render_too(text: str, say
     ("{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}", "steps"),
     ("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}", "steps"),
     ("{% for i in range(99999) %}xx{% endfor %}", "renders more than"),
+    ("{% set s %}{% for i in range(3000) %}{{ 'x' * 99999 }}{% endfor %}{% endset %}{{ s|length }}",
+     "produces more than 1000000 characters"),
+    ("{% macro m() %}{% for i in range(3000) %}{{ 'y' * 99999 }}{% endfor %}{% endmacro %}{{ m()|length }}",
+     "produces more than 1000000 characters"),
+    ("{% filter upper %}{% for i in range(30000) %}" + "a" * 50 + "{% endfor %}{% endfilter %}",
+     "produces more than 1000000 characters"),
     ("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
      "a value the template builds"),
     ("{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = [ns.s, ns.s] %}{% endfor %}{{ ns.s }}",
@@ -119,6 +125,12 @@ def test_constructs_the_checker_refuses_are_refused_at_render_too(text: str, say
 def test_runaway_templates_stop_at_a_named_bound(text: str, says: str) -> None:
     with pytest.raises(TemplateLimitExceeded, match=says):
         render_bounded(text, variables())
+
+
+def test_the_output_counting_keeps_html_escaping_as_it_was() -> None:
+    text = "<p>{{ x }}</p> & {% set s %}<i>{{ x }}</i>{% endset %}{{ s }}"
+    assert render_bounded(text, {"x": "<b>"}) == "<p><b></p> & <i><b></i>"
+    assert render_bounded(text, {"x": "<b>"}, html=True) == "<p>&lt;b&gt;</p> & <i>&lt;b&gt;</i>"
 
 
 def test_exactly_the_output_limit_renders() -> None:
