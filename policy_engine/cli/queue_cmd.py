@@ -9,8 +9,9 @@ import typer
 
 from policy_engine._exceptions import ExitCode, UsageError
 from policy_engine.cli.app import app
+from policy_engine.cli.common import open_ledger_or_exit
 from policy_engine.cli.options import TextFormat, TextFormatOption
-from policy_engine.ledger import COMPLETION_OUTCOMES, AgentQueue, open_ledger
+from policy_engine.ledger import COMPLETION_OUTCOMES, AgentQueue
 
 queue_app = typer.Typer(help="Agent tasks: list, claim and complete them.", no_args_is_help=True)
 app.add_typer(queue_app, name="queue")
@@ -37,7 +38,7 @@ def list_tasks(
     """Show agent tasks (open ones unless --state says otherwise)."""
     if state not in ("open", "claimed", "done", "all"):
         raise UsageError(f"--state must be open, claimed, done or all, not '{state}'")
-    with open_ledger(ledger) as opened:
+    with open_ledger_or_exit(ledger) as opened:
         tasks = AgentQueue(opened).list(None if state == "all" else state)
     if output_format == TextFormat.JSON:
         typer.echo(json.dumps(tasks, indent=2, ensure_ascii=False, default=str))
@@ -61,7 +62,7 @@ def claim_task(
     with every contact the ledger recorded since: a task is never handed out outside its window, nor
     when another call or a conversation since the run means the customer may not be called now.
     """
-    with open_ledger(ledger) as opened:
+    with open_ledger_or_exit(ledger) as opened:
         claimed = AgentQueue(opened).claim_or_refusal(agent, task)
     if not isinstance(claimed, dict):
         if isinstance(claimed, str):
@@ -85,7 +86,7 @@ def complete_task(
     """Close a claimed task; its outcome goes into the history as a contact event."""
     if outcome not in COMPLETION_OUTCOMES:
         raise UsageError(f"--outcome must be one of {', '.join(COMPLETION_OUTCOMES)}")
-    with open_ledger(ledger) as opened:
+    with open_ledger_or_exit(ledger) as opened:
         done = AgentQueue(opened).complete(task, agent=agent, outcome=outcome, note=note)
     typer.echo(_line(done))
     raise typer.Exit(ExitCode.OK)

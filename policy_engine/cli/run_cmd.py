@@ -23,7 +23,14 @@ from rich.table import Table
 
 from policy_engine._exceptions import ExitCode, UsageError
 from policy_engine.cli.app import app
-from policy_engine.cli.common import load_history, load_policy_or_exit, parse_as_of, stderr_is_terminal
+from policy_engine.cli.common import (
+    check_config,
+    load_history,
+    load_policy_or_exit,
+    open_ledger_or_exit,
+    parse_as_of,
+    stderr_is_terminal,
+)
 from policy_engine.cli.options import (
     AccountsOption,
     AsOfOption,
@@ -45,7 +52,6 @@ from policy_engine.deliver.run import (
     unconfigured_channels,
 )
 from policy_engine.deliver.settings import setting_env_var
-from policy_engine.ledger import open_ledger
 
 COLUMNS = (
     ("sent", "sent"), ("failed", "failed"), ("held", "held"), ("paused", "paused"), ("expired", "expired"),
@@ -159,12 +165,11 @@ def run(
     if rehearsal and as_of is None:
         raise UsageError("--rehearsal needs --as-of: the instant the rehearsal pretends to run at")
     engine = Engine(loaded)
-    if config is None and Path("policy-engine.toml").is_file():
-        config = Path("policy-engine.toml")
+    config = check_config(config)
     registry = get_registry()
     _exit_on_configuration_problems(unconfigured_channels(loaded.policy, registry, config),
                                     settings_problems(loaded.policy, registry, config))
-    ledger = open_ledger(ledger_url)
+    ledger = open_ledger_or_exit(ledger_url)
     console = Console(stderr=True)
     bars: Any = _ProgressBars(console) if stderr_is_terminal() else None
     try:

@@ -27,9 +27,10 @@ from policy_engine.cli.options import (
 )
 from policy_engine.cli.progress import count_rows, progress_enabled, with_progress
 from policy_engine.data.readers import Rejects, read_accounts
-from policy_engine.data.records import HistoryEvent
+from policy_engine.data.records import EARLIEST_DATE, LATEST_DATE, HistoryEvent
 from policy_engine.decide.engine import Engine
 from policy_engine.lifecycle.simulate import DEFAULT_AT, SimEvent, simulate, write_contacts
+from policy_engine.policy.models import MAX_DAYS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,9 +44,12 @@ ROUTINE = frozenset({"cadence", "already_sent"})  # suppressions a timeline leav
 def parse_start(value: str) -> date:
     """``--start``: a calendar date YYYY-MM-DD; exit 2 otherwise."""
     try:
-        return date.fromisoformat(value)
+        start = date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"--start '{value}' is not a date (YYYY-MM-DD)") from None
+    if not EARLIEST_DATE <= start <= LATEST_DATE:
+        raise UsageError(f"--start '{value}' is outside the years {EARLIEST_DATE.year} to {LATEST_DATE.year}")
+    return start
 
 
 def parse_at(value: str) -> time:
@@ -141,7 +145,7 @@ def simulate_command(
     policy: PolicyOption,
     accounts: AccountsOption,
     start: Annotated[str, typer.Option("--start", metavar="DATE", help="First simulated local date (YYYY-MM-DD).")],
-    days: Annotated[int, typer.Option("--days", metavar="N", min=1, help="How many days to simulate.")],
+    days: Annotated[int, typer.Option("--days", metavar="N", min=1, max=MAX_DAYS, help="How many days to simulate.")],
     history: HistoryOption = None,
     daily_at: Annotated[str, typer.Option("--at", metavar="HH:MM",
                                           help="Local time of the daily evaluation.")] = "09:00",
@@ -156,6 +160,9 @@ def simulate_command(
 ) -> None:
     """Simulate the policy day by day; write every contact as a history event (feed it back as --history)."""
     first_day = parse_start(start)
+    if (LATEST_DATE - first_day).days + 1 < days:
+        raise UsageError(f"--start {start} with --days {days} runs past {LATEST_DATE}, the last date a history "
+                         "event may carry")
     clock = parse_at(daily_at) if daily_at else DEFAULT_AT
     loaded = load_policy_or_exit(policy)
     engine = Engine(loaded, backend)

@@ -15,6 +15,10 @@ path checks happen when the reader is called, the "no valid account" check when 
 Fields the record format does not know are dropped; each file produces one warning listing them, put in
 ``rejects.warnings`` when a collector is given, else issued as an :class:`UnknownFieldsWarning`.
 
+A row that cannot be used for any reason (bad JSON, objects nested more than :data:`MAX_ROW_NESTING`
+levels, NaN or an integer of thousands of digits, an unclosed CSV quote, any failure of the validator)
+is rejected with its line; the rows after it are read as usual.
+
 Values follow the same rules in every format: null / an empty CSV cell means absent, booleans accept
 true/false/yes/no/1/0 in any case, JSON numbers are read exactly (as Decimal) for money fields.
 """
@@ -47,6 +51,8 @@ from policy_engine.data.records import (
 
 __all__ = [
     "ALLOWED_SUFFIXES",
+    "MAX_LINE_BYTES",
+    "MAX_ROW_NESTING",
     "STDIN",
     "Rejects",
     "UnknownFieldsWarning",
@@ -65,6 +71,10 @@ _KINDS: Final[dict[str, Literal["jsonl", "csv", "parquet"]]] = {
 }
 ALLOWED_SUFFIXES: Final = tuple(sorted(_KINDS))
 _PARQUET_BATCH: Final = 4096
+MAX_LINE_BYTES: Final = 1024 * 1024
+"""The longest line read: 1 MiB. A longer line is rejected (its first 200 characters kept) and skipped."""
+MAX_ROW_NESTING: Final = 32
+"""How deep objects and arrays may nest in one row (``attributes`` are free-form); deeper rows are rejected."""
 _PYARROW_MISSING: Final = "reading Parquet needs pyarrow: pip install 'policy-engine[parquet]'"
 
 M = TypeVar("M", bound=BaseModel)
@@ -105,7 +115,8 @@ class Rejects:
             self.errors.append(error)
         if self.sink is not None:
             record = {"file": error.file, "line": error.line, "reason": error.reason, "raw": error.raw}
-            self._sink_stream().write(json.dumps(record, ensure_ascii=False) + "\n")
+            text = json.dumps(record, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+            self._sink_stream().write(text + "\n")  # one record per line, even for tools splitting at U+2028
 
     def warn(self, message: str) -> None:
         """Record a file-level warning."""
@@ -201,10 +212,14 @@ def _open_source(path: str | Path) -> _Source:
             f"{name}: unknown file type {file.suffix or '(no suffix)'!r}; use one of {allowed} (- for stdin)"
         )
     try:
-        with file.open("rb"):
-            pass
+        with file.open("rb") as stream:
+            start = stream.read(4)
     except OSError as exc:
         raise InputUnusableError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                          (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16")):
+        if kind != "parquet" and start.startswith(bom):
+            raise InputUnusableError(f"{name}: this is {encoding} text, not UTF-8 (save the file as UTF-8)")
     if kind == "parquet":
         pq, arrow_error = _pyarrow()
         try:
@@ -240,12 +255,14 @@ def _records(
             reason = row.error
             record: M | None = None
             if reason is None and row.data is not None:
-                data = _shape(row.data, groups)
-                unknown.update(dict.fromkeys(unknown_fields(model, data)))
                 try:
+                    data = _shape(row.data, groups)
+                    unknown.update(dict.fromkeys(unknown_fields(model, data)))
                     record = model.model_validate(data)
                 except ValidationError as exc:
                     reason = describe_validation_error(exc)
+                except Exception as exc:  # noqa: BLE001  (one row never stops the batch: any failure rejects it)
+                    reason = f"this row cannot be read ({exc.__class__.__name__}: {_short(str(exc))})"
             if record is not None and key is not None:
                 record_id = key(record)
                 first = seen.setdefault(record_id, row.line)
@@ -265,6 +282,9 @@ def _records(
             _warn(rejects, f"{source.name}: unknown fields ignored: {', '.join(unknown)}")
     if key is not None and valid == 0:
         detail = f" ({rejected} rejected)" if rejected else ""
+        first = next((error for error in rejects.errors if error.file == source.name), None) if rejects else None
+        if first is not None:  # say why, or a user with one bad row learns nothing
+            detail = f" ({rejected} rejected; line {first.line}: {first.reason})"
         raise InputUnusableError(f"{source.name}: no valid account row{detail}")
 
 
@@ -314,43 +334,76 @@ def _rows(source: _Source) -> Iterator[_Row]:
         raise InputUnusableError(f"{source.name}: read failed ({exc.strerror or exc})") from exc
 
 
+def _ends_line(chunk: bytes | str) -> bool:
+    return chunk.endswith(b"\n") if isinstance(chunk, bytes) else chunk.endswith("\n")
+
+
 class _Lines:
-    """Physical lines of a stream as text, remembering the lines the current record used."""
+    """Physical lines of a stream as text, remembering the lines the current record used.
+
+    A line is read up to :data:`MAX_LINE_BYTES`; a longer one is skipped to its end and marked, so one
+    huge line neither fills the memory nor hides the rows after it. Lines can be given back
+    (:meth:`rewind`): a CSV record that swallowed the rows after an unclosed quote returns them, and they
+    are read again as rows of their own, with their own line numbers.
+    """
 
     def __init__(self, stream: IO[bytes] | IO[str] | TextIO) -> None:
         self._stream = stream
         self.count = 0
         self._taken: list[str] = []
-        self._bad_line: int | None = None
+        self._problems: list[str | None] = []
+        self._again: list[tuple[str, str | None]] = []  # given back, in reverse order
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        raw: bytes | str = self._stream.readline()
-        if not raw:
-            raise StopIteration
+        text, problem = self._again.pop() if self._again else self._read()
         self.count += 1
-        if isinstance(raw, bytes):
-            if self.count == 1:
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("utf-8", "replace")
-                if self._bad_line is None:
-                    self._bad_line = self.count
-        else:
-            text = raw.removeprefix("\ufeff") if self.count == 1 else raw
         self._taken.append(text)
+        self._problems.append(problem)
         return text
 
+    def _read(self) -> tuple[str, str | None]:
+        raw: bytes | str = self._stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            raise StopIteration
+        problem = None
+        if len(raw) > MAX_LINE_BYTES and not _ends_line(raw):
+            while True:  # skip the rest of the line, a chunk at a time
+                rest: bytes | str = self._stream.readline(MAX_LINE_BYTES)
+                if not rest or _ends_line(rest):
+                    break
+            raw = raw[:200]
+            problem = f"longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB, the limit for one line"
+        if isinstance(raw, bytes):
+            if self.count == 0:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            try:
+                return raw.decode("utf-8"), problem
+            except UnicodeDecodeError:
+                return raw.decode("utf-8", "replace"), problem or "not valid UTF-8 text"
+        return (raw.removeprefix("\ufeff") if self.count == 0 else raw), problem
+
+    def taken(self) -> list[str]:
+        """The physical lines the current record used so far."""
+        return list(self._taken)
+
     def take(self) -> tuple[str, str | None]:
-        """The text the current record used, and an encoding problem in it (if any); then reset."""
+        """The text the current record used, and a problem of one of its lines (if any); then reset."""
         raw = "".join(self._taken).rstrip("\r\n")
-        problem = f"line {self._bad_line} is not valid UTF-8 text" if self._bad_line is not None else None
-        self._taken, self._bad_line = [], None
+        first_line = self.count - len(self._taken) + 1
+        problem = next((f"line {first_line + i} is {p}" for i, p in enumerate(self._problems) if p), None)
+        self._taken, self._problems = [], []
         return raw, problem
+
+    def rewind(self, keep: int) -> None:
+        """Keep the first ``keep`` lines of the current record as taken; give the others back, to be read
+        again (with the same line numbers)."""
+        given_back = list(zip(self._taken[keep:], self._problems[keep:], strict=True))
+        self._again.extend(reversed(given_back))
+        self.count -= len(given_back)
+        self._taken, self._problems = self._taken[:keep], self._problems[:keep]
 
 
 _JSON_TYPES: Final[dict[type, str]] = {
@@ -378,19 +431,56 @@ def _jsonl_rows(lines: _Lines, name: str) -> Iterator[_Row]:
             yield _Row(line, raw, None, problem)
             continue
         try:
-            data = json.loads(raw, parse_float=Decimal)
+            data = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
             yield _Row(line, raw, None, f"not valid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        except RecursionError:
+            yield _Row(line, raw, None, f"values nest more than {MAX_ROW_NESTING} levels deep")
+            continue
+        except ValueError as exc:  # NaN / Infinity, or an integer of thousands of digits
+            reason = "an integer of more than 4300 digits" if "integer string conversion" in str(exc) else str(exc)
+            yield _Row(line, raw, None, f"not valid JSON: {_short(reason)}")
             continue
         if not isinstance(data, dict):
             kind = "null" if data is None else _JSON_TYPES.get(type(data), type(data).__name__)
             yield _Row(line, raw, None, f"expected a JSON object, got {kind}")
             continue
+        if _too_deep(data):
+            yield _Row(line, raw, None, f"values nest more than {MAX_ROW_NESTING} levels deep")
+            continue
         yield _Row(line, raw, data)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _too_deep(data: Any) -> bool:
+    """True when objects and arrays nest more than :data:`MAX_ROW_NESTING` levels (iterative: any depth is
+    safe to ask about)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_ROW_NESTING:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
-    """CSV with a header row; an empty cell means absent."""
+    """CSV with a header row; an empty cell means absent.
+
+    A quoted cell may hold line breaks. A quote that is never closed would swallow the rows after it:
+    a record spanning several lines whose cell count is wrong, or whose later lines are rows of the
+    header's width themselves, is reported at the line of the quote, and the lines after it are read
+    again as rows of their own.
+    """
     reader = csv.reader(lines)
     try:
         header = [cell.strip() for cell in next(reader)]
@@ -398,6 +488,8 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
         return
     except csv.Error as exc:
         raise InputUnusableError(f"{name}:1: the CSV header cannot be read ({exc})") from exc
+    if len(lines.taken()) > 1:
+        raise InputUnusableError(f"{name}:1: the CSV header has a quote that is never closed")
     lines.take()
     columns = [cell or f"<column {i}>" for i, cell in enumerate(header, start=1)]
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
@@ -406,14 +498,25 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
     while True:
         start = lines.count + 1
         try:
-            cells = next(reader)
+            cells: list[str] | None = next(reader)
+            error = None
         except StopIteration:
             return
         except csv.Error as exc:
+            cells, error = None, f"not valid CSV: {exc}"
+        taken = lines.taken()
+        at_end = len(taken) == 1 and cells is not None and any("\n" in cell for cell in cells)  # open at EOF
+        if at_end or len(taken) > 1 and (cells is None or _swallowed(cells, taken, columns)):
+            lines.rewind(1)
+            reader = csv.reader(lines)  # a fresh parser: the given-back lines start records of their own
             raw, _ = lines.take()
-            yield _Row(start, raw, None, f"not valid CSV: {exc}")
+            yield _Row(start, raw, None, "a quoted cell opened on this line is never closed (a '\"' is missing); "
+                       "the lines after it are read as rows of their own")
             continue
         raw, problem = lines.take()
+        if cells is None:
+            yield _Row(start, raw, None, error)
+            continue
         if not any(cell.strip() for cell in cells):
             continue
         if problem:
@@ -426,7 +529,32 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
             yield _Row(start, raw, data)
 
 
+def _swallowed(cells: list[str], taken: list[str], columns: list[str]) -> bool:
+    """True when a record spanning several lines is an unclosed quote, not a cell with line breaks: its
+    cell count is wrong, a line break sits in a column that holds one line (only ``contact.address`` and
+    ``attributes.*`` may hold several), or a later line is a row of the header's width by itself."""
+    if len(cells) != len(columns):
+        return True
+    if any("\n" in cell and not _multiline(column) for column, cell in zip(columns, cells, strict=True)):
+        return True
+    if len(columns) < 3:
+        return False
+    for text in taken[1:]:
+        try:
+            alone = next(csv.reader([text]), [])
+        except csv.Error:
+            continue
+        if len(alone) == len(columns):
+            return True
+    return False
+
+
+def _multiline(column: str) -> bool:
+    return column == "contact.address" or column.startswith("attributes.")
+
+
 _INTEGER = re.compile(r"[+-]?\d+")
+_MAX_DIGITS: Final = 40  # longer digit strings stay text (the record rejects numbers beyond 10^30 anyway)
 _DECIMAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+)")
 
 
@@ -437,9 +565,9 @@ def _csv_attribute(cell: str) -> Any:
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    if _INTEGER.fullmatch(text):
+    if _INTEGER.fullmatch(text) and len(text) <= _MAX_DIGITS:
         return int(text)
-    if _DECIMAL.fullmatch(text):
+    if _DECIMAL.fullmatch(text) and len(text) <= _MAX_DIGITS:
         return float(text)
     return cell
 

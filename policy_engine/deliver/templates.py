@@ -1,8 +1,10 @@
 """Message templates at send time: the template store, rendering, and the opt-out line.
 
-The template language itself (the sandboxed environments, the variables a template may use and the
-checker) is :mod:`policy_engine.policy.templates`; rendering here uses the same environments, so an
-unknown variable is an error, never an empty string.
+The template language itself (the variables a template may use and the checker) is
+:mod:`policy_engine.policy.templates`, its sandbox :mod:`policy_engine.policy.sandbox`; rendering here
+goes through the same bounded, immutable sandbox over read-only copies of the variables, so an unknown
+variable is an error (never an empty string), a template cannot change the account or the context the
+next message reads, and a runaway template stops with a TemplateError naming the bound it hit.
 
 A template store is a folder of files named ``ID[.LANG].PART``: ``PART`` is ``txt`` (the text, required),
 ``html`` (an HTML alternative, for email) or ``subject``. ``arrears_notice.zh-CN.txt`` is chosen for an
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +25,12 @@ from policy_engine._exceptions import Issue, Location, TemplateError
 from policy_engine.data.records import Account
 from policy_engine.hookspecs import Message
 from policy_engine.policy.channels import ChannelCatalogue
-from policy_engine.policy.templates import (
-    ACCOUNT_FIELDS,
-    HTML_ENVIRONMENT,
-    TEMPLATE_VARIABLES,
-    TEXT_ENVIRONMENT,
-    validate_template,
-)
+from policy_engine.policy.sandbox import read_only, render_bounded
+from policy_engine.policy.templates import ACCOUNT_FIELDS, TEMPLATE_VARIABLES, validate_template
 
 __all__ = [
     "ACCOUNT_FIELDS",
+    "read_only",
     "TEMPLATE_VARIABLES",
     "TemplateError",
     "TemplateSource",
@@ -153,25 +150,32 @@ def template_account(account: Account) -> dict[str, Any]:
     return data
 
 
-@lru_cache(maxsize=1024)
-def _compiled(html: bool, text: str) -> jinja2.Template:
-    """A template text compiled once (compiling costs ~100x rendering; dispatch renders each one thousands
-    of times). Keyed by the text itself, so a changed text is compiled again."""
-    return (HTML_ENVIRONMENT if html else TEXT_ENVIRONMENT).from_string(text)
-
-
 def render(source: TemplateSource, variables: Mapping[str, Any]) -> Message:
-    """Render every part of a template; TemplateError names the template and the problem."""
+    """Render every part of a template in the bounded sandbox, over read-only copies of ``variables``;
+    TemplateError names the template, the part and the problem, in one line."""
+    frozen = read_only(variables)
+    part = "txt"
     try:
-        text = _compiled(False, source.text).render(variables)
-        html = _compiled(True, source.html).render(variables) if source.html is not None else None
-        subject = _compiled(False, source.subject).render(variables) if source.subject else None
+        text = render_bounded(source.text, frozen)
+        part = "html"
+        html = render_bounded(source.html, frozen, html=True) if source.html is not None else None
+        part = "subject"
+        subject = render_bounded(source.subject, frozen) if source.subject else None
     except jinja2.TemplateError as exc:
-        raise TemplateError(f"template {source.id!r}: {exc.__class__.__name__}: {exc}") from exc
+        raise TemplateError(f"template {source.id!r} ({part}): {_one_line(exc)}") from exc
     return Message(
         text=text, html=html, subject=subject.strip() if subject else None, template=source.id,
         language=source.language,
     )
+
+
+def _one_line(error: jinja2.TemplateError) -> str:
+    """The error's class and message without Jinja's extra lines; a syntax error names its line."""
+    message = getattr(error, "message", None) or str(error)
+    first = " ".join(str(message).split())
+    line = getattr(error, "lineno", None)
+    where = f" (line {line})" if isinstance(error, jinja2.TemplateSyntaxError) and line else ""
+    return f"{error.__class__.__name__}: {first}{where}"
 
 
 def with_opt_out(message: Message, line: str) -> Message:

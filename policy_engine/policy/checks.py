@@ -6,6 +6,7 @@ Each check returns located :class:`Issue` objects. Errors make the policy unusab
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ from policy_engine.policy.jurisdictions import baseline_for, regions_named
 from policy_engine.policy.models import Action, Stage
 from policy_engine.policy.origins import OriginKey
 from policy_engine.policy.suggest import allowed_list, did_you_mean
-from policy_engine.policy.templates import TEMPLATE_VARIABLES, validate_template
+from policy_engine.policy.templates import BANK_FIELDS, TEMPLATE_VARIABLES, validate_template
 
 if TYPE_CHECKING:
     from policy_engine.policy.loader import LoadedPolicy
@@ -276,46 +277,67 @@ class PolicyChecker:
                           f"(has: {allowed_list(templates[name])})", "template_locale")
 
     def template_texts(self) -> None:
-        """Every template text must only use variables that exist (bank.* only what [bank] defines)."""
+        """Every template text must only use variables and fields that exist (bank.* only what [bank]
+        defines), and nothing the sandbox refuses; one error per template text, listing what is wrong."""
         allowed = dict(TEMPLATE_VARIABLES)
         bank = self.policy.bank
-        allowed["bank"] = frozenset(k for k, v in (bank.model_dump() if bank else {}).items() if v is not None)
+        set_in_bank = frozenset(k for k, v in (bank.model_dump() if bank else {}).items() if v is not None)
+        allowed["bank"] = set_in_bank
         for tid, per_locale in self.own.templates.items():
             for locale, text in per_locale.items():
                 for part, source in (("body", text.body), ("subject", text.subject)):
                     if source is None:
                         continue
-                    for issue in validate_template(source, allowed):
-                        message = issue.message
-                        if issue.path.startswith("bank.") and not bank:
-                            message += " (add a [bank] table with name, phone, url, address, email)"
-                        elif issue.path.startswith("bank."):
-                            message += " (not set in the [bank] table)"
-                        line = f", line {issue.location.line} of the text" if issue.location.line > 1 else ""
-                        hint = issue.hint if issue.hint and not issue.hint.endswith("known: ") else None
-                        self.error(("templates", tid, locale, part), f"template '{tid}' ({locale}{line}): {message}",
-                                   "template_variable", hint)
+                    found = validate_template(source, allowed)
+                    if not found:
+                        continue
+                    problems = [self._template_problem(issue, bank is not None) for issue in found]
+                    self.error(("templates", tid, locale, part), f"template '{tid}' ({locale}): " + "; ".join(problems),
+                               "template_variable", _known_hint(found))
+
+    @staticmethod
+    def _template_problem(issue: Issue, has_bank: bool) -> str:
+        """One problem of a template text, with its line when the text has several."""
+        message = issue.message
+        if issue.path.startswith("bank.") and not has_bank:
+            message += " (add a [bank] table with name, phone, url, address, email)"
+        elif issue.path.startswith("bank.") and issue.path.removeprefix("bank.") in BANK_FIELDS:
+            message = f"{issue.path} is not set in the [bank] table"
+        line = f" (line {issue.location.line} of the text)" if issue.location.line > 1 else ""
+        return message + line
 
     def content_rules(self) -> None:
         """Templates of call actions must be limited-content where the baseline requires it (Reg F).
 
-        The channel catalogue's template check says what a channel's content rules forbid.
+        The channel catalogue's template check says what a channel's content rules forbid; the problems of
+        one template text are one error, naming every call action that uses it.
         """
         content = self.policy.guardrails.content
         if content is None or not content.voicemail_limited_content:
             return
         own_templates = self.own.templates
+        users: dict[tuple[str, str], list[str]] = {}
         for _, _, _, action in self.actions():
             spec = self.channels.get(action.channel)
             if spec is None or spec.kind != ChannelKind.CALL or not action.template:
                 continue
-            for locale, text in own_templates.get(action.template, {}).items():
-                for issue in self.channels.template_issues(spec, action.template, text.body):
-                    origin = self.origins_text(content_key("voicemail_limited_content"))
-                    self.error(("templates", action.template, locale, "body"),
-                               f"template '{action.template}' ({locale}) is used by call action "
-                               f"'{action.id}': {issue.message}{origin}", "limited_content_voicemail",
-                               issue.hint)
+            users.setdefault((action.template, spec.name), [])
+            if action.id not in users[(action.template, spec.name)]:
+                users[(action.template, spec.name)].append(action.id)
+        origin = self.origins_text(content_key("voicemail_limited_content"))
+        for (template_id, channel), actions in users.items():
+            spec = self.channels.get(channel)
+            assert spec is not None
+            for locale, text in own_templates.get(template_id, {}).items():
+                found = self.channels.template_issues(spec, template_id, text.body)
+                if not found:
+                    continue
+                named = ("call actions " if len(actions) > 1 else "call action ") + ", ".join(f"'{a}'" for a in actions)
+                hints = list(dict.fromkeys(i.hint for i in found if i.hint))
+                self.error(("templates", template_id, locale, "body"),
+                           f"template '{template_id}' ({locale}) is used by {named}: "
+                           f"{_grouped([i.message for i in found])}{origin}", "limited_content_voicemail",
+                           "; ".join(hints) or None)
 
     def origins_text(self, key: OriginKey) -> str:
         """`` (required by baseline X)`` for the file that set ``key``, or nothing."""
@@ -376,3 +398,31 @@ def check_policy(loaded: LoadedPolicy) -> list[Issue]:
     """Every semantic issue of a loaded policy, errors and warnings, in file order."""
     issues = PolicyChecker(loaded).run()
     return sorted(issues, key=lambda i: (i.location.line, i.location.column))
+
+
+def _known_hint(found: list[Issue]) -> str | None:
+    """What may be used instead, for the problems of one template text: the one hint, or per owner."""
+    hints = {i.path.rsplit(".", 1)[0] if "." in i.path else "variables": i.hint.removeprefix("known: ")
+             for i in found if i.hint and i.hint.startswith("known: ") and not i.hint.endswith("known: ")}
+    if len(found) == 1:
+        return found[0].hint if found[0].hint and not found[0].hint.endswith("known: ") else None
+    return "known " + "; ".join(f"{owner}: {known}" for owner, known in hints.items()) if hints else None
+
+
+def _grouped(messages: list[str]) -> str:
+    """Several messages as one: their shared lead-in (up to ': ') once, then what each adds, without repeats
+    ("...: 'owe', 'balance' (each reveals the debt)")."""
+    unique = list(dict.fromkeys(messages))
+    if len(unique) == 1:
+        return unique[0]
+    leads = {m.rsplit(": ", 1)[0] for m in unique if ": " in m}
+    if not (len(leads) == 1 and all(": " in m for m in unique)):
+        return "; ".join(unique)
+    lead = leads.pop()
+    tails = [m.rsplit(": ", 1)[1] for m in unique]
+    shared = os.path.commonprefix([tail[::-1] for tail in tails])[::-1]
+    end = shared[shared.find(" ") + 1:] if " " in shared else ""
+    if end and all(len(tail) > len(end) + 1 for tail in tails):
+        items = [tail[: -len(end) - 1] for tail in tails]
+        return f"{lead}: {', '.join(items)} (each {end})"
+    return f"{lead}: " + "; ".join(tails)

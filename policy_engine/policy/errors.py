@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import types
 import typing
 from typing import Any, Union, get_args, get_origin
@@ -12,17 +14,31 @@ from policy_engine._exceptions import Issue, Location
 from policy_engine.policy.locate import PositionIndex
 from policy_engine.policy.suggest import allowed_list, did_you_mean
 
-__all__ = ["format_path", "issues_from_validation"]
+__all__ = ["format_path", "issues_from_validation", "visible"]
+
+
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def visible(text: str) -> str:
+    """``text`` with every control, line-separator and bidirectional character written as an escape
+    (``\\n``, ``\\x1b``, ``\\u202e``), so a message quoting a value stays one honest line."""
+    return _INVISIBLE.sub(lambda m: _NAMED.get(m[0]) or (f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
+                                                          else f"\\u{ord(m[0]):04x}"), text)
 
 
 def format_path(path: tuple[str | int, ...] | list[str | int]) -> str:
-    """``("stages", 2, "actions", 0, "channel")`` -> ``stages[2].actions[0].channel``."""
+    """``("stages", 2, "actions", 0, "channel")`` -> ``stages[2].actions[0].channel``; a key that is not a
+    bare TOML key is quoted as TOML writes it (``templates."reminder.v2"``)."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + part
+            shown = part if _BARE.fullmatch(part) else json.dumps(part, ensure_ascii=False)
+            out += ("." if out else "") + visible(shown)
     return out
 
 
@@ -142,11 +158,12 @@ def issues_from_validation(exc: ValidationError, root: type[BaseModel], file: st
         if err["type"] == "condition":
             loc = loc + tuple(ctx.get("subpath") or ())
         # pydantic appends the validator name to union locations; drop parts that are not keys
-        loc = tuple(p for p in loc if isinstance(p, int) or not str(p).startswith(("function-", "lax-")))
+        loc = tuple(p for p in loc if isinstance(p, int) or not str(p).startswith(("function-", "lax-"))
+                    and p != "[key]")
         message, hint = _message(err, root, loc)
         full = prefix + loc
         line, col = index.find(full)
-        issues.append(Issue(Location(file, line, col), format_path(full), message, hint=hint,
-                            code=str(err["type"])))
+        issues.append(Issue(Location(file, line, col), format_path(full), visible(message),
+                            hint=visible(hint) if hint else None, code=str(err["type"])))
     issues.sort(key=lambda i: (i.location.line, i.location.column))
     return issues

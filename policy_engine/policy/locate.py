@@ -3,6 +3,11 @@
 ``tomllib`` parses but forgets positions. Compliance analysts need every message to point at a line, so
 this module scans the (already valid) TOML text once and records where each key, table header and array
 element starts. A key path is a tuple such as ``("stages", 2, "actions", 0, "channel")``.
+
+Memory stays proportional to the keys written, not to the values: an array records where each of its
+first :data:`MAX_ARRAY_POSITIONS` elements starts, and a later element is located at the array itself.
+The text it scans is bounded (:data:`~policy_engine.policy.file_text.MAX_POLICY_BYTES`) and nests at
+most :data:`~policy_engine.policy.file_text.MAX_NESTING` levels, so the recursive scan stays shallow.
 """
 
 from __future__ import annotations
@@ -11,9 +16,12 @@ import contextlib
 import re
 from collections.abc import Sequence
 
-__all__ = ["PositionIndex", "Path"]
+__all__ = ["MAX_ARRAY_POSITIONS", "PositionIndex", "Path"]
 
 Path = tuple[str | int, ...]
+
+MAX_ARRAY_POSITIONS = 1000
+"""Elements of one array whose positions are kept; later ones are located at the array."""
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_\-]*")
 _WS = re.compile(r"(?:[ \t\r]|#[^\n]*)*")
@@ -22,6 +30,8 @@ _SCALAR = re.compile(r"[^,\]}\n#]*")
 _BASIC = re.compile(r'(?:[^"\\]|\\[\s\S])*')
 _BASIC_ML = re.compile(r'(?:[^"\\]|\\[\s\S]|"(?!""))*')
 _ESCAPE = re.compile(r"\\([\s\S])")
+# plain values, separators and line breaks: one flat class, so a long run needs no backtracking stack
+_SCALAR_RUN = re.compile(r"[^\[\]{}\"'#]*")
 
 
 class PositionIndex:
@@ -202,8 +212,15 @@ class PositionIndex:
             if c == ",":
                 self._advance()
                 continue
-            self._record(path + (index,), self._here())
-            self._scan_value(path + (index,))
+            if index < MAX_ARRAY_POSITIONS:
+                self._record(path + (index,), self._here())
+                self._scan_value(path + (index,))
+            else:  # keep scanning, but record nothing more of this array (its keys locate at the array)
+                skipped = self._span(_SCALAR_RUN)  # a long run of plain values in one step
+                if skipped:
+                    self._advance(skipped)
+                    continue
+                self._scan_value(path)
             index += 1
 
     def _scan_basic_string(self) -> str:

@@ -63,7 +63,9 @@ __all__ = [
     "Window",
 ]
 
-_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
+_ID = re.compile(r"\A[A-Za-z][A-Za-z0-9_\-]*\Z")  # \Z, not $: "id\n" must not pass
+MAX_ID_LENGTH = 100
+"""The longest id a policy may write (ids are stored in the ledger's 200-character columns)."""
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 MAX_DAYS = 3660
@@ -88,6 +90,11 @@ OFFER_KINDS = ("installment", "rate_reduction", "settlement", "fee_waiver", "tok
 
 
 def _identifier(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+        raise PydanticCustomError(
+            "identifier", "'{value}...' is not a valid id: an id is at most {limit} characters",
+            {"value": value[:20], "limit": MAX_ID_LENGTH},
+        )
     if isinstance(value, str) and not _ID.match(value):
         raise PydanticCustomError(
             "identifier",
@@ -727,7 +734,7 @@ class PolicyFile(Strict):
     offers: list[Offer] = Field(default_factory=list, description="Repayment offers and who is eligible.")
     escalation: Escalation = Field(
         default_factory=Escalation, description="What happens when a promise to pay is broken.")
-    templates: dict[str, dict[str, TemplateText]] = Field(
+    templates: dict[Id, dict[str, TemplateText]] = Field(
         default_factory=dict, description='The words customers receive: `[templates.ID."LOCALE"]` with `body` and an '
                                           "optional `subject`.")
     variants: list[Variant] = Field(

@@ -1,4 +1,8 @@
-"""Read one TOML policy file: text, parsed data, positions and the validated model."""
+"""Read one TOML policy file: text, parsed data, positions and the validated model.
+
+The text is read by :mod:`policy_engine.policy.file_text` (bounded size, UTF-8, bounded nesting), so a file
+of any content ends in a model or in located issues.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from policy_engine._exceptions import Issue, Location, PolicySyntaxError, PolicyValidationError
-from policy_engine.policy.errors import issues_from_validation
+from policy_engine.policy.errors import format_path, issues_from_validation
+from policy_engine.policy.file_text import MAX_NESTING, data_too_deep, nesting_issue, read_policy_text
 from policy_engine.policy.locate import PositionIndex
 from policy_engine.policy.models import PolicyFile, TestFile
 
@@ -48,21 +53,25 @@ def display_path(path: Path) -> str:
 
 
 def _parse_toml(path: Path, display: str) -> tuple[dict[str, Any], PositionIndex]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: files saved by Windows editors start with a BOM
-    except FileNotFoundError:
-        raise PolicySyntaxError([Issue(Location(display), "", "file not found", code="not_found")]) from None
-    except UnicodeDecodeError as exc:
-        raise PolicySyntaxError([Issue(Location(display), "", f"not UTF-8 text ({exc.reason})",
-                                       code="encoding")]) from None
-    except OSError as exc:
-        raise PolicySyntaxError([Issue(Location(display), "", f"cannot read: {exc.strerror}",
-                                       code="unreadable")]) from None
+    text = read_policy_text(path, display)
+    too_deep = nesting_issue(text, display)
+    if too_deep is not None:
+        raise PolicySyntaxError([too_deep])
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicySyntaxError([_syntax_issue(text, str(exc), display)]) from None
-    return data, PositionIndex(text)
+    except RecursionError:  # the nesting check above keeps this away; a last guard, never a traceback
+        raise PolicySyntaxError([Issue(Location(display), "", "values nest too deeply to read",
+                                       code="too_deep")]) from None
+    index = PositionIndex(text)
+    deep = data_too_deep(data)
+    if deep is not None:
+        line, column = index.find(deep)
+        raise PolicySyntaxError([Issue(Location(display, line, column), format_path(deep),
+                                       f"values nest more than {MAX_NESTING} levels deep here", code="too_deep",
+                                       hint="dotted keys nest too: a.b.c = 1 is three levels")])
+    return data, index
 
 
 def _syntax_issue(text: str, msg: str, display: str) -> Issue:

@@ -28,7 +28,7 @@ from policy_engine.data import (
     read_accounts,
     read_history,
 )
-from policy_engine.data.records import describe_validation_error
+from policy_engine.data.records import EARLIEST_DATE, LATEST_DATE, describe_validation_error
 
 DATA = Path(__file__).parent.parent / "data_files"
 
@@ -390,7 +390,7 @@ def test_no_valid_account_is_unusable_after_the_stream(tmp_path: Path) -> None:
     rejects = Rejects()
     with pytest.raises(InputUnusableError) as info:
         list(read_accounts(path, rejects=rejects))
-    assert str(info.value) == f"{path}: no valid account row (2 rejected)"
+    assert str(info.value) == f"{path}: no valid account row (2 rejected; line 1: balance is required)"
     assert rejects.count == 2
 
     empty = write_lines(tmp_path / "empty.csv", "account_id,balance")
@@ -539,7 +539,7 @@ _EVENTS = st.builds(
     ),
     type=st.just("promise"),
     amount=st.one_of(st.none(), st.decimals(min_value=0, max_value=10**9, places=2)),
-    due=st.dates(),
+    due=st.dates(min_value=EARLIEST_DATE, max_value=LATEST_DATE),  # the documented range of record dates
     action=st.one_of(st.none(), st.text(alphabet="abc_", min_size=1, max_size=8)),
 )
 

@@ -94,7 +94,7 @@ def test_unknown_channel_missing_contact_and_missing_template(pe_ledger: Ledger)
         make_decision("A2", make_action("chat")),
         make_decision("A3", make_action("chat", template="nope")),
     ]
-    accounts = {"A1": sample_account("A1"), "A2": sample_account("A2", contact={"phone": "1"}),
+    accounts = {"A1": sample_account("A1"), "A2": sample_account("A2", contact={"phone": "+15550100"}),
                 "A3": sample_account("A3")}
     summary = run_dispatch(decisions, accounts, registry=registry, ledger=pe_ledger)
     errors = {f.account_id: f.error for f in summary.failures}

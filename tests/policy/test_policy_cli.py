@@ -94,7 +94,7 @@ def test_console_script_invalid_policies_exit_3_with_located_lines_and_no_traceb
         "FAIL c_syntax.toml: 1 problem",
         "d_empty.toml:1:1: error: policy: missing the [policy] table (id, version, extends, ...)",
         "FAIL d_empty.toml: 1 problem",
-        "e_binary.toml: error: not UTF-8 text (invalid start byte)",
+        "e_binary.toml:1:1: error: this is UTF-16 text, not UTF-8 (save the file as UTF-8)",
         "FAIL e_binary.toml: 1 problem",
         "5 files checked, 5 invalid",
     ]

@@ -389,9 +389,17 @@ def test_policy_written_as_list_of_tables() -> None:
 
 
 def test_not_utf8() -> None:
+    Path(FILE).write_bytes(b'[policy]\nid = "caf\xe9"\n')  # Latin-1, as an old editor saves it
+    found = issues_of_written_file()
+    assert [(str(i.location), i.message) for i in found] == [
+        (f"{FILE}:2:10", "not UTF-8 text: byte 0xe9 cannot start or continue a character")]
+
+
+def test_utf16_is_named_at_its_byte_order_mark() -> None:
     Path(FILE).write_bytes(b"\xff\xfe[policy]\n")
     found = issues_of_written_file()
-    assert [(str(i.location), i.message) for i in found] == [(FILE, "not UTF-8 text (invalid start byte)")]
+    assert [(str(i.location), i.message, i.hint) for i in found] == [
+        (f"{FILE}:1:1", "this is UTF-16 text, not UTF-8", "save the file as UTF-8")]
 
 
 def test_byte_order_mark_from_windows_editors_is_accepted(in_tmp: Path) -> None:
