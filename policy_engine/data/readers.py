@@ -282,9 +282,10 @@ def _records(
             _warn(rejects, f"{source.name}: unknown fields ignored: {', '.join(unknown)}")
     if key is not None and valid == 0:
         detail = f" ({rejected} rejected)" if rejected else ""
-        first = next((error for error in rejects.errors if error.file == source.name), None) if rejects else None
-        if first is not None:  # say why, or a user with one bad row learns nothing
-            detail = f" ({rejected} rejected; line {first.line}: {first.reason})"
+        first_rejected = next((error for error in rejects.errors if error.file == source.name), None) \
+            if rejects else None
+        if first_rejected is not None:  # say why, or a user with one bad row learns nothing
+            detail = f" ({rejected} rejected; line {first_rejected.line}: {first_rejected.reason})"
         raise InputUnusableError(f"{source.name}: no valid account row{detail}")
 
 

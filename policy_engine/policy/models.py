@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from policy_engine.data.records import EARLIEST_DATE, LATEST_DATE
 from policy_engine.policy.conditions import (
     FACTS,
     Condition,
@@ -154,7 +155,7 @@ def _clock(value: Any) -> Any:
     if isinstance(value, time):
         return value
     if isinstance(value, str):
-        m = re.fullmatch(r"(\d{2}):(\d{2})", value)
+        m = re.fullmatch(r"([0-9]{2}):([0-9]{2})", value)  # ASCII digits only: not '١٢:٠٠'
         if m and int(m[1]) <= 24 and int(m[2]) < 60 and not (int(m[1]) == 24 and int(m[2])):
             return time(0, 0) if value == "24:00" else time(int(m[1]), int(m[2]))
     raise PydanticCustomError("clock", "'{value}' is not a time of day: write \"HH:MM\", e.g. \"08:30\"",
@@ -709,6 +710,10 @@ class PolicyTest(Strict):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise PydanticCustomError("as_of", "as_of needs a UTC offset, e.g. 2026-11-28T09:00:00+08:00", {})
+        if not EARLIEST_DATE.year <= value.year <= LATEST_DATE.year:
+            raise PydanticCustomError("as_of", "as_of {value} is outside the years {first} to {last}",
+                                      {"value": value.isoformat(), "first": EARLIEST_DATE.year,
+                                       "last": LATEST_DATE.year})
         return value
 
 
