@@ -24,6 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
+from policy_engine.guardrails.words import GROUPS, LimitText, attribute, words
 from policy_engine.policy.channels import ChannelKind, ChannelSpec
 from policy_engine.policy.models import Action, Guardrails, Hold, Notice, PolicyFile, Requirement
 from policy_engine.policy.origins import OriginKey
@@ -210,6 +211,10 @@ class GuardrailFamily:
     reasons: ClassVar[tuple[Reason, ...]] = ()
     """The reason codes its row check can produce."""
     has_row_check: ClassVar[bool] = False
+    settings: ClassVar[frozenset[str]] = frozenset()
+    """The settings (origin keys' ``setting``) it records origins for, so a report knows whom to ask."""
+    group: ClassVar[str] = GROUPS[-1]
+    """Where a reviewer finds its limits (one of :data:`~policy_engine.guardrails.words.GROUPS`)."""
 
     def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
         """Record the origin of every setting of this family that ``source`` writes."""
@@ -227,3 +232,13 @@ class GuardrailFamily:
 
     def check_policy(self, checker: PolicyChecker) -> None:
         """Add located issues about this family's settings in the policy being validated."""
+
+    def describe(self, key: OriginKey, policy: PolicyFile) -> LimitText | None:
+        """One of its effective settings in words, for a reviewer (None: nothing to show)."""
+        if key.setting.endswith("description"):
+            return None
+        value = attribute(policy.guardrails, key.setting)
+        if isinstance(key.qualifier, str) and isinstance(value, dict):
+            value = value.get(key.qualifier)
+        rule = key.setting if not isinstance(key.qualifier, str) else f"{key.setting} {key.qualifier}"
+        return LimitText(self.group, rule, words(value))

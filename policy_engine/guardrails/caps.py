@@ -27,9 +27,10 @@ from policy_engine.guardrails.base import (
     counted,
     suppress,
 )
+from policy_engine.guardrails.words import GROUPS, LimitText, covered, plural
 from policy_engine.policy.channels import ChannelSpec
-from policy_engine.policy.models import AfterConversation, Cap
-from policy_engine.policy.origins import OriginKey
+from policy_engine.policy.models import AfterConversation, Cap, PolicyFile
+from policy_engine.policy.origins import CapKey, OriginKey
 
 if TYPE_CHECKING:
     from policy_engine.guardrails.base import OriginRecorder
@@ -66,6 +67,8 @@ class Caps(GuardrailFamily):
     name = "caps"
     reasons = (Reason.FREQUENCY_CAP,)
     has_row_check = True
+    settings = frozenset({"caps", "after_conversation"})
+    group = GROUPS[1]
 
     def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
         """Each cap and each pause the file writes."""
@@ -139,6 +142,25 @@ class Caps(GuardrailFamily):
             for position, channel in enumerate(rule.channels):
                 checker.channel(channel, ("guardrails", "after_conversation", index, "channels", position))
 
+
+    def describe(self, key: OriginKey, policy: PolicyFile) -> LimitText | None:
+        """A cap as "at most N contact attempts on ... in any D days", a pause in days after a conversation."""
+        guardrails = policy.guardrails
+        if key.setting == "caps" and isinstance(key.qualifier, CapKey):
+            cap = next((cap for cap in guardrails.caps if cap.key == key.qualifier), None)
+            if cap is None:
+                return None
+            regions = f" (accounts in {', '.join(cap.regions)})" if cap.regions else ""
+            counted_as = "contact attempt" if cap.count == "attempts" else "conversation"
+            return LimitText(self.group, f"cap {cap.id}" if cap.id else "cap",
+                             f"at most {plural(cap.max, counted_as)} on {covered(cap.channels, cap.kinds)} in any "
+                             f"{plural(cap.days, 'day')}{regions}")
+        rule = next((rule for rule in guardrails.after_conversation if pause_origin(rule) == key), None)
+        if rule is None:
+            return None
+        return LimitText(self.group, "pause after a conversation",
+                         f"no contact on {covered(rule.channels, rule.kinds)} for {plural(rule.days, 'day')} "
+                         "after a conversation (the conversation day is day 1)")
 
 
 def _pause_after_conversation(candidate: Candidate, state: GuardrailState) -> Verdict | None:

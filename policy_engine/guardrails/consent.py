@@ -21,6 +21,7 @@ from policy_engine.guardrails.base import (
     Verdict,
     suppress,
 )
+from policy_engine.guardrails.words import GROUPS
 from policy_engine.policy.origins import OriginKey
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class Consent(GuardrailFamily):
     name = "consent"
     reasons = (Reason.NO_CONSENT, Reason.NO_CONTACT_POINT)
     has_row_check = True
+    settings = frozenset({"unknown_consent", "avoid_workplace"})
+    group = GROUPS[2]
 
     def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
         """Each unknown-consent rule the file writes."""

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from policy_engine.guardrails.base import GuardrailFamily
+from policy_engine.guardrails.words import GROUPS
 from policy_engine.policy.channels import ChannelSpec
 from policy_engine.policy.models import Guardrails
 from policy_engine.policy.origins import OriginKey
@@ -48,6 +49,8 @@ class Content(GuardrailFamily):
     """Opt-out text and limited-content voicemail (no suppression reason: plugins enforce them)."""
 
     name = "content"
+    settings = frozenset({"content.opt_out_required", "content.voicemail_limited_content", "content.description"})
+    group = GROUPS[2]
 
     def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
         """Each content setting the file writes."""

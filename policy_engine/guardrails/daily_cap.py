@@ -19,6 +19,7 @@ from policy_engine.guardrails.base import (
     counted,
     suppress,
 )
+from policy_engine.guardrails.words import GROUPS
 from policy_engine.policy.origins import OriginKey
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class DailyCap(GuardrailFamily):
     name = "daily_cap"
     reasons = (Reason.DAILY_CAP,)
     has_row_check = True
+    settings = frozenset({"max_contacts_per_day"})
+    group = GROUPS[1]
 
     def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
         """The daily cap, if the file sets one."""

@@ -21,7 +21,8 @@ from policy_engine.guardrails.base import (
     Verdict,
     suppress,
 )
-from policy_engine.policy.models import Hold
+from policy_engine.guardrails.words import GROUPS, LimitText, covered, words
+from policy_engine.policy.models import Hold, PolicyFile
 from policy_engine.policy.origins import OriginKey
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ class Holds(GuardrailFamily):
     name = "holds"
     reasons = (Reason.HOLD, Reason.PROMISE_ACTIVE)
     has_row_check = True
+    settings = frozenset({"hold", "pause_while_promise_active"})
+    group = GROUPS[5]
 
     def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
         """Each hold the file defines, and its promise pause."""
@@ -142,6 +145,17 @@ class Holds(GuardrailFamily):
                 checker.channel(channel, ("holds", index, "channels", position))
             checker.condition(hold.when, ("holds", index, "when"))
         _check_written_under_holds(checker)
+
+    def describe(self, key: OriginKey, policy: PolicyFile) -> LimitText | None:
+        """A hold by the channels it stops; the promise pause with the caps and pauses."""
+        if key.setting == "pause_while_promise_active":
+            return LimitText(GROUPS[1], "pause while promise active",
+                             words(policy.guardrails.pause_while_promise_active))
+        hold = next((hold for hold in policy.holds if hold.id == key.qualifier), None)
+        if hold is None:
+            return None
+        described = f" — {hold.description}" if hold.description else ""
+        return LimitText(self.group, f"hold {hold.id}", f"stops {covered(hold.channels, hold.kinds)}{described}")
 
 
 HOLDS = Holds()

@@ -31,6 +31,7 @@ from policy_engine.guardrails.base import (
     contact_kind,
     suppress,
 )
+from policy_engine.guardrails.words import GROUPS
 from policy_engine.policy.models import WEEKDAYS, ContactHours, Guardrails
 from policy_engine.policy.origins import OriginKey
 
@@ -174,6 +175,9 @@ class Hours(GuardrailFamily):
     name = "hours"
     reasons = (Reason.QUIET_HOURS, Reason.HOLIDAY)
     has_row_check = True
+    settings = frozenset({"contact_hours", "channel_hours", "kind_hours", "days_off", "holidays", "holidays_by_region",
+                          "extra_holidays", "candidate_timezones"})
+    group = GROUPS[0]
 
     def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
         """Each window, calendar and day off the file writes."""

@@ -26,6 +26,7 @@ class Installments(GuardrailFamily):
     """``max_installment_months``."""
 
     name = "installments"
+    settings = frozenset({"max_installment_months"})
 
     def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
         """The cap, if the file sets one."""

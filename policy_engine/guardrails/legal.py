@@ -27,6 +27,7 @@ from policy_engine.guardrails.base import (
     counted,
     suppress,
 )
+from policy_engine.guardrails.words import GROUPS
 from policy_engine.policy.models import Action, LegalRules, Requirement, Stage
 from policy_engine.policy.origins import OriginKey
 
@@ -77,6 +78,10 @@ class Legal(GuardrailFamily):
     name = "legal"
     reasons = (Reason.LEGAL_TOO_EARLY, Reason.TIME_BARRED)
     has_row_check = True
+    settings = frozenset({"legal.min_dpd", "legal.require_notice", "legal.notice_channels", "legal.min_notice_days",
+                          "legal.time_barred_after_days", "legal.time_barred_after_days_by_region",
+                          "legal.required_notices", "legal.description"})
+    group = GROUPS[4]
 
     def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
         """Each legal setting the file writes."""

@@ -30,7 +30,8 @@ from policy_engine.guardrails.base import (
     suppress,
 )
 from policy_engine.guardrails.hours import business_days_after, calendar_of
-from policy_engine.policy.models import Guardrails, Notice, Requirement
+from policy_engine.guardrails.words import GROUPS, LimitText, plural
+from policy_engine.policy.models import Guardrails, Notice, PolicyFile, Requirement
 from policy_engine.policy.origins import OriginKey
 
 if TYPE_CHECKING:
@@ -88,6 +89,9 @@ class Notices(GuardrailFamily):
     name = "prerequisites"
     reasons = (Reason.MISSING_NOTICE, Reason.NOTICE_WAITING_PERIOD)
     has_row_check = True
+    settings = frozenset({"notice", "requires", "posted_notice_served_after_business_days",
+                          "validation_notice_within_days"})
+    group = GROUPS[3]
 
     def record_origins(self, source: SourceFile, record: OriginRecorder) -> None:
         """Where each action of the file states its prerequisites, each notice, and the service rules."""
@@ -186,6 +190,23 @@ class Notices(GuardrailFamily):
                     checker.error(path, f"prerequisite can never be met: notice '{requirement.notice}' is sent at "
                                   f"DPD {earliest} at the earliest, so it cannot be {wait} days old before stage "
                                   f"'{stage.id}' ends at DPD {latest_here}", "impossible_prerequisite")
+
+    def describe(self, key: OriginKey, policy: PolicyFile) -> LimitText | None:
+        """A notice by title, purpose and legal basis; an action's prerequisites; the service rules."""
+        if key.setting == "notice":
+            notice = next((notice for notice in policy.notices if notice.id == key.qualifier), None)
+            if notice is None:
+                return None
+            parts = [part for part in (notice.title, f"purpose {notice.purpose}" if notice.purpose else None,
+                                       notice.legal_basis) if part]
+            return LimitText(self.group, f"notice {notice.id}", "; ".join(parts) or "a written notice")
+        if key.setting == "requires":
+            action = next((action for stage in policy.stages for action in stage.actions
+                           if action.id == key.qualifier), None)
+            value = "; ".join(f"notice '{need.notice}' served at least {plural(need.delivered_days_ago.gte, 'day')} "
+                              "earlier" for need in (action.requires if action else [])) or "-"
+            return LimitText(self.group, f"before action {key.qualifier}", value)
+        return super().describe(key, policy)
 
 
 def _validation_overdue(candidate: Candidate, state: GuardrailState) -> Verdict | None:
