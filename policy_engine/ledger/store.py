@@ -159,7 +159,7 @@ class Ledger:
             ledger = cls(engine, clock=clock)
             ledger.url = safe_url(url)
             return ledger
-        except (sa.exc.SQLAlchemyError, ImportError, ValueError) as exc:  # a refusal, a missing driver, a bad URL
+        except (sa.exc.SQLAlchemyError, ValueError) as exc:  # a refusal, a malformed URL (a missing driver: ImportError)
             raise LedgerError(f"cannot open the ledger at {safe_url(url)}: {_one_line(exc)}") from exc
 
     def close(self) -> None:
