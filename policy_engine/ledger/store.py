@@ -159,7 +159,7 @@ class Ledger:
             ledger = cls(engine, clock=clock)
             ledger.url = safe_url(url)
             return ledger
-        except (sa.exc.SQLAlchemyError, ValueError) as exc:  # a refusal, a malformed URL (a missing driver: ImportError)
+        except (sa.exc.SQLAlchemyError, ValueError) as exc:  # a refusal or a malformed URL; a missing driver raises
             raise LedgerError(f"cannot open the ledger at {safe_url(url)}: {_one_line(exc)}") from exc
 
     def close(self) -> None:
