@@ -57,7 +57,7 @@ from policy_engine.deliver.redact import Redactor, secret_values
 from policy_engine.deliver.registry import PluginRegistry, get_registry
 from policy_engine.deliver.settings import load_settings
 from policy_engine.deliver.summary import ChannelTally, DispatchSummary, Failure
-from policy_engine.deliver.templates import TemplateError, TemplateStore, render, template_account
+from policy_engine.deliver.templates import TemplateError, TemplateStore, read_only, render, template_account
 from policy_engine.hookspecs import ChannelSpec, Message
 from policy_engine.ledger import ACCOUNT_ID_MAX, Attempt, ClaimOutcome, Finish, Ledger, worker_identity
 from policy_engine.ledger.clock import utc_iso
@@ -138,7 +138,7 @@ class _Outgoing:
     action: PlannedAction
     action_json: dict[str, Any]
     account: Account | None
-    account_json: dict[str, Any]
+    account_json: Mapping[str, Any]
     problem: str | None = None
     """Why it cannot be sent at all (found before the claim): it is claimed and failed permanently."""
 
@@ -372,7 +372,9 @@ class _DispatchRun:
             decision_json = decision.to_dict()
             decision_json["actions"] = [a.to_dict() for a in actions]
             decisions.append(decision_json)
-            account_json = template_account(account) if account is not None else {}
+            # read-only once per account: no plugin hook can change what the account's next actions see,
+            # and templates render it without copying it again
+            account_json = read_only(template_account(account)) if account is not None else read_only({})
             for action, action_json in zip(actions, decision_json["actions"], strict=True):
                 out = _Outgoing(decision, decision_json, action, action_json, account, account_json)
                 out.problem = self._precheck(out, missing)

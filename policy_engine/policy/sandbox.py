@@ -25,6 +25,8 @@ import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, NoReturn
 
 import jinja2
@@ -86,9 +88,18 @@ class ReadOnlyDict(dict[str, Any]):
     clear = pop = popitem = setdefault = update = _refuse
 
 
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), Decimal, date, datetime, ReadOnlyDict})
+"""Types read_only returns as they are (a ReadOnlyDict is read-only all the way down already)."""
+
+
 def read_only(value: Any) -> Any:
     """A read-only deep copy of JSON-like data: dicts become :class:`ReadOnlyDict`, lists tuples."""
-    if isinstance(value, ReadOnlyDict):  # made by this function: read-only all the way down already
+    kind = type(value)
+    if kind in _IMMUTABLE:  # most values: decided by one set lookup, before any isinstance
+        return value
+    if kind is dict:
+        return ReadOnlyDict({key: read_only(item) for key, item in value.items()})
+    if isinstance(value, ReadOnlyDict):
         return value
     if isinstance(value, Mapping):
         return ReadOnlyDict({key: read_only(item) for key, item in value.items()})

@@ -129,3 +129,27 @@ def test_missing_and_invalid_accounts_fail_their_actions(pe_ledger: Ledger) -> N
     assert errors["A1"].startswith("account_not_found")
     assert errors["A2"].startswith("invalid_account: balance")
     assert chat.calls == []
+
+
+class _Readdresser(DeliveryRecorder):
+    """A channel whose send hook tries to re-address the account for the actions after it."""
+
+    def policy_engine_send(self, channel: ChannelSpec, action: Mapping[str, Any], account: Mapping[str, Any],
+                           message: Message, settings: Mapping[str, Any]) -> Any:
+        self.phones.append(account["contact"]["phone"])
+        try:
+            account["contact"]["phone"] = "+19995550000"  # type: ignore[index]
+        except TypeError:
+            self.refused = True
+        return super().policy_engine_send(channel=channel, action=action, account=account, message=message,
+                                          settings=settings)
+
+
+def test_a_plugin_cannot_change_the_account_the_next_actions_see(pe_ledger: Ledger) -> None:
+    plugin = _Readdresser(channel="chat")
+    plugin.refused, plugin.phones = False, []
+    registry = make_registry(plugin)
+    run_dispatch([make_decision("A1", make_action("chat"), make_action("chat"))],
+                 {"A1": sample_account("A1")}, registry=registry, ledger=pe_ledger)
+    assert plugin.refused
+    assert plugin.phones == [sample_account("A1")["contact"]["phone"]] * 2
