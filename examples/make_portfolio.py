@@ -2,7 +2,7 @@
 
     python examples/make_portfolio.py
 
-Writes, in the formats of shared/design/contracts.md:
+Writes, in the account and history formats of the policy guide:
 
 * ``accounts.jsonl``               300 accounts, one JSON object per line
 * ``accounts.csv``                 the same accounts, nested fields as dotted columns (``flags.dispute``)

@@ -544,7 +544,7 @@ class Notice(Strict):
 
 
 class Offer(Strict):
-    """A repayment offer (the seed's flexible repayment) and who is eligible."""
+    """A repayment offer (instalments, a lower rate, a settlement, a refinance) and who is eligible."""
 
     id: Id = Field(description="The offer's name.")
     kind: Literal["installment", "rate_reduction", "settlement", "fee_waiver", "token_payment", "refinance"] = Field(

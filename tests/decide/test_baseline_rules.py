@@ -1,4 +1,4 @@
-"""Each baseline rule of domain.md, shown as an account, its history and the decision."""
+"""Each rule of the shipped baselines, shown as an account, its history and the decision."""
 
 from __future__ import annotations
 
