@@ -44,7 +44,7 @@ from policy_engine.data.readers import Rejects, read_accounts
 from policy_engine.decide.engine import Engine
 from policy_engine.deliver.registry import get_registry
 from policy_engine.deliver.run import (
-    RunReport,
+    BatchReport,
     history_with_ledger,
     rehearsal_clock,
     run_batch,
@@ -94,7 +94,7 @@ class _ProgressBars:
         self.progress.update(task, rate=f"{speed:,.0f}" if speed else "-")
 
 
-def _print_report(report: RunReport, console: Console) -> None:
+def _print_report(report: BatchReport, console: Console) -> None:
     policy = report.policy
     console.print(f"ledger {escape(report.ledger)}  policy {escape(str(policy.get('id')))} "
                   f"{escape(str(policy.get('version') or ''))}  as of {escape(report.as_of)}  "

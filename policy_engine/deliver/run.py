@@ -29,7 +29,7 @@ from policy_engine.ledger import Ledger
 from policy_engine.policy.models import PolicyFile
 
 __all__ = [
-    "RunReport",
+    "BatchReport",
     "channels_used",
     "history_with_ledger",
     "rehearsal_clock",
@@ -41,7 +41,7 @@ __all__ = [
 
 
 @dataclass
-class RunReport:
+class BatchReport:
     """What a run did: decisions made, what the dispatcher sent or failed, and what was suppressed, with
     the ledger (credentials hidden), policy and as-of it ran with."""
 
@@ -146,7 +146,7 @@ def history_with_ledger(files: HistoryIndex, ledger: Ledger) -> HistoryIndex:
 def run_batch(engine: Engine, accounts: Iterable[Account], history: HistoryIndex, as_of: datetime, *,
               ledger: Ledger, registry: PluginRegistry | None = None, config: str | Path | None = None,
               retry: RetryPolicy | None = None, clock: Callable[[], datetime] | None = None,
-              progress: DispatchProgress | None = None) -> RunReport:
+              progress: DispatchProgress | None = None) -> BatchReport:
     """Decide every account and dispatch the planned actions exactly once; returns the run report.
 
     ``clock`` is the wall clock dispatch judges ``send_at`` and ``not_after`` by (default: the ledger's,
@@ -154,7 +154,7 @@ def run_batch(engine: Engine, accounts: Iterable[Account], history: HistoryIndex
     """
     started = time.perf_counter()
     policy = engine.policy
-    report = RunReport(ledger=ledger.url, policy=dict(engine.loaded.stamp()), as_of=as_of.isoformat())
+    report = BatchReport(ledger=ledger.url, policy=dict(engine.loaded.stamp()), as_of=as_of.isoformat())
 
     def decided() -> Iterator[tuple[Account, Decision]]:
         for account, decision in engine.decide_many(accounts, history, as_of):
