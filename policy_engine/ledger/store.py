@@ -202,13 +202,11 @@ class Ledger:
                              "body": decision, "recorded_at": now})  # serialised once, by _json below
             conn.execute(insert(schema.decisions).on_conflict_do_nothing(
                 index_elements=["account_id", "as_of", "policy_digest"]), rows)
-            t = schema.decisions
             found: dict[tuple[str, str, str], int] = {}
             accounts = sorted({key["account_id"] for key in keys})
-            for part in _chunks(accounts, 500):
-                query = sa.select(t.c.id, t.c.account_id, t.c.as_of, t.c.policy_digest).where(t.c.account_id.in_(part))
-                for row in conn.execute(query):
-                    found[(row.account_id, row.as_of, row.policy_digest)] = int(row.id)
+            for row in _rows_where_in(conn, "decisions", "id, account_id, as_of, policy_digest", "account_id",
+                                      accounts):
+                found[(row.account_id, row.as_of, row.policy_digest)] = int(row.id)
             ids = [found[(key["account_id"], key["as_of"], key["policy_digest"])] for key in keys]
             pending = [
                 _pending_row(decision_id, key["account_id"], action, now)
@@ -261,12 +259,9 @@ class Ledger:
         lease = utc_iso(now_dt + timedelta(seconds=lease_seconds))
         outcomes: dict[str, ClaimOutcome] = {}
         with self._begin() as conn:
-            rows = []
-            for part in _chunks(list(keys), 500):
-                query = sa.select(t).where(t.c.idempotency_key.in_(part))
-                if conn.dialect.name == "postgresql":
-                    query = query.with_for_update(skip_locked=True)  # rows another run is claiming: in flight
-                rows += list(conn.execute(query))
+            # rows another run is claiming are skipped (PostgreSQL): in flight
+            rows = _rows_where_in(conn, "dispatches", "*", "idempotency_key", list(keys),
+                                  lock="FOR UPDATE SKIP LOCKED")
             by_key = {row.idempotency_key: row for row in rows}
             claimable: list[Any] = []
             for key in keys:
@@ -303,12 +298,18 @@ class Ledger:
                 else:
                     claimable.append((row, False))
             for part in _chunks(claimable, 500):
-                done = conn.execute(
-                    t.update()
-                    .where(t.c.id.in_([row.id for row, _ in part]),
-                           t.c.state.in_(("pending", "failed_transient", "sending")))
-                    .values(state="sending", claim_token=token, claimed_by=worker, lease_until=lease, updated_at=now)
-                )
+                # by primary key only: the rows are this transaction's (SQLite's write lock, PostgreSQL's row
+                # locks), and a state predicate would let PostgreSQL's planner pick the state index on a
+                # table it has no statistics of yet (a fresh ledger), scanning every pending row
+                ids = [int(row.id) for row, _ in part]
+                claim_set = ("SET state = 'sending', claim_token = {m}, claimed_by = {m}, lease_until = {m}, "
+                             "updated_at = {m}")
+                if conn.dialect.name == "postgresql":  # one statement, one round trip
+                    done = conn.exec_driver_sql(f"UPDATE dispatches {claim_set.format(m='%s')} WHERE id = ANY(%s)",
+                                                (token, worker, lease, now, ids))
+                else:
+                    done = conn.exec_driver_sql(f"UPDATE dispatches {claim_set.format(m='?')} WHERE id = ?",
+                                                [(token, worker, lease, now, dispatch_id) for dispatch_id in ids])
                 if done.rowcount != len(part):
                     raise LedgerError("a claimed dispatch row changed inside its own transaction")
                 for row, resumed in part:
@@ -364,19 +365,15 @@ class Ledger:
         for result in results:
             if result.state not in ("delivered", "failed_transient", "failed_permanent", "pending"):
                 raise LedgerError(f"cannot finish a dispatch in state {result.state!r}")
-        t = schema.dispatches
         now = self._now()
         with self._begin() as conn:
             owned: dict[int, int] = {}
-            for part in _chunks(list(results), 500):
-                query = sa.select(t.c.id, t.c.claim_token, t.c.attempts).where(
-                    t.c.id.in_([r.claim.dispatch_id for r in part]), t.c.state == "sending")
-                if conn.dialect.name == "postgresql":
-                    query = query.with_for_update()
-                tokens = {r.claim.dispatch_id: r.claim.token for r in part}
-                for row in conn.execute(query):
-                    if tokens.get(int(row.id)) == row.claim_token:
-                        owned[int(row.id)] = int(row.attempts)
+            tokens = {r.claim.dispatch_id: r.claim.token for r in results}
+            # by primary key only, the state checked here (see claim_many: no state predicate)
+            for row in _rows_where_in(conn, "dispatches", "id, state, claim_token, attempts", "id", list(tokens),
+                                      lock="FOR UPDATE"):
+                if row.state == "sending" and tokens.get(int(row.id)) == row.claim_token:
+                    owned[int(row.id)] = int(row.attempts)
             mine = [r for r in results if r.claim.dispatch_id in owned]
             if not mine:
                 return set()
@@ -648,6 +645,24 @@ def _one_line(exc: BaseException) -> str:
     """A database error as one line: its class and first line (statement parameters are hidden)."""
     text = str(exc).strip().splitlines()
     return f"{exc.__class__.__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _rows_where_in(conn: sa.Connection, table: str, columns: str, column: str, values: Sequence[Any], *,
+                   lock: str = "") -> list[Any]:
+    """The ``columns`` of the rows of ``table`` whose ``column`` is one of ``values``, as plain driver
+    statements. PostgreSQL: one array parameter (``= ANY``), so the text is the same for every batch size
+    and the driver prepares it once, and the rows are locked as ``lock`` says. SQLite: IN lists of at most
+    500 (its write lock is the transaction's already; ``lock`` does not apply)."""
+    if not values:
+        return []
+    if conn.dialect.name == "postgresql":
+        return list(conn.exec_driver_sql(f"SELECT {columns} FROM {table} WHERE {column} = ANY(%s) {lock}",
+                                         (list(values),)))
+    rows: list[Any] = []
+    for part in _chunks(values, 500):
+        marks = ", ".join("?" * len(part))
+        rows += conn.exec_driver_sql(f"SELECT {columns} FROM {table} WHERE {column} IN ({marks})", tuple(part))
+    return rows
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
