@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +93,10 @@ CLAIM_BATCH = 256
 """Actions claimed per ledger transaction, at most."""
 BACKLOG_LIMIT = 4000
 """Due actions waiting for their lane before dispatch stops taking decisions (back-pressure)."""
+RESULT_BATCH = 256
+"""Results waiting to be recorded that make a cycle due whatever else there is to do."""
+RESULT_DELAY = 0.2
+"""Seconds a result waits to be recorded, at most, when no cycle is due for another reason."""
 HELD_AMBIGUOUS = (
     "ambiguous: the message was handed over and no answer came ({detail}); the channel's provider cannot "
     "deduplicate by key, so it was not sent again; check with the provider, then requeue it or leave it"
@@ -322,7 +327,11 @@ class _DispatchRun:
         """Claimed actions whose result is known without a send (unsendable, a template that fails): recorded
         by the next cycle."""
         self.waiting: list[SendOutcome] = []
-        """Results taken off the queue while the loop waited: recorded by the next cycle."""
+        """Results taken off the queue, recorded by the next cycle."""
+        self.returned: dict[str, int] = {}
+        """How many of ``waiting`` each channel's lane sent."""
+        self.since = 0.0
+        """When the oldest result still to record came (``time.monotonic``)."""
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -331,11 +340,12 @@ class _DispatchRun:
         exhausted = False
         try:
             while True:
+                self._take_results()
                 chunk: list[tuple[Decision, Account | None, str | None]] = []
                 if not exhausted and self._backlog() < BACKLOG_LIMIT:
                     chunk = list(islice(iterator, DECISION_CHUNK))
                     exhausted = not chunk
-                progressed = self._cycle(chunk)
+                progressed = bool(chunk or self._cycle_due()) and self._cycle(chunk)
                 busy = self.failing or self.settled or self.waiting or any(
                     lane.in_flight or lane.backlog for lane in self.lanes.values())
                 if exhausted and not busy:
@@ -374,6 +384,26 @@ class _DispatchRun:
         for lane, batch in batches:
             self._hand_over(lane, batch, cycle.claims)
         return True
+
+    def _cycle_due(self) -> bool:
+        """Whether a cycle is worth its transaction now. A commit costs the same for one row as for a
+        hundred, so results that trickle back wait until a lane has sent one per thread, a lane runs low on
+        claimed work, nothing else is being sent, or the oldest has waited ``RESULT_DELAY``."""
+        if self.failing or len(self.waiting) + len(self.settled) >= RESULT_BATCH:
+            return True
+        pending = bool(self.waiting or self.settled)
+        if pending and time.monotonic() - self.since >= RESULT_DELAY:
+            return True
+        sending = 0
+        for name, lane in self.lanes.items():
+            returned = self.returned.get(name, 0)
+            unfinished = lane.in_flight - returned
+            sending += unfinished
+            if lane.backlog and (lane.breaker.is_open or unfinished < lane.refill_below):
+                return True
+            if returned >= lane.controls.concurrency:
+                return True
+        return pending and sending == 0
 
     def _backlog(self) -> int:
         return sum(len(lane.backlog) for lane in self.lanes.values())
@@ -506,7 +536,7 @@ class _DispatchRun:
                 self._unclaimed(out, outcome)
                 continue
             reason = str(self.d.redact(out.problem))
-            self.settled.append((out, Finish(outcome.claim, "failed_permanent", error=reason, failure="permanent",
+            self._settle_later((out, Finish(outcome.claim, "failed_permanent", error=reason, failure="permanent",
                                              attempts=(Attempt("permanent_failure", None, reason, now, now),))))
 
     def _pause_if_open(self, lane: ChannelLane) -> bool:
@@ -533,7 +563,7 @@ class _DispatchRun:
             except TemplateError as exc:
                 reason = str(self.d.redact(str(exc)))
                 now = self.d.clock()
-                self.settled.append((out, Finish(outcome.claim, "failed_permanent", error=reason,
+                self._settle_later((out, Finish(outcome.claim, "failed_permanent", error=reason,
                                                  failure="permanent",
                                                  attempts=(Attempt("permanent_failure", None, reason, now, now),))))
                 continue
@@ -548,18 +578,34 @@ class _DispatchRun:
     # -- results back ------------------------------------------------------------------------------
 
     def _wait_for_result(self, seconds: float) -> None:
-        """Wait up to ``seconds`` for a send to come back (it is recorded by the next cycle)."""
+        """Wait up to ``seconds`` for a send to come back (it is recorded by a later cycle)."""
         with contextlib.suppress(queue.Empty):
-            self.waiting.append(self.results.get(timeout=seconds))
+            self._returned(self.results.get(timeout=seconds))
+
+    def _take_results(self) -> None:
+        """Take every result off the queue (to record by a later cycle)."""
+        while True:
+            try:
+                self._returned(self.results.get_nowait())
+            except queue.Empty:
+                return
+
+    def _settle_later(self, settled: tuple[_Outgoing, Finish]) -> None:
+        if not (self.waiting or self.settled):
+            self.since = time.monotonic()
+        self.settled.append(settled)
+
+    def _returned(self, outcome: SendOutcome) -> None:
+        if not (self.waiting or self.settled):
+            self.since = time.monotonic()
+        self.waiting.append(outcome)
+        channel = outcome.job.outgoing.channel
+        self.returned[channel] = self.returned.get(channel, 0) + 1
 
     def _results(self) -> tuple[list[tuple[_Outgoing, Finish]], dict[str, SendOutcome]]:
         """Every result to record now: the sends that came back and the actions settled without a send."""
-        outcomes, self.waiting = self.waiting, []
-        while True:
-            try:
-                outcomes.append(self.results.get_nowait())
-            except queue.Empty:
-                break
+        self._take_results()
+        outcomes, self.waiting, self.returned = self.waiting, [], {}
         finishes, self.settled = self.settled, []
         by_key: dict[str, SendOutcome] = {}
         for outcome in outcomes:
