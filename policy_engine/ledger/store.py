@@ -653,6 +653,9 @@ def _make_engine(url: str, schema_name: str | None) -> sa.Engine:
             dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN below start transactions
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            # FULL, not NORMAL: with NORMAL a committed claim can vanish in a power loss (a kill keeps it),
+            # and a claim that vanished after its message went out is a message sent twice
+            cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=60000")
             cur.close()
