@@ -26,6 +26,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 __all__ = ["HttpClient", "HttpReply", "NoAnswer", "NotSent"]
@@ -68,14 +69,8 @@ class HttpClient:
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> HttpReply:
         """POST ``body`` to ``url``; NotSent or NoAnswer when it fails (see the module doc)."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise NotSent(f"unsupported URL {parts.scheme}://{parts.hostname or ''}")
-        port = parts.port or (443 if scheme == "https" else 80)
-        origin = (scheme, parts.hostname, port)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        request = _request_bytes(target, _host_header(parts.hostname, port, scheme), body, headers)
+        origin, target, host = _where(url)
+        request = _request_bytes(target, host, body, headers)
         for _ in range(2):
             conn, reused = self._connection(origin)
             try:
@@ -268,6 +263,18 @@ class _Connection:
             parts.append(self._exactly(size))
             if self._line():
                 raise NoAnswer("no answer: a chunk did not end where its size said")
+
+
+@lru_cache(maxsize=256)
+def _where(url: str) -> tuple[tuple[str, str, int], str, str]:
+    """(origin, request target, Host header) of ``url``, read once per URL; NotSent when it is no HTTP URL."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise NotSent(f"unsupported URL {parts.scheme}://{parts.hostname or ''}")
+    port = parts.port or (443 if scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return (scheme, parts.hostname, port), target, _host_header(parts.hostname, port, scheme)
 
 
 def _host_header(host: str, port: int, scheme: str) -> str:
