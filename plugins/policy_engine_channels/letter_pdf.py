@@ -3,7 +3,7 @@
 Why ReportLab and not fpdf2: fpdf2 binds a TrueType font to one document (``add_font`` parses the file,
 ``output`` subsets it in place with fontTools), so every letter parsed and subset the 20,000-glyph CJK font
 again: about 330 ms a letter here, 3 letters/s. ReportLab parses a font once per process
-(``registerFont``) and subsets it per document from the parsed tables: about 10-15 ms a letter, so two
+(``registerFont``) and subsets it per document from the parsed tables: about 3 ms of CPU a letter, so two
 worker processes render more than 100 letters/s on two cores (``benchmarks/bench_dispatch.py``). Both are
 well-kept; ReportLab is the one that can keep a parsed font.
 
