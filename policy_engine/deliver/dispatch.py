@@ -387,8 +387,9 @@ class _DispatchRun:
 
     def _cycle_due(self) -> bool:
         """Whether a cycle is worth its transaction now. A commit costs the same for one row as for a
-        hundred, so results that trickle back wait until a lane has sent one per thread, a lane runs low on
-        claimed work, nothing else is being sent, or the oldest has waited ``RESULT_DELAY``."""
+        hundred, so results that trickle back wait until a lane runs low on claimed work (and more is
+        claimed in the same commit), a lane with nothing left to claim has sent one per thread, nothing
+        else is being sent, or the oldest has waited ``RESULT_DELAY``."""
         if self.failing or len(self.waiting) + len(self.settled) >= RESULT_BATCH:
             return True
         pending = bool(self.waiting or self.settled)
@@ -401,7 +402,7 @@ class _DispatchRun:
             sending += unfinished
             if lane.backlog and (lane.breaker.is_open or unfinished < lane.refill_below):
                 return True
-            if returned >= lane.controls.concurrency:
+            if returned >= lane.controls.concurrency and not lane.backlog:  # its last sends: record as they come
                 return True
         return pending and sending == 0
 
