@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_dispatch.py                       # every scenario, 3 repetitions
     .venv/bin/python benchmarks/bench_dispatch.py --only http,email --repeat 5
     .venv/bin/python benchmarks/bench_dispatch.py --pg postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python benchmarks/bench_dispatch.py --also /tmp/old-tree     # before/after, interleaved
 
 Scenarios (each repeated ``--repeat`` times; the table keeps the quietest, i.e. fastest, run):
 
@@ -10,7 +11,8 @@ Scenarios (each repeated ``--repeat`` times; the table keeps the quietest, i.e. 
   the same from 4 threads: the gateway's physical limit here (no ledger, no rendering);
 - ``http``: ``Dispatcher.dispatch`` of N sms actions (rendered from a template, signed, sent with
   ``concurrency`` threads, every claim and result in the ledger) on SQLite and on PostgreSQL;
-- ``raw-smtp`` and ``email``: the same for e-mail against aiosmtpd (one SMTP session reused);
+- ``raw-smtp`` and ``email``: the same for e-mail against aiosmtpd (the raw loop sends messages built
+  before its clock starts, on one session and on ``concurrency`` sessions from as many threads);
 - ``letters``: N Chinese PDF letters (CJK font) on a pool of 2 worker processes, SQLite ledger;
 - ``mixed``: the whole ``run_batch`` (decide + dispatch every channel) of the shipped US policy over
   2,000 generated US accounts, to the local gateways, SQLite and PostgreSQL.
@@ -138,18 +140,31 @@ def raw_http(gateway: gateways.Gateway, count: int, threads: int) -> float:
     return time.perf_counter() - start
 
 
-def raw_smtp(port: int, count: int) -> float:
-    """Send ``count`` small messages over one SMTP session; seconds."""
+def raw_smtp(port: int, count: int, sessions: int) -> float:
+    """Send ``count`` small messages, built before the clock starts, over ``sessions`` SMTP sessions from as
+    many threads; seconds."""
     from email.message import EmailMessage  # noqa: PLC0415
+    from email.policy import SMTP as SMTP_POLICY  # noqa: PLC0415
 
-    start = time.perf_counter()
-    smtp = smtplib.SMTP("127.0.0.1", port, timeout=30)
+    messages = []
     for i in range(count):
         mail = EmailMessage()
         mail["From"], mail["To"], mail["Subject"] = "c@bank.test", f"b{i}@example.test", "About your account"
         mail.set_content(f"Hello Customer {i}, your card is 35 days past due.")
-        smtp.send_message(mail)
-    smtp.quit()
+        messages.append((f"b{i}@example.test", mail.as_bytes(policy=SMTP_POLICY)))
+
+    def loop(part: list[tuple[str, bytes]]) -> None:
+        smtp = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        for to, data in part:
+            smtp.sendmail("c@bank.test", [to], data)
+        smtp.quit()
+
+    start = time.perf_counter()
+    workers = [threading.Thread(target=loop, args=(messages[n::sessions],)) for n in range(sessions)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     return time.perf_counter() - start
 
 
@@ -211,6 +226,9 @@ def main() -> int:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--only", default="raw,http,email,letters,mixed")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--also", metavar="OLD_TREE", type=Path,
+                        help="also run the scenarios of another source tree (an export of an older commit), in "
+                             "its own process, alternating with this tree's repetition by repetition")
     args = parser.parse_args()
     only = set(args.only.split(","))
     backends = ["sqlite"]
@@ -236,6 +254,10 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             for repetition in range(args.repeat):
+                if args.also is not None:
+                    for name, rate in _other_tree(args.also, args, only - {"raw"}).items():
+                        if not name.startswith("raw"):
+                            keep(f"before: {name}", rate)
                 if "raw" in only or "http" in only:
                     keep("raw-http (1 connection)", args.http / raw_http(http_gw, args.http, 1))
                     keep(f"raw-http ({args.concurrency} threads)",
@@ -255,7 +277,9 @@ def main() -> int:
                         assert sent == args.http and http_gw.performed() - before == sent, summary.as_dict()["totals"]
                         keep(f"http sms ({kind})", sent / seconds)
                 if "raw" in only or "email" in only:
-                    keep("raw-smtp (1 session)", args.email / raw_smtp(smtp_gw.port, args.email))
+                    keep("raw-smtp (1 session)", args.email / raw_smtp(smtp_gw.port, args.email, 1))
+                    keep(f"raw-smtp ({args.concurrency} sessions)",
+                         args.email / raw_smtp(smtp_gw.port, args.email, args.concurrency))
                 if "email" in only:
                     for kind in backends:
                         ledger, drop = _ledger(kind, args.pg, folder)
@@ -292,16 +316,41 @@ def main() -> int:
         http_gw.stop()
         smtp_gw.stop()
     limit = max((rate for name, rate in best.items() if name.startswith("raw-http")), default=0.0)
-    smtp_limit = best.get("raw-smtp (1 session)", 0.0)
+    smtp_limit = max((rate for name, rate in best.items() if name.startswith("raw-smtp")), default=0.0)
+    before = {name.removeprefix("before: "): rate for name, rate in best.items() if name.startswith("before: ")}
     if args.json:
-        print(json.dumps({"best": best, "notes": notes}, indent=2))
+        print(json.dumps({"best": {n: r for n, r in best.items() if not n.startswith("before: ")}, "before": before,
+                          "notes": notes}, indent=2))
         return 0
-    print(f"{'scenario':44} {'actions/s':>10} {'vs raw':>8}  notes")
+    print(f"{'scenario':44} {'actions/s':>10} {'vs raw':>8} {'before':>9} {'vs raw':>8} {'x':>6}  notes")
     for name, rate in best.items():
-        peer = smtp_limit if name.startswith("email") else limit if name.startswith(("http", "raw-http")) else 0
+        if name.startswith("before: "):
+            continue
+        peer = (smtp_limit if name.startswith(("email", "raw-smtp")) else limit if name.startswith(("http", "raw-http"))
+                else 0)
         ratio = f"{rate / peer:.2f}" if peer else ""
-        print(f"{name:44} {rate:>10,.0f} {ratio:>8}  {notes.get(name, '')}")
+        old = before.get(name)
+        old_text = f"{old:>9,.0f} {(f'{old / peer:.2f}' if peer else ''):>8} {rate / old:>6.2f}" if old else ""
+        print(f"{name:44} {rate:>10,.0f} {ratio:>8} {old_text:26}  {notes.get(name, '')}")
     return 0
+
+
+def _other_tree(tree: Path, args: argparse.Namespace, only: set[str]) -> dict[str, float]:
+    """One repetition of ``only`` by another tree's copy of this script, in its own process (its own code
+    and plugins first on the path); the rates it measured."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    command = [sys.executable, str(tree / "benchmarks" / "bench_dispatch.py"), "--json", "--repeat", "1",
+               "--only", ",".join(sorted(only)), "--http", str(args.http), "--email", str(args.email),
+               "--letters", str(args.letters), "--concurrency", str(args.concurrency), "--pg", args.pg]
+    path = os.pathsep.join([str(tree / "plugins"), str(tree), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path},
+                          check=False, timeout=3600)
+    if done.returncode != 0:
+        print(f"{tree}: the other tree's run failed:\n{done.stderr[-2000:]}", file=sys.stderr)
+        return {}
+    return dict(json.loads(done.stdout)["best"])
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,11 +75,10 @@ def post_signed_json(
     """
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8")
     headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: idempotency_key}
-    shown = redact_url_credentials(url)
+    shown = _shown(url)
     if secret:
-        parts = urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        headers[SIGNATURE_HEADER] = signature_header(secret, idempotency_key=idempotency_key, path=path, body=body)
+        headers[SIGNATURE_HEADER] = signature_header(secret, idempotency_key=idempotency_key, path=_signed_path(url),
+                                                     body=body)
     own = client is None
     active = client if client is not None else HttpClient(timeout=timeout)
     try:
@@ -109,6 +109,19 @@ def post_signed_json(
         detail=f"HTTP {reply.status}",
         outcome=answer.get("outcome") if isinstance(answer.get("outcome"), str) else None,
     )
+
+
+@lru_cache(maxsize=256)
+def _signed_path(url: str) -> str:
+    """The path (and query) of ``url`` as the signature covers it; a channel posts to one URL, read once."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+@lru_cache(maxsize=256)
+def _shown(url: str) -> str:
+    """``url`` without its credentials, as errors name it."""
+    return redact_url_credentials(url)
 
 
 def safe_name(key: str) -> str:

@@ -35,6 +35,7 @@ import smtplib
 import ssl
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate
@@ -46,6 +47,7 @@ from policy_engine.deliver.settings import ChannelSettings, typed_problems
 from policy_engine.hookspecs import ChannelContext, ChannelSpec, DeliveryResult, Message, hookimpl
 from policy_engine.policy.channels import BUILTIN_CHANNELS
 from policy_engine_channels._common import channel_settings, contact
+from policy_engine_channels.mime import plain_mime
 
 OPT_OUT_TEXTS = {"en": "To stop receiving these emails, reply with the word STOP.",
                  "zh": "如不希望再收到此类邮件，请回复“退订”。"}
@@ -76,21 +78,56 @@ def policy_engine_check_settings(channel: ChannelSpec, settings: Mapping[str, An
     return typed_problems(channel.name, settings, SETTING_KINDS)
 
 
+@dataclass(frozen=True)
+class OutgoingMail:
+    """A message ready for SMTP: envelope sender and recipient, its Message-ID, and its bytes (CRLF line
+    ends, before SMTP's dot-stuffing)."""
+
+    sender: str
+    recipient: str
+    message_id: str
+    data: bytes
+
+
+def compose_email(
+    message: Message, *, to: str, conf: ChannelSettings, idempotency_key: str,
+    action: Mapping[str, Any] | None = None, language: str | None = None,
+) -> OutgoingMail:
+    """The message as SMTP sends it: text part, optional HTML alternative, opt-out line (where the
+    action's content rules require one), idempotency headers. The common message is written directly
+    (:mod:`policy_engine_channels.mime`); anything else by the standard library (:func:`build_email`)."""
+    final = with_required_opt_out(message, action if action is not None else {"content_rules": ["opt_out"]},
+                                  conf, OPT_OUT_TEXTS, language)
+    sender = str(conf.require("from_addr"))
+    message_id = _message_id(idempotency_key)
+    headers = [("From", sender), ("To", to), ("Date", formatdate(localtime=False)), ("Message-ID", message_id),
+               ("X-Idempotency-Key", idempotency_key)]
+    if conf.get("reply_to"):
+        headers.append(("Reply-To", str(conf["reply_to"])))
+    data = plain_mime(headers, subject=_subject(final, conf), text=final.text, html=final.html)
+    if data is None:
+        data = _standard_email(final, to=to, conf=conf, idempotency_key=idempotency_key).as_bytes(policy=SMTP_POLICY)
+    return OutgoingMail(sender, to, message_id, data)
+
+
 def build_email(
     message: Message, *, to: str, conf: ChannelSettings, idempotency_key: str,
     action: Mapping[str, Any] | None = None, language: str | None = None,
 ) -> EmailMessage:
-    """The MIME message: text part, optional HTML alternative, opt-out line (where the action's content
-    rules require one), idempotency headers."""
+    """The MIME message built by the standard library: text part, optional HTML alternative, opt-out line
+    (where the action's content rules require one), idempotency headers."""
     final = with_required_opt_out(message, action if action is not None else {"content_rules": ["opt_out"]},
                                   conf, OPT_OUT_TEXTS, language)
+    return _standard_email(final, to=to, conf=conf, idempotency_key=idempotency_key)
+
+
+def _standard_email(final: Message, *, to: str, conf: ChannelSettings, idempotency_key: str) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = str(conf.require("from_addr"))
     mail["To"] = to
-    mail["Subject"] = final.subject or str(conf.get("default_subject", "A message about your account"))
+    mail["Subject"] = _subject(final, conf)
     mail["Date"] = formatdate(localtime=False)
-    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
-    mail["Message-ID"] = f"<{digest}@policy-engine>"
+    mail["Message-ID"] = _message_id(idempotency_key)
     mail["X-Idempotency-Key"] = idempotency_key
     if conf.get("reply_to"):
         mail["Reply-To"] = str(conf["reply_to"])
@@ -98,6 +135,14 @@ def build_email(
     if final.html is not None:
         mail.add_alternative(final.html, subtype="html")
     return mail
+
+
+def _subject(final: Message, conf: ChannelSettings) -> str:
+    return final.subject or str(conf.get("default_subject", "A message about your account"))
+
+
+def _message_id(idempotency_key: str) -> str:
+    return f"<{hashlib.sha256(idempotency_key.encode('utf-8')).hexdigest()[:32]}@policy-engine>"
 
 
 class SmtpSessions:
@@ -110,7 +155,7 @@ class SmtpSessions:
         self._context: ssl.SSLContext | None = None
         self._lock = threading.Lock()
 
-    def send(self, mail: EmailMessage) -> str:
+    def send(self, mail: OutgoingMail) -> str:
         """Hand ``mail`` to the server; the server's final answer. Raises the channel's delivery errors."""
         for _ in range(2):
             smtp, used = self._session()
@@ -189,9 +234,9 @@ class SmtpSessions:
             raise TransientDeliveryError(f"SMTP connection: {exc.__class__.__name__}: {exc}") from exc
         return smtp
 
-    def _transaction(self, smtp: smtplib.SMTP, mail: EmailMessage, *, fresh: bool) -> str:
-        sender = str(mail["From"])
-        recipient = str(mail["To"])
+    def _transaction(self, smtp: smtplib.SMTP, mail: OutgoingMail, *, fresh: bool) -> str:
+        sender = mail.sender
+        recipient = mail.recipient
         try:
             smtp.ehlo_or_helo_if_needed()
             code, reply = smtp.mail(sender)
@@ -214,7 +259,7 @@ class SmtpSessions:
             raise TransientDeliveryError(f"SMTP connection lost before the message: {exc}") from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise TransientDeliveryError(f"SMTP before the message: {exc.__class__.__name__}: {exc}") from exc
-        body = _LEADING_DOT.sub(b"..", mail.as_bytes(policy=SMTP_POLICY))
+        body = _LEADING_DOT.sub(b"..", mail.data)
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         try:
@@ -259,8 +304,8 @@ def policy_engine_send(
     """Send the email on a pooled session (see the module doc for how failures are classified)."""
     conf = channel_settings(channel.name, settings)
     key = str(action["idempotency_key"])
-    mail = build_email(message, to=contact(account, "email"), conf=conf, idempotency_key=key, action=action,
-                       language=account.get("language"))
+    mail = compose_email(message, to=contact(account, "email"), conf=conf, idempotency_key=key, action=action,
+                         language=account.get("language"))
     if channel_context is not None and hasattr(channel_context, "shared"):
         sessions = channel_context.shared(f"smtp:{channel.name}", lambda: SmtpSessions(conf))
         sessions.send(mail)
@@ -270,4 +315,4 @@ def policy_engine_send(
             own.send(mail)
         finally:
             own.close()
-    return DeliveryResult("delivered", provider_id=str(mail["Message-ID"]), detail="accepted by SMTP server")
+    return DeliveryResult("delivered", provider_id=mail.message_id, detail="accepted by SMTP server")

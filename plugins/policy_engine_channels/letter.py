@@ -15,9 +15,6 @@ worker process).
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -32,6 +29,7 @@ from policy_engine.hookspecs import ChannelContext, ChannelSpec, DeliveryResult,
 from policy_engine.policy.channels import BUILTIN_CHANNELS
 from policy_engine_channels._common import channel_settings, contact, safe_name
 from policy_engine_channels.letter_pdf import LetterRenderer, LetterText, render_letter, write_letter
+from policy_engine_channels.manifest import append_once
 
 SPEC = BUILTIN_CHANNELS["letter"]
 """The channel, as the core's built-in catalogue declares it."""
@@ -85,23 +83,6 @@ def render_pdf(message: Message, *, address: str, sender: str | None, font_path:
     return render_letter(LetterText(message.text, address, message.subject, sender, dated), font_path)
 
 
-def _append_manifest_once(outbox: Path, entry: Mapping[str, Any]) -> bool:
-    path = outbox / MANIFEST
-    with open(path, "a+", encoding="utf-8") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            fh.seek(0)
-            for line in fh:
-                if line.strip() and json.loads(line).get("idempotency_key") == entry["idempotency_key"]:
-                    return False
-            fh.write(json.dumps(dict(entry), ensure_ascii=False, sort_keys=True) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-            return True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 @hookimpl
 def policy_engine_register_channels() -> list[ChannelSpec]:
     """The letter channel."""
@@ -145,8 +126,8 @@ def policy_engine_send(
         digest = renderer.write(letter, target)
     else:
         digest = write_letter(letter, font_path, target)
-    added = _append_manifest_once(
-        outbox,
+    added = append_once(
+        outbox / MANIFEST,
         {
             "idempotency_key": key,
             "file": file_name,

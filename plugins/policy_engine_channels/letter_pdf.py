@@ -3,13 +3,16 @@
 Why ReportLab and not fpdf2: fpdf2 binds a TrueType font to one document (``add_font`` parses the file,
 ``output`` subsets it in place with fontTools), so every letter parsed and subset the 20,000-glyph CJK font
 again: about 330 ms a letter here, 3 letters/s. ReportLab parses a font once per process
-(``registerFont``) and subsets it per document from the parsed tables: about 10-15 ms a letter, so two
+(``registerFont``) and subsets it per document from the parsed tables: about 3 ms of CPU a letter, so two
 worker processes render more than 100 letters/s on two cores (``benchmarks/bench_dispatch.py``). Both are
 well-kept; ReportLab is the one that can keep a parsed font.
 
-The rule this module keeps: a font is parsed once per process (:func:`_font_family`), and a worker of
-the pool (:class:`LetterRenderer`) renders and writes a letter whole (atomically), so the sending process
-only appends the manifest line.
+The rule this module keeps: a font is parsed once per process (:func:`_font_family`). A worker of the
+pool (:class:`LetterRenderer`) only renders (CPU); the sender thread that asked writes the file
+atomically (fsync, then rename) and appends the manifest line. A worker that also waited for the disk
+sat idle through every fsync (4 ms here), while the sender threads wait for it in parallel: the pool
+alone, 2 workers fed by 4 threads, wrote 226 letters/s instead of 161 on this machine (when its cores are
+taken by other work, rendering is the limit either way).
 """
 
 from __future__ import annotations
@@ -85,24 +88,62 @@ def _font_family(font_path: str | None, text: str) -> str:
 
 def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
     """Lines of ``text`` that fit ``width``: breaks at spaces, and between any two CJK characters."""
+    meter = _Meter(font, size)
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:
-        line = ""
+        line, units = "", meter.units("")
         for token in _tokens(paragraph):
-            candidate = line + token
-            if line and pdfmetrics.stringWidth(candidate, font, size) > width:
+            grown = meter.grow(units, token)
+            if line and meter.points(grown) > width:
                 lines.append(line.rstrip())
                 line = token.lstrip()
+                units = meter.units(line)
             else:
-                line = candidate
-            while pdfmetrics.stringWidth(line, font, size) > width and len(line) > 1:  # one overlong word
+                line, units = line + token, grown
+            while meter.points(units) > width and len(line) > 1:  # one overlong word
                 cut = len(line) - 1
                 while cut > 1 and pdfmetrics.stringWidth(line[:cut], font, size) > width:
                     cut -= 1
                 lines.append(line[:cut])
                 line = line[cut:]
+                units = meter.units(line)
         lines.append(line.rstrip())
     return lines
+
+
+class _Meter:
+    """The width of a line grown a token at a time, equal to ``pdfmetrics.stringWidth`` of the whole line.
+
+    For a TrueType font the advance widths are added one character at a time, left to right, as
+    ReportLab adds them, so the sum for a line is the same number to the last bit at a fraction of the
+    work (measuring every candidate line from its start was 40% of a letter's rendering). Other fonts are
+    measured whole each time."""
+
+    def __init__(self, font: str, size: float) -> None:
+        self.font, self.size = font, size
+        face = getattr(pdfmetrics.getFont(font), "face", None)
+        self._widths = getattr(face, "charWidths", None)
+        self._default = getattr(face, "defaultWidth", 0)
+
+    def units(self, text: str) -> float | str:
+        """The measure of ``text``: its summed advance widths (TrueType), else the text itself."""
+        return self.grow(0, text) if self._widths is not None else text
+
+    def grow(self, units: float | str, token: str) -> float | str:
+        """The measure of a line of measure ``units`` with ``token`` appended."""
+        if self._widths is None:
+            return str(units) + token
+        total = float(units) if not isinstance(units, int) else units
+        width_of, default = self._widths.get, self._default
+        for char in token:
+            total += width_of(ord(char), default)
+        return total
+
+    def points(self, units: float | str) -> float:
+        """The width in points of a measure."""
+        if self._widths is None:
+            return float(pdfmetrics.stringWidth(str(units), self.font, self.size))
+        return 0.001 * self.size * float(units)
 
 
 def _tokens(paragraph: str) -> list[str]:
@@ -187,9 +228,12 @@ class LetterRenderer:
         self.workers = count
 
     def write(self, letter: LetterText, target: str) -> str:
-        """Render and write one letter on a worker (waits for it); the SHA-256 of the file."""
-        future: Future[str] = self._pool.submit(write_letter, letter, self.font_path, target)
-        return future.result()
+        """Render one letter on a worker (waits for it), write it atomically to ``target``; the SHA-256 of
+        the file."""
+        future: Future[bytes] = self._pool.submit(render_letter, letter, self.font_path)
+        data = future.result()
+        write_atomically(Path(target), data)
+        return hashlib.sha256(data).hexdigest()
 
     def workers_report(self) -> list[tuple[int, int]]:
         """(process id, fonts parsed) from the workers, as many answers as there are workers."""

@@ -10,11 +10,11 @@ For every action:
 4. the result, its attempts and its history event are committed together.
 
 At production speed the same four steps run in batches and in parallel. One dispatch loop owns the
-ledger: it records decisions a chunk at a time (one transaction), claims due actions a batch per channel
-(one transaction), renders their messages (off the sending path), hands them to the channel's lane
-(``concurrency`` sender threads, ``rate_per_second``, a circuit breaker), and commits whatever results
-came back in one transaction. A claimed batch is never larger than what the lane can start soon, so
-leases do not run out while rows wait.
+ledger, and each of its cycles is one transaction (one commit): the results that came back since the last
+cycle, a chunk of decisions with their ``pending`` rows, and the claims of a batch per channel. After the
+commit it renders the claimed messages (off the sending path) and hands them to the channel's lane
+(``concurrency`` sender threads, ``rate_per_second``, a circuit breaker). A claimed batch is never larger
+than what the lane can start soon, so leases do not run out while rows wait.
 
 Exactly once holds because nothing is sent before its claim is committed and nothing is recorded
 without the claim's token: a process killed at any point (a batch claimed, half of it sent, half of the
@@ -36,8 +36,10 @@ the hook boundary. A send, a render and a template check go to the plugin that o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,6 +93,10 @@ CLAIM_BATCH = 256
 """Actions claimed per ledger transaction, at most."""
 BACKLOG_LIMIT = 4000
 """Due actions waiting for their lane before dispatch stops taking decisions (back-pressure)."""
+RESULT_BATCH = 256
+"""Results waiting to be recorded that make a cycle due whatever else there is to do."""
+RESULT_DELAY = 0.2
+"""Seconds a result waits to be recorded, at most, when no cycle is due for another reason."""
 HELD_AMBIGUOUS = (
     "ambiguous: the message was handed over and no answer came ({detail}); the channel's provider cannot "
     "deduplicate by key, so it was not sent again; check with the provider, then requeue it or leave it"
@@ -316,7 +322,16 @@ class _DispatchRun:
         self.results: queue.SimpleQueue[SendOutcome] = queue.SimpleQueue()
         self.lanes: dict[str, ChannelLane] = {}
         self.failing: list[_Outgoing] = []
-        """Actions found unsendable before their claim: claimed, then failed permanently."""
+        """Actions found unsendable before their claim: claimed in the next cycle, then failed permanently."""
+        self.settled: list[tuple[_Outgoing, Finish]] = []
+        """Claimed actions whose result is known without a send (unsendable, a template that fails): recorded
+        by the next cycle."""
+        self.waiting: list[SendOutcome] = []
+        """Results taken off the queue, recorded by the next cycle."""
+        self.returned: dict[str, int] = {}
+        """How many of ``waiting`` each channel's lane sent."""
+        self.since = 0.0
+        """When the oldest result still to record came (``time.monotonic``)."""
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -325,27 +340,71 @@ class _DispatchRun:
         exhausted = False
         try:
             while True:
-                progressed = self._collect()
+                self._take_results()
+                chunk: list[tuple[Decision, Account | None, str | None]] = []
                 if not exhausted and self._backlog() < BACKLOG_LIMIT:
                     chunk = list(islice(iterator, DECISION_CHUNK))
-                    if chunk:
-                        self._admit(chunk)
-                        progressed = True
-                    else:
-                        exhausted = True
-                if self.failing:
-                    self._fail_unsendable()
-                    progressed = True
-                for lane in list(self.lanes.values()):
-                    progressed = self._feed(lane) or progressed
-                busy = any(lane.in_flight or lane.backlog for lane in self.lanes.values())
+                    exhausted = not chunk
+                progressed = bool(chunk or self._cycle_due()) and self._cycle(chunk)
+                busy = self.failing or self.settled or self.waiting or any(
+                    lane.in_flight or lane.backlog for lane in self.lanes.values())
                 if exhausted and not busy:
                     break
                 if not progressed:
-                    self._collect(wait=0.05)
+                    self._wait_for_result(0.05)
         finally:
             self._shut_down()
         return self.summary
+
+    def _cycle(self, chunk: list[tuple[Decision, Account | None, str | None]]) -> bool:
+        """One cycle in one ledger transaction: the results that came back, the chunk's decisions and the
+        claims of what every lane can start soon; then the claimed actions are rendered and handed to their
+        lanes (never before the claims are committed). True when anything moved."""
+        finishes, outcomes = self._results()
+        decisions = self._admit(chunk)
+        progressed = bool(chunk)
+        for lane in self.lanes.values():
+            progressed = self._pause_if_open(lane) or progressed
+        failing, self.failing = self.failing, []
+        batches = []
+        for lane in self.lanes.values():
+            count = min(lane.room, len(lane.backlog), CLAIM_BATCH)
+            if count > 0:
+                batches.append((lane, [lane.backlog.popleft() for _ in range(count)]))
+        keys = [out.key for out in failing] + [out.key for _, batch in batches for out in batch]
+        if not (finishes or decisions or keys):
+            return progressed
+        cycle = self.ledger.write_cycle(
+            results=[finish for _, finish in finishes], decisions=decisions, claims=keys, worker=self.d.worker,
+            lease_seconds=self.d.lease_seconds, resend_crashed=self._resend_crashed,
+            crashed_event=self._interrupted_event,
+        )
+        self._settle(finishes, outcomes, cycle.recorded)
+        self._fail_claimed(failing, cycle.claims)
+        for lane, batch in batches:
+            self._hand_over(lane, batch, cycle.claims)
+        return True
+
+    def _cycle_due(self) -> bool:
+        """Whether a cycle is worth its transaction now. A commit costs the same for one row as for a
+        hundred, so results that trickle back wait until a lane runs low on claimed work (and more is
+        claimed in the same commit), a lane with nothing left to claim has sent one per thread, nothing
+        else is being sent, or the oldest has waited ``RESULT_DELAY``."""
+        if self.failing or len(self.waiting) + len(self.settled) >= RESULT_BATCH:
+            return True
+        pending = bool(self.waiting or self.settled)
+        if pending and time.monotonic() - self.since >= RESULT_DELAY:
+            return True
+        sending = 0
+        for name, lane in self.lanes.items():
+            returned = self.returned.get(name, 0)
+            unfinished = lane.in_flight - returned
+            sending += unfinished
+            if lane.backlog and (lane.breaker.is_open or unfinished < lane.refill_below):
+                return True
+            if returned >= lane.controls.concurrency and not lane.backlog:  # its last sends: record as they come
+                return True
+        return pending and sending == 0
 
     def _backlog(self) -> int:
         return sum(len(lane.backlog) for lane in self.lanes.values())
@@ -354,15 +413,19 @@ class _DispatchRun:
         for lane in self.lanes.values():
             lane.close()
         try:
-            self._collect()
+            finishes, outcomes = self._results()
+            if finishes:
+                recorded = self.ledger.finish_many([finish for _, finish in finishes])
+                self._settle(finishes, outcomes, recorded)
         except Exception:  # already failing: keep the first error
             log.exception("could not record the last results")
         self.d.channel_context.close()
 
     # -- decisions in ------------------------------------------------------------------------------
 
-    def _admit(self, chunk: list[tuple[Decision, Account | None, str | None]]) -> None:
-        """Record a chunk of decisions (one transaction) and queue their due actions on their lanes."""
+    def _admit(self, chunk: list[tuple[Decision, Account | None, str | None]]) -> list[dict[str, Any]]:
+        """Queue the due actions of a chunk of decisions on their lanes; the decisions' JSON, which the
+        cycle records (with a ``pending`` row per action) before it claims any of them."""
         outgoing: list[_Outgoing] = []
         decisions: list[dict[str, Any]] = []
         for decision, account, missing in chunk:
@@ -380,8 +443,7 @@ class _DispatchRun:
                 out.problem = self._precheck(out, missing)
                 outgoing.append(out)
         if not decisions:
-            return
-        self.ledger.record_decisions(decisions)
+            return []
         now = self.d.clock()
         planned: dict[str, int] = {}
         for out in outgoing:
@@ -404,6 +466,7 @@ class _DispatchRun:
                 lane.backlog.append(out)
         for channel, count in planned.items():
             self.d.progress.planned(channel, count)
+        return decisions
 
     def _usable(self, decision: Decision, action: PlannedAction) -> bool:
         problem = None
@@ -446,12 +509,9 @@ class _DispatchRun:
 
     # -- claims and sends --------------------------------------------------------------------------
 
-    def _claim(self, batch: list[_Outgoing]) -> dict[str, ClaimOutcome]:
-        return self.ledger.claim_many(
-            [out.key for out in batch], worker=self.d.worker, lease_seconds=self.d.lease_seconds,
-            resend_crashed=lambda channel: bool((spec := self.d.channels.get(channel)) and spec.idempotent_provider),
-            crashed_event=self._interrupted_event,
-        )
+    def _resend_crashed(self, channel: str) -> bool:
+        spec = self.d.channels.get(channel)
+        return bool(spec and spec.idempotent_provider)
 
     def _unclaimed(self, out: _Outgoing, outcome: ClaimOutcome) -> None:
         """Count an action whose row could not be claimed."""
@@ -468,39 +528,34 @@ class _DispatchRun:
             tally.in_flight += 1
         self.d.progress.done(out.channel, 1)
 
-    def _fail_unsendable(self) -> None:
-        batch, self.failing = self.failing, []
-        outcomes = self._claim(batch)
-        finishes: list[tuple[_Outgoing, Finish]] = []
+    def _fail_claimed(self, batch: list[_Outgoing], claims: Mapping[str, ClaimOutcome]) -> None:
+        """Unsendable actions, now claimed: failed permanently with their reason (recorded next cycle)."""
         now = self.d.clock()
         for out in batch:
-            outcome = outcomes[out.key]
+            outcome = claims[out.key]
             if outcome.claim is None:
                 self._unclaimed(out, outcome)
                 continue
             reason = str(self.d.redact(out.problem))
-            finishes.append((out, Finish(outcome.claim, "failed_permanent", error=reason, failure="permanent",
-                                         attempts=(Attempt("permanent_failure", None, reason, now, now),))))
-        self._commit(finishes, {})
+            self._settle_later((out, Finish(outcome.claim, "failed_permanent", error=reason, failure="permanent",
+                                             attempts=(Attempt("permanent_failure", None, reason, now, now),))))
 
-    def _feed(self, lane: ChannelLane) -> bool:
-        """Claim what the lane can start soon, render it and hand it over; True when anything moved."""
-        if lane.breaker.is_open and lane.backlog:
-            paused = len(lane.backlog)
-            tally = self.summary.tally(lane.spec.name)
-            tally.paused += paused
-            self.summary.paused[lane.spec.name] = str(self.d.redact(lane.breaker.reason))
-            lane.backlog.clear()
-            self.d.progress.done(lane.spec.name, paused)
-            return True
-        count = min(lane.room, len(lane.backlog), CLAIM_BATCH)
-        if count <= 0:
+    def _pause_if_open(self, lane: ChannelLane) -> bool:
+        """A lane whose breaker opened gives up its backlog (counted paused, left pending); True if it did."""
+        if not (lane.breaker.is_open and lane.backlog):
             return False
-        batch = [lane.backlog.popleft() for _ in range(count)]
-        outcomes = self._claim(batch)
-        failed: list[tuple[_Outgoing, Finish]] = []
+        paused = len(lane.backlog)
+        tally = self.summary.tally(lane.spec.name)
+        tally.paused += paused
+        self.summary.paused[lane.spec.name] = str(self.d.redact(lane.breaker.reason))
+        lane.backlog.clear()
+        self.d.progress.done(lane.spec.name, paused)
+        return True
+
+    def _hand_over(self, lane: ChannelLane, batch: list[_Outgoing], claims: Mapping[str, ClaimOutcome]) -> None:
+        """Render the claimed actions of a batch and hand them to the lane (claims are committed)."""
         for out in batch:
-            outcome = outcomes[out.key]
+            outcome = claims[out.key]
             if outcome.claim is None:
                 self._unclaimed(out, outcome)
                 continue
@@ -509,8 +564,9 @@ class _DispatchRun:
             except TemplateError as exc:
                 reason = str(self.d.redact(str(exc)))
                 now = self.d.clock()
-                failed.append((out, Finish(outcome.claim, "failed_permanent", error=reason, failure="permanent",
-                                           attempts=(Attempt("permanent_failure", None, reason, now, now),))))
+                self._settle_later((out, Finish(outcome.claim, "failed_permanent", error=reason,
+                                                 failure="permanent",
+                                                 attempts=(Attempt("permanent_failure", None, reason, now, now),))))
                 continue
             if lane.spec.kind == ChannelKind.AGENT and self.d.task_limits is not None and out.account is not None:
                 self.d.channel_context.expect_task(out.key, out.action.send_at, out.action.not_after,
@@ -519,36 +575,46 @@ class _DispatchRun:
                            channel=lane.spec)
             lane.submit(SendJob(outcome.claim, out, message, out.action_json, out.account_json, out.decision_json,
                                 out.action.not_after))
-        if failed:
-            self._commit(failed, {})
-        return True
 
     # -- results back ------------------------------------------------------------------------------
 
-    def _collect(self, wait: float = 0.0) -> bool:
-        """Record every result that came back (one transaction); True when there were any."""
-        outcomes: list[SendOutcome] = []
-        if wait:
-            try:
-                outcomes.append(self.results.get(timeout=wait))
-            except queue.Empty:
-                return False
+    def _wait_for_result(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for a send to come back (it is recorded by a later cycle)."""
+        with contextlib.suppress(queue.Empty):
+            self._returned(self.results.get(timeout=seconds))
+
+    def _take_results(self) -> None:
+        """Take every result off the queue (to record by a later cycle)."""
         while True:
             try:
-                outcomes.append(self.results.get_nowait())
+                self._returned(self.results.get_nowait())
             except queue.Empty:
-                break
-        if not outcomes:
-            return False
-        finishes: list[tuple[_Outgoing, Finish]] = []
+                return
+
+    def _settle_later(self, settled: tuple[_Outgoing, Finish]) -> None:
+        if not (self.waiting or self.settled):
+            self.since = time.monotonic()
+        self.settled.append(settled)
+
+    def _returned(self, outcome: SendOutcome) -> None:
+        if not (self.waiting or self.settled):
+            self.since = time.monotonic()
+        self.waiting.append(outcome)
+        channel = outcome.job.outgoing.channel
+        self.returned[channel] = self.returned.get(channel, 0) + 1
+
+    def _results(self) -> tuple[list[tuple[_Outgoing, Finish]], dict[str, SendOutcome]]:
+        """Every result to record now: the sends that came back and the actions settled without a send."""
+        self._take_results()
+        outcomes, self.waiting, self.returned = self.waiting, [], {}
+        finishes, self.settled = self.settled, []
         by_key: dict[str, SendOutcome] = {}
         for outcome in outcomes:
             out: _Outgoing = outcome.job.outgoing
             self.lanes[out.channel].in_flight -= 1
             finishes.append((out, self._finish_of(out, outcome)))
             by_key[out.key] = outcome
-        self._commit(finishes, by_key)
-        return True
+        return finishes, by_key
 
     def _finish_of(self, out: _Outgoing, outcome: SendOutcome) -> Finish:
         claim = outcome.job.claim
@@ -571,8 +637,9 @@ class _DispatchRun:
                           failure="transient", attempts=attempts)
         return Finish(claim, "pending", attempts=attempts)  # released (paused) or expired: never sent
 
-    def _commit(self, finishes: list[tuple[_Outgoing, Finish]], outcomes: Mapping[str, SendOutcome]) -> None:
-        recorded = self.ledger.finish_many([finish for _, finish in finishes])
+    def _settle(self, finishes: list[tuple[_Outgoing, Finish]], outcomes: Mapping[str, SendOutcome],
+                recorded: set[int]) -> None:
+        """Count the results the cycle recorded (and the claims lost to another run), tell the observers."""
         for out, finish in finishes:
             tally = self.summary.tally(out.channel)
             self.d.progress.done(out.channel, 1)

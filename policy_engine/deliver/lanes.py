@@ -119,6 +119,12 @@ class ChannelLane:
         """How many more actions the lane takes now."""
         return max(0, self.window - self.in_flight)
 
+    @property
+    def refill_below(self) -> int:
+        """Claim more for the lane once fewer than this many of its actions are still being sent (half its
+        window, at least one per thread): its threads never run dry, and claims go in batches."""
+        return max(self.controls.concurrency, self.window // 2)
+
     def submit(self, job: SendJob) -> None:
         """Send ``job`` on one of the lane's threads; its outcome goes to the result queue."""
         self.in_flight += 1

@@ -47,3 +47,21 @@ def test_worker_processes_parse_the_font_once_each(cjk_font: str, tmp_path: Path
     assert len(digests) == 12 and len(list(tmp_path.glob("*.pdf"))) == 12
     assert {count for _, count in reports} == {1}  # one parse per worker, however many letters
     assert "尊敬的客户7" in _text((tmp_path / "7.pdf").read_bytes())
+
+
+def test_every_line_fits_the_page_and_is_as_full_as_it_can_be(cjk_font: str) -> None:
+    from policy_engine_channels.letter_pdf import MARGIN, _font_family, _tokens, _wrap  # noqa: PLC0415
+    from reportlab.lib.pagesizes import A4  # noqa: PLC0415
+    from reportlab.pdfbase import pdfmetrics  # noqa: PLC0415
+
+    font = _font_family(cjk_font, "逾期")
+    width = A4[0] - 2 * MARGIN
+    text = ("尊敬的客户：您的信用卡已逾期 35 天，欠款 ¥1234.56。Please call 555-0100 today. " * 12
+            + "\n" + "Supercalifragilisticexpialidocious" * 8)
+    lines = _wrap(text, font, 11, width)
+    assert "".join(lines).replace(" ", "") == text.replace("\n", "").replace(" ", "")  # nothing lost
+    for line, following in zip(lines, lines[1:], strict=False):
+        assert pdfmetrics.stringWidth(line, font, 11) <= width
+        first = _tokens(following)[0] if following else ""
+        if first and not line.startswith("Supercali"):  # broken before a word or character that did not fit
+            assert pdfmetrics.stringWidth(line + " " + first.strip(), font, 11) > width
