@@ -228,8 +228,10 @@ class Ledger:
             policy = decision.get("policy") or {}
             rows.append((key["account_id"], key["as_of"], key["policy_digest"], str(policy.get("id") or ""),
                          str(policy.get("version") or ""), _json(decision), now))
-        insert_rows(conn, "decisions", DECISION_COLUMNS, rows, json_columns=("body",),
-                    on_conflict="ON CONFLICT (account_id, as_of, policy_digest) DO NOTHING")
+        # rows go in key order: two runs recording the same decisions each wait for the other's rows in
+        # one order only, so neither can hold a row the other waits for while it waits (no deadlock)
+        insert_rows(conn, "decisions", DECISION_COLUMNS, sorted(rows, key=lambda row: (row[0], row[1], row[2])),
+                    json_columns=("body",), on_conflict="ON CONFLICT (account_id, as_of, policy_digest) DO NOTHING")
         found: dict[tuple[str, str, str], int] = {}
         accounts = sorted({key["account_id"] for key in keys})
         for row in rows_where_in(conn, "decisions", "id, account_id, as_of, policy_digest", "account_id",
@@ -241,6 +243,7 @@ class Ledger:
             for decision, key, decision_id in zip(decisions, keys, ids, strict=True)
             for action in decision.get("actions") or []
         ]
+        pending.sort(key=lambda row: row["idempotency_key"])  # key order, as the decisions above
         insert_rows(conn, "dispatches", PENDING_COLUMNS, [tuple(row[c] for c in PENDING_COLUMNS) for row in pending],
                     types={"decision_id": "int", "attempts": "int"},
                     on_conflict="ON CONFLICT (idempotency_key) DO NOTHING")

@@ -134,3 +134,37 @@ def test_agent_queue_claim_and_complete(ledger: Ledger) -> None:
     assert done["state"] == "done"
     (event,) = list(ledger.iter_history("A1"))
     assert event["type"] == "contact" and event["outcome"] == "conversation" and event["channel"] == "agent"
+
+
+def test_concurrent_runs_recording_the_same_decisions_in_opposite_orders_never_deadlock(
+        pg_schema: tuple[str, str]) -> None:
+    """Two runs over one portfolio (say one resumed while the other still goes) record the same decisions,
+    each in its own order: rows are written in key order, so neither waits for a row the other holds while
+    the other waits for one of its own (PostgreSQL would abort one run with a deadlock)."""
+    url, schema_name = pg_schema
+    decisions = [make_decision(f"ACC-{number:05d}", make_action("sms", key=f"dl-{number:05d}"))
+                 for number in range(3000)]
+    orders = {"forward": decisions, "backward": decisions[::-1]}
+    errors: dict[str, BaseException] = {}
+    start = threading.Barrier(len(orders))
+    ledgers = {name: Ledger.open(url, schema_name=schema_name) for name in orders}
+
+    def record(name: str) -> None:
+        start.wait()
+        try:
+            ledgers[name].record_decisions(orders[name])
+        except BaseException as exc:  # noqa: BLE001  (the test reports it below)
+            errors[name] = exc
+
+    try:
+        for _round in range(3):
+            threads = [threading.Thread(target=record, args=(name,)) for name in orders]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert not errors, errors
+        assert len(ledgers["forward"].list_dispatches()) == len(decisions)
+    finally:
+        for opened in ledgers.values():
+            opened.close()
