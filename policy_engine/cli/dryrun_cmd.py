@@ -75,13 +75,14 @@ def dry_run(
         index = load_history(history, rejected)
         stream = read_accounts(accounts, rejects=rejected)
         total = count_rows(accounts) if progress_enabled() else None
-        rows = with_progress(engine.decide_many(stream, index, moment, explain), total=total)
         with output_stream(output) as out:
             if output_format == DecisionFormat.TEXT:
+                rows = with_progress(engine.decide_many(stream, index, moment, explain), total=total)
                 summary = print_plan(rows, stdout_console(out), limit,
                                      _header(engine, policy, moment.isoformat(), accounts, history))
             else:
-                summary = write_decisions((decision for _, decision in rows), output_format.value, out, explain)
+                decisions = with_progress(engine.decisions(stream, index, moment, explain), total=total)
+                summary = write_decisions(decisions, output_format.value, out, explain)
         report_rejects(rejected)
         written(output, f"{plural(summary.accounts, 'decision')} ({output_format.value})")
         if strict_input and rejected.count:

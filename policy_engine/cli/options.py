@@ -92,6 +92,7 @@ class Backend(StrEnum):
 
     COMPILED = "compiled"
     DURABLE = "durable"
+    COLUMNAR = "columnar"
 
 
 DEFAULT_BACKEND_CHOICE = Backend(DEFAULT_BACKEND)  # the library's default backend, as an option value
