@@ -17,9 +17,10 @@ from policy_engine.cli.common import (
     report_rejects,
     written,
 )
-from policy_engine.cli.console import plural, stdout_console
+from policy_engine.cli.console import note, plural, stdout_console
 from policy_engine.cli.options import (
     DEFAULT_BACKEND_CHOICE,
+    ROW_ENGINE_EXPLAINS,
     AccountsOption,
     AsOfOption,
     BackendOption,
@@ -71,6 +72,8 @@ def dry_run(
     loaded = load_policy_or_exit(policy)
     moment = parse_as_of(as_of, loaded)
     engine = Engine(loaded, backend)
+    if backend == "columnar" and explain:
+        note(ROW_ENGINE_EXPLAINS)
     with Rejects(rejects) as rejected:
         index = load_history(history, rejected)
         stream = read_accounts(accounts, rejects=rejected)

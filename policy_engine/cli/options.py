@@ -27,6 +27,7 @@ __all__ = [
     "Backend",
     "BackendOption",
     "DEFAULT_BACKEND_CHOICE",
+    "ROW_ENGINE_EXPLAINS",
     "DecisionFormat",
     "FORMAT_ALIASES",
     "HistoryOption",
@@ -88,12 +89,16 @@ class SimulationFormat(_Format):
 
 
 class Backend(StrEnum):
-    """The rule backends (policy_engine.decide.rules.BACKENDS); both give byte-identical decisions."""
+    """The rule backends (policy_engine.decide.rules.BACKENDS); all give byte-identical decisions."""
 
     COMPILED = "compiled"
     DURABLE = "durable"
     COLUMNAR = "columnar"
 
+
+ROW_ENGINE_EXPLAINS = ("explaining with the row engine: the trace is its job (--backend columnar decides whole "
+                       "portfolios, without a trace)")
+"""The note --explain and explain print under --backend columnar."""
 
 DEFAULT_BACKEND_CHOICE = Backend(DEFAULT_BACKEND)  # the library's default backend, as an option value
 

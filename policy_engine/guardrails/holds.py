@@ -146,7 +146,7 @@ class Holds(GuardrailFamily):
         if plan.guardrails.pause_while_promise_active and not candidate.key_suffix:
             amount = plan.facts.active_promise_amount()
             due = plan.facts.active_promise_due()
-            detail = (f"'promise to pay ' || CASE WHEN {amount} IS NOT NULL AND CAST({amount} AS DECIMAL(38, 12)) "
+            detail = (f"'promise to pay ' || CASE WHEN {amount} IS NOT NULL AND CAST({amount} AS DECIMAL(38, 18)) "
                       f"<> 0 THEN {amount} || ' ' ELSE '' END || 'due ' || STRFTIME({due}, '%Y-%m-%d') || ' is active'")
             checks.append(SqlCheck(plan.facts.has_active_promise(), Reason.PROMISE_ACTIVE, detail,
                                    plan.source(PROMISE_PAUSE)))

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from policy_engine.decide.columnar.facts import HistoryFacts
+from policy_engine.decide.columnar.load import attributes_json
 from policy_engine.guardrails.sql import days_between, number, text
 from policy_engine.policy.conditions import All, Any_, Compare, Condition, Not
 
@@ -163,8 +164,11 @@ class ConditionCompiler:
     # -- attributes (JSON) ------------------------------------------------------------------------------
 
     @staticmethod
-    def _json(key: str) -> tuple[str, str, str]:
-        path = text('$."' + key.replace('"', '\\"') + '"')
+    def _path(key: str) -> str:
+        return text('$."' + key.replace('"', '\\"') + '"')
+
+    def _json(self, key: str) -> tuple[str, str, str]:
+        path = self._path(key)
         return (f"JSON_TYPE(attributes, {path})", f"JSON_EXTRACT_STRING(attributes, {path})",
                 f"TRY_CAST(JSON_EXTRACT_STRING(attributes, {path}) AS DOUBLE)")
 
@@ -177,6 +181,11 @@ class ConditionCompiler:
             as_number = number(value)
             return (f"COALESCE(({kind} IN {_JSON_NUMBERS} AND {numeric} = {as_number}) OR ({kind} = 'BOOLEAN' "
                     f"AND CAST({raw} = 'true' AS INTEGER) = {as_number}), FALSE)")
+        if isinstance(value, list | tuple | dict):  # a list or table: the same JSON, written canonically
+            shape = "'ARRAY'" if isinstance(value, list | tuple) else "'OBJECT'"
+            canonical = attributes_json({"value": value})[len('{"value":'):-1]
+            return (f"COALESCE({kind} = {shape} AND CAST(JSON_EXTRACT(attributes, {self._path(key)}) AS VARCHAR) "
+                    f"= {text(canonical)}, FALSE)")
         return "FALSE"
 
     def _compare_json(self, key: str, op: str, value: Any) -> str:

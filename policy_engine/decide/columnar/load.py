@@ -25,7 +25,7 @@ BATCH_ROWS: Final = 50_000
 """Rows per Arrow batch handed to DuckDB."""
 
 _MICROS_PER_SECOND: Final = 1_000_000
-_CENT_OF_A_NANO: Final = Decimal("1E-12")
+_FINEST: Final = Decimal("1E-18")
 _WIDE: Final = Context(prec=60)
 _HUGE: Final = 1e300
 """An infinite attribute number as the plan stores it: beyond every number a condition may compare with
@@ -36,7 +36,7 @@ _NOT_A_NUMBER: Final = {"$not_a_number": True}
 
 def _arrow_type(sql_type: str) -> pa.DataType:
     if sql_type.startswith("DECIMAL"):
-        return pa.decimal128(38, 12)
+        return pa.decimal128(38, 18)
     return {
         "BIGINT": pa.int64(), "INTEGER": pa.int32(), "VARCHAR": pa.string(), "BOOLEAN": pa.bool_(),
         "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"), "VARCHAR[]": pa.list_(pa.string()),
@@ -70,7 +70,7 @@ def _micros(clock: time) -> int:
 
 
 def _money(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(_CENT_OF_A_NANO, context=_WIDE)
+    return None if value is None else value.quantize(_FINEST, context=_WIDE)
 
 
 def _account_row(position: int, account: Account) -> tuple[Any, ...]:
