@@ -101,7 +101,14 @@ VARIANTS_POLICY = """
 id = "ab-bank"
 version = "1"
 timezone = "Asia/Shanghai"
-variants = [ { id = "champion", weight = 50 }, { id = "challenger", weight = 50 } ]
+
+[[variants]]
+id = "champion"
+weight = 50
+
+[[variants]]
+id = "challenger"
+weight = 50
 
 [[stages]]
 id = "early"
