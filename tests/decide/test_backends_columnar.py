@@ -92,7 +92,7 @@ def test_columnar_and_compiled_agree(loaded: LoadedPolicy) -> None:
     assert held == names, sorted(names - held)  # every rule both holds and fails for some accounts
     assert failed == names, sorted(names - failed)
     # (caps and the daily cap rarely bite on these spread-out histories: test_columnar_guardrails covers them)
-    assert {"hold", "no_consent", "no_contact_point", "missing_notice", "cadence", "quiet_hours",
+    assert {"hold", "no_consent", "no_contact_point", "missing_notice", "quiet_hours",
             "promise_active"} <= reasons, reasons
 
 
