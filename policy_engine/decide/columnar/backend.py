@@ -28,6 +28,8 @@ __all__ = ["ColumnarBackend", "DEFAULT_MEMORY_LIMIT", "DEFAULT_THREADS"]
 
 DEFAULT_THREADS: Final = 2
 DEFAULT_MEMORY_LIMIT: Final = "768MB"
+MAX_INLINE_SPANS: Final = 400
+"""Offset spans written into the plan as a CASE expression (more: a range join with ``zone_offsets``)."""
 FETCH_ROWS: Final = 10_000
 """Rows fetched from DuckDB at a time."""
 
@@ -109,13 +111,16 @@ class ColumnarBackend:
         channels = {spec.candidate.channel for spec in plan.candidates}
         connection.register("hours_lookup", hours_table(self.loaded, keys, channels, as_of))
         connection.execute(f"CREATE TABLE acct AS {plan.acct_sql()}")
-        connection.execute(f"CREATE TABLE ev_base AS {plan.ev_base_sql(as_of)}")
+        spans = list(zip(*(offsets.column(name).to_pylist() for name in offsets.column_names), strict=True))
+        inline = spans if len(spans) <= MAX_INLINE_SPANS else None
+        connection.execute(f"CREATE TABLE ev_base AS {plan.ev_base_sql(as_of, inline)}")
         if plan.facts.deemed_service:
             pairs = connection.execute(f"SELECT DISTINCT {plan.calendar_sql()}, local_day FROM ev_base "
                                        "WHERE type = 'contact' AND outcome = 'sent'").fetchall()
             business_days = plan.guardrails.posted_notice_served_after_business_days or 0
             connection.register("deemed_service", deemed_service_table(pairs, business_days))
-        connection.execute(f"CREATE TABLE ev AS {plan.ev_sql()}")
+        ev = plan.ev_sql()
+        connection.execute(f"CREATE VIEW ev AS {ev}" if ev == plan.ev_sql_plain else f"CREATE TABLE ev AS {ev}")
         connection.execute(f"CREATE TABLE facts AS {plan.facts.statement()}")
         if plan.facts.promises:
             for relation, select in plan.promise_sql():

@@ -53,6 +53,22 @@ class _Counter:
     column: str
 
 
+def _offset_case(spans: Sequence[tuple[str, datetime, datetime, int]]) -> str:
+    """The UTC offset of ``h.at_utc`` in the account's zone ``a.zone``, as nested CASE expressions."""
+    by_zone: dict[str, list[tuple[datetime, datetime, int]]] = {}
+    for zone, start, end, offset in spans:
+        by_zone.setdefault(zone, []).append((start, end, offset))
+    zones = []
+    for zone, ranges in by_zone.items():
+        if len(ranges) == 1:
+            zones.append(f"WHEN {text(zone)} THEN {ranges[0][2]}")
+            continue
+        whens = " ".join(f"WHEN h.at_utc < TIMESTAMP {text(end.isoformat(sep=' '))} THEN {offset}"
+                         for _, end, offset in ranges[:-1])
+        zones.append(f"WHEN {text(zone)} THEN CASE {whens} ELSE {ranges[-1][2]} END")
+    return f"CASE a.zone {' '.join(zones)} END"
+
+
 class Plan:
     """The SQL of one policy, built once; :meth:`statements` gives it for one ``as_of``."""
 
@@ -226,15 +242,24 @@ class Plan:
                 "a.preferred_start AND k.preferred_end IS NOT DISTINCT FROM a.preferred_end "
                 "AND k.region IS NOT DISTINCT FROM a.region")
 
-    def ev_base_sql(self, as_of: datetime) -> str:
-        """``ev_base``: the events at or before ``as_of`` with their local day and order per account."""
+    def ev_base_sql(self, as_of: datetime, spans: Sequence[tuple[str, datetime, datetime, int]] | None = None) -> str:
+        """``ev_base``: the events at or before ``as_of`` with their local day and order per account.
+
+        With ``spans`` (zone, start, end, offset seconds: few enough to write out) the offset is a CASE
+        expression; else a range join with the ``zone_offsets`` relation."""
         instant = as_of.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
-        local = "CAST(h.at_utc + TO_SECONDS(o.offset_seconds) AS DATE)"
-        return (f"SELECT h.*, a.today, a.region, {local} AS local_day, "
+        if spans is not None:
+            offset, join = _offset_case(spans), ""
+        else:
+            offset = "o.offset_seconds"
+            join = " JOIN zone_offsets o ON o.zone = a.zone AND h.at_utc >= o.start_utc AND h.at_utc < o.end_utc"
+        return (f"SELECT h.*, a.today, a.region, CAST(h.at_utc + TO_SECONDS({offset}) AS DATE) AS local_day, "
                 "ROW_NUMBER() OVER (PARTITION BY h.account_id ORDER BY h.at_utc, h.position) AS seq "
-                "FROM history h JOIN acct a ON a.account_id = h.account_id "
-                "JOIN zone_offsets o ON o.zone = a.zone AND h.at_utc >= o.start_utc AND h.at_utc < o.end_utc "
+                f"FROM history h JOIN acct a ON a.account_id = h.account_id{join} "
                 f"WHERE h.at_utc <= TIMESTAMP {text(instant)}")
+
+    ev_sql_plain = "SELECT e.* FROM ev_base e"
+    """``ev`` when it adds nothing to ``ev_base`` (then a view, not a copy)."""
 
     def ev_sql(self) -> str:
         """``ev``: ``ev_base`` with, when needed, the latest breathing space's order and the deemed day."""
