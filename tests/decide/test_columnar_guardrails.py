@@ -5,7 +5,7 @@ caps, the daily cap, pauses after conversations, cadence and the actions chosen 
 decision all bite. The policy uses every guardrail setting (windows per channel, kind and customer, days
 off, holidays per region, candidate zones, caps by channel, kind, region and conversations, posted notices
 deemed served, the validation window, legal prerequisites and limitation periods, holds by kind and
-purpose, breathing spaces, promises and their escalation).
+purpose, breathing spaces, promises and their escalation, champion/challenger variants).
 """
 
 from __future__ import annotations
@@ -71,6 +71,14 @@ required_notices = [ { notice = "default_notice", delivered_days_ago = { gte = 5
 [escalation.broken_promise]
 grace_days = 2
 action = { id = "promise_followup", channel = "agent", priority = 3 }
+
+[[variants]]
+id = "a"
+weight = 30
+
+[[variants]]
+id = "b"
+weight = 70
 
 [[notices]]
 id = "validation_notice"
@@ -162,6 +170,7 @@ dpd = { from = 1 }
   [[stages.actions]]
   id = "agent_a"
   channel = "agent"
+  variants = ["b"]
   priority = 12
 
   [[stages.actions]]

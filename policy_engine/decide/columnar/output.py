@@ -64,7 +64,7 @@ class DecisionWriter:
         offers = "".join(f", offer_{index}" for index in range(len(self.offer_ids)))
         promise = (", promise_active_count, promise_escalation_at_utc, promise_escalation_offset"
                    if self.plan.facts.promises else ", 0, NULL, NULL")
-        return (f"SELECT position, account_id, in_scope, dpd, segment, stage, today{promise}{holds}{offers} "
+        return (f"SELECT position, account_id, in_scope, dpd, segment, stage, today{promise}, variant{holds}{offers} "
                 "FROM decided ORDER BY position")
 
     def decisions(self, connection: Any, size: int) -> Iterator[tuple[int, Decision]]:
@@ -81,8 +81,8 @@ class DecisionWriter:
             yield position, self._decision(row, mine)
 
     def _decision(self, row: tuple[Any, ...], verdicts: list[tuple[Any, ...]]) -> Decision:
-        _, account_id, in_scope, dpd, segment, stage, today, active, escalation_at, escalation_offset = row[:10]
-        flags = row[10:]
+        _, account_id, in_scope, dpd, segment, stage, today, active, escalation_at, escalation_offset, variant = row[:11]
+        flags = row[11:]
         if not in_scope:
             return Decision(account_id=account_id, as_of=self.as_of, policy=self.stamp, dpd=dpd, segment=None,
                             stage=None, holds=[], actions=[], suppressed=[], in_scope=False)
@@ -111,4 +111,4 @@ class DecisionWriter:
                                                  planned_action.action))
         return Decision(account_id=account_id, as_of=self.as_of, policy=self.stamp, dpd=dpd,
                         segment=segment if self.has_segments else None, stage=stage, holds=sorted(holds),
-                        actions=planned, suppressed=suppressed, offers=offers, variant=None)
+                        actions=planned, suppressed=suppressed, offers=offers, variant=variant)

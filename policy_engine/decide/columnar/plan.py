@@ -139,7 +139,7 @@ class Plan:
                 if action.segments:
                     parts.append(f"segment IN {text_list(action.segments)}")
                 if action.variants:
-                    parts.append("FALSE")  # refused before: variants are not in the plan yet
+                    parts.append(f"COALESCE(variant IN {text_list(action.variants)}, FALSE)")
                 specs.append(CandidateSpec(candidate, " AND ".join(parts)))
         broken = self.policy.escalation.broken_promise
         if broken is not None:
@@ -192,8 +192,25 @@ class Plan:
         chosen_stage = f"CASE {' '.join(stage_whens)} END" if stage_whens else "CAST(NULL AS VARCHAR)"
         offers = "".join(f", {cond(offer.when)} AS offer_{index}" for index, offer in enumerate(policy.offers))
         return (f"SELECT *{holds}, {chosen_stage} AS stage{offers} FROM "
-                f"(SELECT *, {segment} AS segment FROM "
+                f"(SELECT *, {segment} AS segment, {self._variant_sql()} AS variant FROM "
                 f"(SELECT *, {scope} AS in_scope FROM base))")
+
+    def _variant_sql(self) -> str:
+        """The champion/challenger variant (as :func:`policy_engine.decide.engine.variant_for`): the SHA-256
+        of the account id, as a 256-bit number, modulo 100, into the cumulative weights. The modulo is
+        taken over eight 32-bit chunks of the hex digest, each weighted by 2^(32k) mod 100."""
+        variants = self.policy.variants
+        if not variants:
+            return "CAST(NULL AS VARCHAR)"
+        chunks = " + ".join(
+            f"CAST('0x' || SUBSTR(SHA256(account_id), {1 + 8 * index}, 8) AS BIGINT) * {pow(2, 32 * (7 - index), 100)}"
+            for index in range(8))
+        bucket = f"(({chunks}) % 100)"
+        whens, cumulative = [], 0
+        for variant in variants:
+            cumulative += variant.weight
+            whens.append(f"WHEN {bucket} < {cumulative} THEN {text(variant.id)}")
+        return f"CASE {' '.join(whens)} ELSE {text(variants[-1].id)} END"
 
     # -- verdicts ---------------------------------------------------------------------------------------
 
