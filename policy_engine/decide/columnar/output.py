@@ -81,7 +81,7 @@ class DecisionWriter:
             yield position, self._decision(row, mine)
 
     def _decision(self, row: tuple[Any, ...], verdicts: list[tuple[Any, ...]]) -> Decision:
-        _, account_id, in_scope, dpd, segment, stage, today, active, escalation_at, escalation_offset, variant = row[:11]
+        account_id, in_scope, dpd, segment, stage, today, active, escalation_at, escalation_offset, variant = row[1:11]
         flags = row[11:]
         if not in_scope:
             return Decision(account_id=account_id, as_of=self.as_of, policy=self.stamp, dpd=dpd, segment=None,
