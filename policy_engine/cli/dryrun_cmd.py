@@ -81,12 +81,19 @@ def dry_run(
         with output_stream(output) as out:
             if output_format == DecisionFormat.TEXT:
                 rows = with_progress(engine.decide_many(stream, index, moment, explain), total=total)
-                summary = print_plan(rows, stdout_console(out), limit,
-                                     _header(engine, policy, moment.isoformat(), accounts, history))
+                count = print_plan(rows, stdout_console(out), limit,
+                                   _header(engine, policy, moment.isoformat(), accounts, history)).accounts
             else:
-                decisions = with_progress(engine.decisions(stream, index, moment, explain), total=total)
-                summary = write_decisions(decisions, output_format.value, out, explain)
+                lines = engine.json_lines(stream, index, moment) \
+                    if output_format == DecisionFormat.JSONL and not explain else None
+                if lines is not None:  # the columnar plan writes the lines itself
+                    count = 0
+                    for count, line in enumerate(with_progress(lines, total=total), start=1):  # noqa: B007
+                        out.write(line + "\n")
+                else:
+                    decisions = with_progress(engine.decisions(stream, index, moment, explain), total=total)
+                    count = write_decisions(decisions, output_format.value, out, explain).accounts
         report_rejects(rejected)
-        written(output, f"{plural(summary.accounts, 'decision')} ({output_format.value})")
+        written(output, f"{plural(count, 'decision')} ({output_format.value})")
         if strict_input and rejected.count:
             raise InputError(f"{plural(rejected.count, 'input row')} rejected (--strict-input)")

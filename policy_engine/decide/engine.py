@@ -136,6 +136,13 @@ class Engine:
             assert account is not None
             yield account, decision
 
+    def json_lines(self, accounts: Iterable[Account], history: Any, as_of: datetime) -> Iterator[str] | None:
+        """The decisions as JSON Lines text (``Decision.to_dict`` as ``dry-run --format jsonl`` writes it, one
+        string per account, no newline) when the backend writes them itself (``columnar``); else None."""
+        if self._columnar is None:
+            return None
+        return self._columnar.json_lines(accounts, _all_events(history), as_of)
+
     def decisions(self, accounts: Iterable[Account], history: Any, as_of: datetime,
                   explain: bool = False) -> Iterator[Decision]:
         """The decisions alone for a stream of accounts (the columnar backend then keeps no account)."""

@@ -79,10 +79,13 @@ def test_columnar_and_compiled_agree(loaded: LoadedPolicy) -> None:
     for as_of, accounts in _draw().items():
         history = HistoryIndex.from_events(event for _, events in accounts for event in events)
         decided = columnar.decisions((account for account, _ in accounts), history, as_of)
-        for (account, events), got in zip(accounts, decided, strict=True):
+        lines = columnar.json_lines((account for account, _ in accounts), history, as_of)
+        assert lines is not None  # the plan writes the JSON Lines itself
+        for (account, events), got, line in zip(accounts, decided, lines, strict=True):
             recorder.last.clear()
             want = compiled.decide(account, events, as_of).to_dict()
             assert json.dumps(got.to_dict(), sort_keys=True) == json.dumps(want, sort_keys=True), (account, events)
+            assert line == json.dumps(want, ensure_ascii=False, separators=(", ", ": ")), (account, events)
             matched = recorder.last["segments"] | recorder.last["rules"]
             held.update(matched)
             failed.update(names - matched)

@@ -312,9 +312,12 @@ def test_every_guardrail_decides_alike(loaded: LoadedPolicy) -> None:
     for as_of, accounts in drawn.items():
         history = HistoryIndex.from_events(event for _, events in accounts for event in events)
         decided = columnar.decisions((account for account, _ in accounts), history, as_of)
-        for (account, events), got in zip(accounts, decided, strict=True):
+        lines = columnar.json_lines((account for account, _ in accounts), history, as_of)
+        assert lines is not None  # the plan writes the JSON Lines itself
+        for (account, events), got, line in zip(accounts, decided, lines, strict=True):
             want = compiled.decide(account, events, as_of).to_dict()
             assert json.dumps(got.to_dict(), sort_keys=True) == json.dumps(want, sort_keys=True), (account, events)
+            assert line == json.dumps(want, ensure_ascii=False, separators=(", ", ": ")), (account, events)
             reasons.update(suppression["reason"] for suppression in want["suppressed"])
             details.extend(suppression["detail"] for suppression in want["suppressed"])
             planned_together += len(want["actions"]) >= 2

@@ -7,6 +7,7 @@ makes (:mod:`.output`), never all held at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -17,6 +18,7 @@ from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.decide.columnar.calendar import deemed_service_table, zone_days_table, zone_offsets_table
 from policy_engine.decide.columnar.coverage import refuse_uncovered
 from policy_engine.decide.columnar.hours_table import hours_table
+from policy_engine.decide.columnar.json_lines import JsonLines
 from policy_engine.decide.columnar.load import account_batches, history_batches
 from policy_engine.decide.columnar.output import DecisionWriter
 from policy_engine.decide.columnar.plan import Plan
@@ -58,15 +60,40 @@ class ColumnarBackend:
         (the text plan shows contact points), else None."""
         if as_of.tzinfo is None:
             raise ValueError("as_of needs a UTC offset")
+        with self._session() as (connection, _):
+            kept = self._load(connection, accounts, events, keep_accounts)
+            self._run(connection, as_of)
+            writer = DecisionWriter(self.loaded, self.plan, as_of)
+            for position, decision in writer.decisions(connection, FETCH_ROWS):
+                yield (kept[position] if kept is not None else None), decision
+
+    def json_lines(self, accounts: Iterable[Account], events: Iterable[HistoryEvent],
+                   as_of: datetime) -> Iterator[str] | None:
+        """Each account's decision as its JSON line (``dry-run --format jsonl`` bytes, without the newline),
+        written by the plan itself; None when this policy's texts need Python's writer (see
+        :mod:`.json_lines`)."""
+        if as_of.tzinfo is None:
+            raise ValueError("as_of needs a UTC offset")
+        writer = JsonLines(self.loaded, self.plan)
+        if not writer.usable():
+            return None
+        return self._lines(writer, accounts, events, as_of)
+
+    def _lines(self, writer: JsonLines, accounts: Iterable[Account], events: Iterable[HistoryEvent],
+               as_of: datetime) -> Iterator[str]:
+        with self._session() as (connection, _):
+            self._load(connection, accounts, events, False)
+            self._run(connection, as_of)
+            yield from writer.lines(connection, as_of, FETCH_ROWS)
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[tuple[Any, str]]:
+        """A DuckDB connection with the memory limit, the threads and a temporary directory to spill to."""
         with tempfile.TemporaryDirectory(prefix="policy-engine-duckdb-", dir=self.temp_directory) as spill:
             connection = _duckdb().connect(config={"threads": self.threads, "memory_limit": self.memory_limit,
                                                    "temp_directory": spill, "preserve_insertion_order": True})
             try:
-                kept = self._load(connection, accounts, events, keep_accounts)
-                self._run(connection, as_of)
-                writer = DecisionWriter(self.loaded, self.plan, as_of)
-                for position, decision in writer.decisions(connection, FETCH_ROWS):
-                    yield (kept[position] if kept is not None else None), decision
+                yield connection, spill
             finally:
                 connection.close()
 
