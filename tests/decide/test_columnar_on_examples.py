@@ -55,7 +55,8 @@ def test_bad_history_rows_are_rejected_alike(tmp_path: Path) -> None:
             "--history", str(history), "--as-of", AS_OF[0], "--format", "jsonl", "--backend", backend,
             "--output", str(tmp_path / f"{backend}.jsonl"), "--rejects", str(tmp_path / f"{backend}-rejects.jsonl")])
         assert result.exit_code == 0, result.output
-        results[backend] = (result.stderr.replace(f"{backend}-rejects.jsonl", "*").replace(f"{backend}.jsonl", "*"), (tmp_path / f"{backend}.jsonl").read_bytes(),
+        notes = result.stderr.replace(f"{backend}-rejects.jsonl", "*").replace(f"{backend}.jsonl", "*")
+        results[backend] = (notes, (tmp_path / f"{backend}.jsonl").read_bytes(),
                             (tmp_path / f"{backend}-rejects.jsonl").read_bytes())
     assert results["columnar"] == results["compiled"]
     assert "history.jsonl:51: at '2026-11-01T10:00:00' has no UTC offset" in results["columnar"][0]
