@@ -27,7 +27,8 @@ def _dry_run(policy: Path, backend: str, as_of: str, out: Path, *extra: str) -> 
 
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_columnar_writes_the_same_bytes_as_compiled(policy: Path, tmp_path: Path) -> None:
-    for as_of in AS_OF:
+    # the example policies at three instants (one the night US clocks go forward), the baselines at one
+    for as_of in AS_OF if policy.parent.name == "examples" else AS_OF[:1]:
         compiled = _dry_run(policy, "compiled", as_of, tmp_path / "compiled.jsonl",
                             "--rejects", str(tmp_path / "compiled_rejects.jsonl"))
         columnar = _dry_run(policy, "columnar", as_of, tmp_path / "columnar.jsonl",
