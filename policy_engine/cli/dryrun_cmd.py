@@ -17,9 +17,10 @@ from policy_engine.cli.common import (
     report_rejects,
     written,
 )
-from policy_engine.cli.console import plural, stdout_console
+from policy_engine.cli.console import note, plural, stdout_console
 from policy_engine.cli.options import (
     DEFAULT_BACKEND_CHOICE,
+    ROW_ENGINE_EXPLAINS,
     AccountsOption,
     AsOfOption,
     BackendOption,
@@ -71,18 +72,28 @@ def dry_run(
     loaded = load_policy_or_exit(policy)
     moment = parse_as_of(as_of, loaded)
     engine = Engine(loaded, backend)
+    if backend == "columnar" and explain:
+        note(ROW_ENGINE_EXPLAINS)
     with Rejects(rejects) as rejected:
         index = load_history(history, rejected)
         stream = read_accounts(accounts, rejects=rejected)
         total = count_rows(accounts) if progress_enabled() else None
-        rows = with_progress(engine.decide_many(stream, index, moment, explain), total=total)
         with output_stream(output) as out:
             if output_format == DecisionFormat.TEXT:
-                summary = print_plan(rows, stdout_console(out), limit,
-                                     _header(engine, policy, moment.isoformat(), accounts, history))
+                rows = with_progress(engine.decide_many(stream, index, moment, explain), total=total)
+                count = print_plan(rows, stdout_console(out), limit,
+                                   _header(engine, policy, moment.isoformat(), accounts, history)).accounts
             else:
-                summary = write_decisions((decision for _, decision in rows), output_format.value, out, explain)
+                lines = engine.json_lines(stream, index, moment) \
+                    if output_format == DecisionFormat.JSONL and not explain else None
+                if lines is not None:  # the columnar plan writes the lines itself
+                    count = 0
+                    for count, line in enumerate(with_progress(lines, total=total), start=1):  # noqa: B007
+                        out.write(line + "\n")
+                else:
+                    decisions = with_progress(engine.decisions(stream, index, moment, explain), total=total)
+                    count = write_decisions(decisions, output_format.value, out, explain).accounts
         report_rejects(rejected)
-        written(output, f"{plural(summary.accounts, 'decision')} ({output_format.value})")
+        written(output, f"{plural(count, 'decision')} ({output_format.value})")
         if strict_input and rejected.count:
             raise InputError(f"{plural(rejected.count, 'input row')} rejected (--strict-input)")

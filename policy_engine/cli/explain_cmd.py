@@ -10,10 +10,11 @@ import typer
 from policy_engine._exceptions import InputError
 from policy_engine.cli.app import app
 from policy_engine.cli.common import load_history, load_policy_or_exit, parse_as_of, report_rejects
-from policy_engine.cli.console import stdout_console
+from policy_engine.cli.console import note, stdout_console
 from policy_engine.cli.explanation import print_answer
 from policy_engine.cli.options import (
     DEFAULT_BACKEND_CHOICE,
+    ROW_ENGINE_EXPLAINS,
     AccountsOption,
     AsOfOption,
     BackendOption,
@@ -50,6 +51,8 @@ def explain(
     loaded = load_policy_or_exit(policy)
     moment = parse_as_of(as_of, loaded)
     engine = Engine(loaded, backend)
+    if backend == "columnar":
+        note(ROW_ENGINE_EXPLAINS)
     with Rejects(None) as rejected:
         index = load_history(history, rejected)
         found = next((candidate for candidate in read_accounts(accounts, rejects=rejected)

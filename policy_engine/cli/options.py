@@ -27,6 +27,7 @@ __all__ = [
     "Backend",
     "BackendOption",
     "DEFAULT_BACKEND_CHOICE",
+    "ROW_ENGINE_EXPLAINS",
     "DecisionFormat",
     "FORMAT_ALIASES",
     "HistoryOption",
@@ -88,11 +89,16 @@ class SimulationFormat(_Format):
 
 
 class Backend(StrEnum):
-    """The rule backends (policy_engine.decide.rules.BACKENDS); both give byte-identical decisions."""
+    """The rule backends (policy_engine.decide.rules.BACKENDS); all give byte-identical decisions."""
 
     COMPILED = "compiled"
     DURABLE = "durable"
+    COLUMNAR = "columnar"
 
+
+ROW_ENGINE_EXPLAINS = ("explaining with the row engine: the trace is its job (--backend columnar decides whole "
+                       "portfolios, without a trace)")
+"""The note --explain and explain print under --backend columnar."""
 
 DEFAULT_BACKEND_CHOICE = Backend(DEFAULT_BACKEND)  # the library's default backend, as an option value
 
@@ -119,10 +125,11 @@ class _ChoiceParser:
             raise UsageError(f"{self.option_name} must be {accepted_values(self.choices)}, not '{value}'") from None
 
 
-def choice_option(choices: type[StrEnum], *names: str, help: str) -> Any:
-    """A typer option (for ``Annotated[...]``) that accepts exactly the values of ``choices``."""
+def choice_option(choices: type[StrEnum], *names: str, help: str, metavar: str | None = None) -> Any:
+    """A typer option (for ``Annotated[...]``) that accepts exactly the values of ``choices`` (shown as
+    ``[a|b]``, or as ``metavar`` when the list is too long for the help's column)."""
     return typer.Option(*names, parser=_ChoiceParser(choices, names[0]),
-                        metavar="[" + "|".join(choice.value for choice in choices) + "]", help=help)
+                        metavar=metavar or "[" + "|".join(choice.value for choice in choices) + "]", help=help)
 
 
 AS_OF_HELP = ("When to decide: ISO 8601 with a UTC offset, e.g. 2026-11-28T09:00:00+08:00. Without an offset "
@@ -139,7 +146,8 @@ RejectsOption = Annotated[Path | None, typer.Option("--rejects", metavar="FILE",
                                                     help="Write rejected input rows here (JSON Lines).")]
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
                                                    help="Write here instead of stdout.")]
-BackendOption = Annotated[Backend, choice_option(Backend, "--backend",
-                                                 help="The rule backend; every backend decides alike.")]
+BackendOption = Annotated[Backend, choice_option(
+    Backend, "--backend", metavar="BACKEND",
+    help="compiled, durable or columnar (a relational plan on DuckDB for whole portfolios); all decide alike.")]
 TextFormatOption = Annotated[TextFormat, choice_option(TextFormat, "--format", "-f",
                                                        help="text for people, or json for programs.")]

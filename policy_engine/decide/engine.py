@@ -36,7 +36,7 @@ from policy_engine.guardrails.notices import served_on
 from policy_engine.policy.loader import LoadedPolicy
 from policy_engine.policy.models import Offer, PolicyFile, Requirement, Stage
 
-__all__ = ["Engine", "idempotency_key", "variant_for"]
+__all__ = ["Engine", "idempotency_key", "offer_terms", "variant_for"]
 
 NO_SEGMENT = "none"
 
@@ -61,7 +61,14 @@ def variant_for(policy: PolicyFile, account_id: str) -> str | None:
     return policy.variants[-1].id
 
 
-def _offer_terms(offer: Offer) -> dict[str, Any]:
+def _all_events(history: Any) -> Iterator[HistoryEvent]:
+    """Every event of a history index, each account's in time order."""
+    for account_id in list(history.accounts()):
+        yield from history.for_account(account_id)
+
+
+def offer_terms(offer: Offer) -> dict[str, Any]:
+    """The terms of an offer as a planned action carries them (keys sorted, no condition)."""
     data = offer.model_dump(exclude_none=True, exclude={"when"})
     return dict(sorted(data.items()))
 
@@ -100,6 +107,11 @@ class Engine:
         self._content_rules: dict[str, tuple[str, ...]] = {}
         self.channels = ChannelIndex(loaded.channels)
         self._notices = {notice.id: notice for notice in self.policy.notices}
+        self._columnar: Any = None
+        if backend == "columnar":  # compiled once; a policy the plan does not cover is refused here
+            from policy_engine.decide.columnar.backend import ColumnarBackend  # noqa: PLC0415  (loads DuckDB)
+
+            self._columnar = ColumnarBackend(loaded)
 
     def zone_of(self, account: Account) -> ZoneInfo:
         """The account's time zone, else the policy's."""
@@ -107,9 +119,39 @@ class Engine:
 
     def decide_many(self, accounts: Iterable[Account], history: Any, as_of: datetime,
                     explain: bool = False) -> Iterator[tuple[Account, Decision]]:
-        """(account, decision) for a stream of accounts; ``history`` has ``for_account(id)``."""
+        """(account, decision) for a stream of accounts; ``history`` has ``for_account(id)``.
+
+        With the ``columnar`` backend the whole stream is decided at once by the relational plan (``history``
+        then also lists its ``accounts()``), except with ``explain``: the trace is the row engine's job.
+        """
+        if self._columnar is not None and not explain:
+            yield from self._decide_columnar(accounts, history, as_of)
+            return
         for account in accounts:
             yield account, self.decide(account, history.for_account(account.account_id), as_of, explain)
+
+    def _decide_columnar(self, accounts: Iterable[Account], history: Any,
+                         as_of: datetime) -> Iterator[tuple[Account, Decision]]:
+        for account, decision in self._columnar.decide(accounts, _all_events(history), as_of, keep_accounts=True):
+            assert account is not None
+            yield account, decision
+
+    def json_lines(self, accounts: Iterable[Account], history: Any, as_of: datetime) -> Iterator[str] | None:
+        """The decisions as JSON Lines text (``Decision.to_dict`` as ``dry-run --format jsonl`` writes it, one
+        string per account, no newline) when the backend writes them itself (``columnar``); else None."""
+        if self._columnar is None:
+            return None
+        return self._columnar.json_lines(accounts, _all_events(history), as_of)
+
+    def decisions(self, accounts: Iterable[Account], history: Any, as_of: datetime,
+                  explain: bool = False) -> Iterator[Decision]:
+        """The decisions alone for a stream of accounts (the columnar backend then keeps no account)."""
+        if self._columnar is not None and not explain:
+            for _, decision in self._columnar.decide(accounts, _all_events(history), as_of):
+                yield decision
+            return
+        for _, decision in self.decide_many(accounts, history, as_of, explain):
+            yield decision
 
     def decide(self, account: Account, events: Iterable[HistoryEvent], as_of: datetime,
                explain: bool = False) -> Decision:
@@ -248,7 +290,7 @@ class Engine:
             assert state.send_at is not None
             offer = None
             if candidate.offer and candidate.offer in matched.offers:
-                offer = _offer_terms(self._offers[candidate.offer])
+                offer = offer_terms(self._offers[candidate.offer])
             action = PlannedAction(
                 candidate.action, candidate.channel, candidate.template, state.send_at, candidate.notice, offer,
                 idempotency_key(self.policy.policy.id, ctx.account.account_id, candidate.action, day,

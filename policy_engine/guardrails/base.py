@@ -10,7 +10,8 @@ A family owns one kind of limit from end to end. Side by side in its module it k
   cite where a limit was written;
 - whether it can fire at all for a policy (rule coverage of policy tests);
 - its semantic checks of a policy (located validation issues);
-- (room for) its relational form, for an engine that decides a whole portfolio at once.
+- its relational form (:meth:`GuardrailFamily.relational`): the same check as SQL conditions over one
+  candidate row of the columnar plan, which decides a whole portfolio at once.
 
 Families import only the policy layer: the loader, the engine and the lifecycle all use them, so they must
 not pull in the engine, data readers, delivery or the CLI.
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from policy_engine.guardrails.words import GROUPS, LimitText, attribute, words
 from policy_engine.policy.channels import ChannelKind, ChannelSpec
@@ -44,6 +45,8 @@ __all__ = [
     "OriginRecorder",
     "PolicyUse",
     "Reason",
+    "RelationalPlan",
+    "SqlCheck",
     "Verdict",
     "counted",
     "suppress",
@@ -186,6 +189,46 @@ def suppress(candidate: Candidate, reason: Reason, detail: str, source: str | No
     return Verdict(reason, detail, source)
 
 
+@dataclass(frozen=True)
+class SqlCheck:
+    """One step of a row check in relational form: when the SQL condition ``when`` holds for a candidate row,
+    the candidate is stopped for ``reason`` with the SQL text expression ``detail`` and the fixed ``source``."""
+
+    when: str
+    reason: Reason
+    detail: str
+    source: str | None = None
+    source_sql: str | None = None
+    """A SQL text expression for the source when it differs per row (instead of ``source``)."""
+
+
+class RelationalPlan(Protocol):
+    """What a family's relational form may ask of the plan it is compiled into.
+
+    ``facts`` answers history facts as SQL expressions over the account's row (see the columnar backend's
+    ``HistoryFacts``); ``planned(channels, kinds)`` names the column counting the actions already chosen
+    in this decision on the channels (and kinds) a rule covers that are contacts.
+    """
+
+    guardrails: Guardrails
+    holds: list[Hold]
+    channels: ChannelIndex
+    notices: Mapping[str, Notice]
+    facts: Any
+
+    def source(self, key: OriginKey) -> str | None:
+        """Where a limit was written."""
+        ...
+
+    def planned(self, channels: Sequence[str], kinds: Sequence[str]) -> str:
+        """The column counting chosen contacts on these channels and kinds (neither: every channel)."""
+        ...
+
+    def hold_active(self, hold_id: str) -> str:
+        """The boolean column: the hold's condition holds for the account."""
+        ...
+
+
 OriginRecorder = Callable[..., None]
 """``record(key, *path)``: the setting ``key`` is written at ``path`` of the file being read."""
 
@@ -225,6 +268,10 @@ class GuardrailFamily:
     def check(self, candidate: Candidate, state: GuardrailState) -> Verdict | None:
         """The row check: a verdict stopping ``candidate``, or None to let it pass."""
         return None
+
+    def relational(self, candidate: Candidate, plan: RelationalPlan) -> list[SqlCheck]:
+        """The row check in relational form for one candidate action, its steps in the row check's order."""
+        return []
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """The reasons this family can produce for a policy with these actions."""

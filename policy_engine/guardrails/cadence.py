@@ -13,10 +13,14 @@ from policy_engine.guardrails.base import (
     GuardrailState,
     PolicyUse,
     Reason,
+    RelationalPlan,
+    SqlCheck,
     Verdict,
     counted,
     suppress,
 )
+from policy_engine.guardrails.sql import counted as counted_sql
+from policy_engine.guardrails.sql import days_between, iso_day, text
 
 __all__ = ["CADENCE", "Cadence"]
 
@@ -52,6 +56,32 @@ class Cadence(GuardrailFamily):
                                 f"'{candidate.action}' done {counted(done, 'time')} in the last "
                                 f"{counted(days, 'day')}; at most {times}")
         return None
+
+    def relational(self, candidate: Candidate, plan: RelationalPlan) -> list[SqlCheck]:
+        """Once, not twice a day, every N days, at most N times in D days, over the action's own contacts."""
+        facts = plan.facts
+        last = facts.last_of_action(candidate.action)
+        named = text(f"'{candidate.action}'")
+        checks: list[SqlCheck] = []
+        if candidate.once:
+            checks.append(SqlCheck(f"{facts.count_of_action(candidate.action)} > 0", Reason.ALREADY_SENT,
+                                   f"{named} || ' runs once and was done on ' || "
+                                   f"COALESCE({iso_day(last)}, 'an earlier day')"))
+        checks.append(SqlCheck(f"{last} = today", Reason.ALREADY_SENT,
+                               f"{named} || ' was already done today (' || {iso_day(last)} || ')'"))
+        if candidate.every_days:
+            since = days_between(last, "today")
+            checks.append(SqlCheck(f"{since} < {candidate.every_days}", Reason.CADENCE,
+                                   f"{named} || ' last done ' || {iso_day(last)} || ' (' || "
+                                   f"{counted_sql(since, 'day')} || "
+                                   f"{text(' ago); runs every ' + counted(candidate.every_days, 'day'))}"))
+        if candidate.at_most:
+            times, days = candidate.at_most
+            done = facts.count_of_action(candidate.action, days)
+            checks.append(SqlCheck(f"{done} >= {times}", Reason.CADENCE,
+                                   f"{named} || ' done ' || {counted_sql(done, 'time')} || "
+                                   f"{text(' in the last ' + counted(days, 'day') + f'; at most {times}')}"))
+        return checks
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``cadence`` with every_days or at_most; ``already_sent`` with any cadence."""

@@ -23,10 +23,13 @@ from policy_engine.guardrails.base import (
     GuardrailState,
     PolicyUse,
     Reason,
+    RelationalPlan,
+    SqlCheck,
     Verdict,
     counted,
     suppress,
 )
+from policy_engine.guardrails.sql import days_after, days_before, days_between, iso_day, text, text_list
 from policy_engine.guardrails.words import GROUPS, LimitText, covered, plural
 from policy_engine.policy.channels import ChannelSpec
 from policy_engine.policy.models import AfterConversation, Cap, PolicyFile
@@ -115,6 +118,45 @@ class Caps(GuardrailFamily):
         if paused is not None or not state.info(candidate.channel).counts_as_attempt:
             return paused
         return _over_a_cap(candidate, state)
+
+    def relational(self, candidate: Candidate, plan: RelationalPlan) -> list[SqlCheck]:
+        """The pauses after a conversation, then each cap covering the channel, counting chosen contacts."""
+        info = plan.channels.info(candidate.channel)
+        index = plan.channels
+        facts = plan.facts
+        checks: list[SqlCheck] = []
+        for rule in plan.guardrails.after_conversation:
+            names_some = bool(rule.channels or rule.kinds)
+            if (names_some and not index.covers(rule.channels, rule.kinds, candidate.channel)) or (
+                    not names_some and not info.counts_as_attempt):
+                continue
+            last = facts.last_conversation(index.names(rule.channels, rule.kinds) if names_some else None)
+            tail = text(f"; no {candidate.channel} contact for {counted(rule.days, 'day')} after a conversation "
+                        "(allowed from ")
+            checks.append(SqlCheck(f"{days_between(last, 'today')} < {rule.days}", Reason.FREQUENCY_CAP,
+                                   f"'conversation on ' || {iso_day(last)} || {tail} || "
+                                   f"{iso_day(days_after(last, rule.days))} || ')'", plan.source(pause_origin(rule))))
+        if not info.counts_as_attempt:
+            return checks
+        for cap in plan.guardrails.caps:
+            if not index.covers(cap.channels, cap.kinds, candidate.channel):
+                continue
+            conversations = cap.count == "conversations"
+            names_some = bool(cap.channels or cap.kinds)
+            past = facts.contacts(index.names(cap.channels, cap.kinds) if names_some else None, cap.days,
+                                  conversations_only=conversations, excluding=() if names_some else index.not_contacts)
+            planned = "0" if conversations else plan.planned(cap.channels, cap.kinds)
+            one, many = ("conversation", "conversations") if conversations else ("contact attempt", "contact attempts")
+            what = _what(cap.channels, cap.kinds)
+            in_region = f"region IN {text_list(cap.regions)} AND " if cap.regions else ""
+            detail = (f"CAST({past} AS VARCHAR) || {text(' ' + what + ' ')} || CASE WHEN {past} = 1 THEN "
+                      f"{text(one)} ELSE {text(many)} END || ' from ' || {iso_day(days_before('today', cap.days - 1))}"
+                      f" || ' to ' || {iso_day('today')} || CASE WHEN {planned} > 0 THEN ' plus ' || "
+                      f"CAST({planned} AS VARCHAR) || ' planned today' ELSE '' END || "
+                      f"{text(f' (limit {cap.max} in ' + counted(cap.days, 'day') + ')')}")
+            checks.append(SqlCheck(f"{in_region}{past} + {planned} >= {cap.max}", Reason.FREQUENCY_CAP, detail,
+                                   plan.source(cap_origin(cap))))
+        return checks
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``frequency_cap`` when a cap or a pause covers some action's channel."""

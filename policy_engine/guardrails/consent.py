@@ -18,9 +18,12 @@ from policy_engine.guardrails.base import (
     GuardrailState,
     PolicyUse,
     Reason,
+    RelationalPlan,
+    SqlCheck,
     Verdict,
     suppress,
 )
+from policy_engine.guardrails.sql import text
 from policy_engine.guardrails.words import GROUPS
 from policy_engine.policy.origins import OriginKey
 
@@ -92,6 +95,30 @@ class Consent(GuardrailFamily):
                                 f"{key} consent is unknown and the policy treats unknown as no",
                                 state.source(unknown_consent_key(key)))
         return None
+
+    def relational(self, candidate: Candidate, plan: RelationalPlan) -> list[SqlCheck]:
+        """The contact point on file (not at the workplace where that is avoided), then consent."""
+        info = plan.channels.info(candidate.channel)
+        checks: list[SqlCheck] = []
+        point = info.contact_point
+        if point:
+            checks.append(SqlCheck(f"contact_{point} IS NULL", Reason.NO_CONTACT_POINT,
+                                   text(f"no {point} on file for {candidate.channel}")))
+        if point in plan.guardrails.avoid_workplace and point in ("phone", "email"):
+            checks.append(SqlCheck(f"contact_{point}_at_work", Reason.NO_CONTACT_POINT,
+                                   text(f"the {point} on file is at the customer's workplace; {candidate.channel} "
+                                        "does not use it"), plan.source(AVOID_WORKPLACE)))
+        unknown = plan.guardrails.unknown_consent
+        key = info.consent_key or (candidate.channel if candidate.channel in unknown else None)
+        if key:
+            consent = plan.facts.consent(key)
+            checks.append(SqlCheck(f"{consent} = FALSE", Reason.NO_CONSENT,
+                                   text(f"the customer refused or revoked {key} consent")))
+            if unknown.get(key) == "deny":
+                checks.append(SqlCheck(f"{consent} IS NULL", Reason.NO_CONSENT,
+                                       text(f"{key} consent is unknown and the policy treats unknown as no"),
+                                       plan.source(unknown_consent_key(key))))
+        return checks
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``no_consent`` for a channel that needs consent; ``no_contact_point`` for one that needs a contact."""

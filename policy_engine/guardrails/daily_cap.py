@@ -15,10 +15,14 @@ from policy_engine.guardrails.base import (
     GuardrailState,
     PolicyUse,
     Reason,
+    RelationalPlan,
+    SqlCheck,
     Verdict,
     counted,
     suppress,
 )
+from policy_engine.guardrails.sql import counted as counted_sql
+from policy_engine.guardrails.sql import text
 from policy_engine.guardrails.words import GROUPS
 from policy_engine.policy.origins import OriginKey
 
@@ -67,6 +71,17 @@ class DailyCap(GuardrailFamily):
             return suppress(candidate, Reason.DAILY_CAP, f"{counted(done, 'contact')} already today plus {planned} "
                             f"planned; at most {limit} per day (priority decides which go)", state.source(MAX_PER_DAY))
         return None
+
+    def relational(self, candidate: Candidate, plan: RelationalPlan) -> list[SqlCheck]:
+        """Contacts made today plus the contacts already chosen reach the cap."""
+        limit = plan.guardrails.max_contacts_per_day
+        if limit is None or not plan.channels.info(candidate.channel).counts_as_attempt:
+            return []
+        done = plan.facts.contacts(None, 1, excluding=plan.channels.not_contacts)
+        planned = plan.planned([], [])
+        detail = (f"{counted_sql(done, 'contact')} || ' already today plus ' || CAST({planned} AS VARCHAR) || "
+                  f"{text(f' planned; at most {limit} per day (priority decides which go)')}")
+        return [SqlCheck(f"{done} + {planned} >= {limit}", Reason.DAILY_CAP, detail, plan.source(MAX_PER_DAY))]
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``daily_cap`` when a cap is set and some action's channel counts as a contact."""

@@ -18,9 +18,12 @@ from policy_engine.guardrails.base import (
     GuardrailState,
     PolicyUse,
     Reason,
+    RelationalPlan,
+    SqlCheck,
     Verdict,
     suppress,
 )
+from policy_engine.guardrails.sql import text
 from policy_engine.guardrails.words import GROUPS, LimitText, covered, words
 from policy_engine.policy.models import Hold, PolicyFile
 from policy_engine.policy.origins import OriginKey
@@ -128,6 +131,26 @@ class Holds(GuardrailFamily):
                                 f"promise to pay {amount}due {promise.due.isoformat()} is active",
                                 state.source(PROMISE_PAUSE))
         return None
+
+    def relational(self, candidate: Candidate, plan: RelationalPlan) -> list[SqlCheck]:
+        """Each hold covering the channel, by its condition's column; then the running promise."""
+        checks: list[SqlCheck] = []
+        for hold in plan.holds:
+            if not _covers(hold, candidate.channel, plan.channels) or (
+                    hold.allow_purposes and candidate.purpose in hold.allow_purposes
+                    and plan.channels.info(candidate.channel).kind in WRITTEN_KINDS):
+                continue
+            detail = f"hold '{hold.id}' is active" + (f": {hold.description}" if hold.description else "")
+            checks.append(SqlCheck(plan.hold_active(hold.id), Reason.HOLD, text(detail),
+                                   plan.source(hold_key(hold.id))))
+        if plan.guardrails.pause_while_promise_active and not candidate.key_suffix:
+            amount = plan.facts.active_promise_amount()
+            due = plan.facts.active_promise_due()
+            detail = (f"'promise to pay ' || CASE WHEN {amount} IS NOT NULL AND CAST({amount} AS DECIMAL(38, 18)) "
+                      f"<> 0 THEN {amount} || ' ' ELSE '' END || 'due ' || STRFTIME({due}, '%Y-%m-%d') || ' is active'")
+            checks.append(SqlCheck(plan.facts.has_active_promise(), Reason.PROMISE_ACTIVE, detail,
+                                   plan.source(PROMISE_PAUSE)))
+        return checks
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``hold`` when a hold covers some action's channel; ``promise_active`` when the pause is on."""

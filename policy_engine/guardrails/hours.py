@@ -27,6 +27,8 @@ from policy_engine.guardrails.base import (
     GuardrailState,
     PolicyUse,
     Reason,
+    RelationalPlan,
+    SqlCheck,
     Verdict,
     contact_kind,
     suppress,
@@ -243,6 +245,18 @@ class Hours(GuardrailFamily):
         close_day = ctx.today + timedelta(days=1) if end == time(0, 0) else ctx.today
         state.not_after = datetime.combine(close_day, end, tzinfo=ctx.tz)
         return None
+
+    def relational(self, candidate: Candidate, plan: RelationalPlan) -> list[SqlCheck]:
+        """The verdict of this check for the account's hours key, looked up in the plan's hours table.
+
+        The verdict depends only on the channel, the account's zone(s), preferred hours and region (``as_of``
+        is one instant per run), so the plan runs this row check once per distinct key, in Python, and joins
+        the result (``hours_reason``, ``hours_detail``, ``hours_source``, ``send_at`` and ``not_after``).
+        """
+        del candidate, plan
+        return [SqlCheck("hours_reason = 'holiday'", Reason.HOLIDAY, "hours_detail", source_sql="hours_source"),
+                SqlCheck("hours_reason = 'quiet_hours'", Reason.QUIET_HOURS, "hours_detail",
+                         source_sql="hours_source")]
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``quiet_hours`` when a window covers a call, text or e-mail; ``holiday`` with any closed day."""

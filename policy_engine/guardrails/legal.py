@@ -23,10 +23,14 @@ from policy_engine.guardrails.base import (
     GuardrailState,
     PolicyUse,
     Reason,
+    RelationalPlan,
+    SqlCheck,
     Verdict,
     counted,
     suppress,
 )
+from policy_engine.guardrails.sql import counted as counted_sql
+from policy_engine.guardrails.sql import text
 from policy_engine.guardrails.words import GROUPS
 from policy_engine.policy.models import Action, LegalRules, Requirement, Stage
 from policy_engine.policy.origins import OriginKey
@@ -141,6 +145,40 @@ class Legal(GuardrailFamily):
             detail = (f"debt unpaid for {counted(age, 'day')}; legal action is barred after {days}{where}, so notice "
                       f"'{candidate.notice}' may not threaten it")
         return suppress(candidate, Reason.TIME_BARRED, detail, state.source(key))
+
+    def relational(self, candidate: Candidate, plan: RelationalPlan) -> list[SqlCheck]:
+        """DPD below the legal minimum; the limitation period per region (the strictest that applies)."""
+        is_legal = plan.channels.info(candidate.channel).kind == "legal"
+        if not is_legal and not candidate.threatens_legal_action:
+            return []
+        rules = plan.guardrails.legal
+        checks: list[SqlCheck] = []
+        if is_legal and rules is not None:
+            checks.append(SqlCheck(f"dpd < {rules.min_dpd}", Reason.LEGAL_TOO_EARLY,
+                                   f"'DPD ' || CAST(dpd AS VARCHAR) || '; legal action needs DPD of at least "
+                                   f"{rules.min_dpd}'", plan.source(legal_key("min_dpd"))))
+        if rules is None:
+            return checks
+        since = plan.facts.days_since_last_payment()
+        age = f"(CASE WHEN {since} IS NULL THEN dpd ELSE LEAST(dpd, {since}) END)"
+        regions = sorted(rules.time_barred_after_days_by_region)
+        for region in [*regions, None]:
+            limitation = limitation_for(rules, region)
+            if limitation is None:
+                continue
+            days, key = limitation
+            where = f" in {key.qualifier}" if isinstance(key.qualifier, str) else ""
+            tail = "" if is_legal else f", so notice '{candidate.notice}' may not threaten it"
+            if region is not None:
+                in_region = f"region = {text(region)}"
+            elif regions:
+                in_region = f"(region IS NULL OR region NOT IN ({', '.join(text(name) for name in regions)}))"
+            else:
+                in_region = "TRUE"
+            detail = (f"'debt unpaid for ' || {counted_sql(age, 'day')} || "
+                      f"{text(f'; legal action is barred after {days}{where}{tail}')}")
+            checks.append(SqlCheck(f"{in_region} AND {age} > {days}", Reason.TIME_BARRED, detail, plan.source(key)))
+        return checks
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``time_barred`` when a limitation period is set and some action is legal action or threatens it."""

@@ -25,11 +25,15 @@ from policy_engine.guardrails.base import (
     GuardrailState,
     PolicyUse,
     Reason,
+    RelationalPlan,
+    SqlCheck,
     Verdict,
     counted,
     suppress,
 )
 from policy_engine.guardrails.hours import business_days_after, calendar_of
+from policy_engine.guardrails.sql import counted as counted_sql
+from policy_engine.guardrails.sql import days_after, days_between, iso_day, text
 from policy_engine.guardrails.words import GROUPS, LimitText, plural
 from policy_engine.policy.models import Guardrails, Notice, PolicyFile, Requirement
 from policy_engine.policy.origins import OriginKey
@@ -77,6 +81,17 @@ def _requirements(candidate: Candidate, state: GuardrailState) -> list[tuple[Req
     found = [(requirement, requires_key(candidate.action)) for requirement in candidate.requires]
     legal = state.guardrails.legal
     if legal and legal.required_notices and state.info(candidate.channel).kind == "legal":
+        from policy_engine.guardrails.legal import required_notice_key  # noqa: PLC0415  (families are peers)
+
+        found += [(requirement, required_notice_key(requirement.notice)) for requirement in legal.required_notices]
+    return found
+
+
+def _relational_requirements(candidate: Candidate, plan: RelationalPlan) -> list[tuple[Requirement, OriginKey]]:
+    """The action's own prerequisites, then those every legal action needs (as :func:`_requirements`)."""
+    found = [(requirement, requires_key(candidate.action)) for requirement in candidate.requires]
+    legal = plan.guardrails.legal
+    if legal and legal.required_notices and plan.channels.info(candidate.channel).kind == "legal":
         from policy_engine.guardrails.legal import required_notice_key  # noqa: PLC0415  (families are peers)
 
         found += [(requirement, required_notice_key(requirement.notice)) for requirement in legal.required_notices]
@@ -154,6 +169,39 @@ class Notices(GuardrailFamily):
                                 f"{counted(age, 'day')} old; {wait} required (allowed from {ready.isoformat()})",
                                 state.source(key))
         return None
+
+    def relational(self, candidate: Candidate, plan: RelationalPlan) -> list[SqlCheck]:
+        """The validation notice window, then each required notice served long enough ago."""
+        facts = plan.facts
+        guardrails = plan.guardrails
+        checks: list[SqlCheck] = []
+        within = guardrails.validation_notice_within_days
+        if within is not None and candidate.purpose != "validation":
+            validation = [notice_id for notice_id, notice in plan.notices.items() if notice.purpose == "validation"]
+            none_out = " AND ".join(f"{facts.delivered_on(notice_id)} IS NULL" for notice_id in validation) or "TRUE"
+            first = facts.first_contact(plan.channels.not_contacts)
+            opening = text(f"no validation notice went out within {counted(within, 'day')} of the first "
+                           "communication on ")
+            checks.append(SqlCheck(
+                f"{none_out} AND {first} IS NOT NULL AND {days_between(first, 'today')} > {within}",
+                Reason.MISSING_NOTICE,
+                f"{opening} || {iso_day(first)} || '; nothing else goes out until it does'",
+                plan.source(VALIDATION_WINDOW)))
+        deemed = bool(guardrails.posted_notice_served_after_business_days)
+        for requirement, key in _relational_requirements(candidate, plan):
+            served = facts.served_on(requirement.notice, deemed)
+            wait = requirement.delivered_days_ago.gte
+            checks.append(SqlCheck(f"{served} IS NULL", Reason.MISSING_NOTICE,
+                                   text(f"notice '{requirement.notice}' has not been served"),
+                                   None if key.setting == "requires" else plan.source(key)))
+            age = days_between(served, "today")
+            opening = text(f"notice '{requirement.notice}' served on ")
+            checks.append(SqlCheck(
+                f"{age} < {wait}", Reason.NOTICE_WAITING_PERIOD,
+                f"{opening} || {iso_day(served)} || ' is ' || "
+                f"{counted_sql(age, 'day')} || {text(f' old; {wait} required (allowed from ')} || "
+                f"{iso_day(days_after(served, wait))} || ')'", plan.source(key)))
+        return checks
 
     def can_fire(self, use: PolicyUse) -> set[Reason]:
         """``missing_notice`` with any prerequisite; ``notice_waiting_period`` with a wait of a day or more."""

@@ -38,7 +38,6 @@ import importlib.util
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +52,7 @@ from policy_engine.data.records import (
     describe_validation_error,
     unknown_fields,
 )
-from policy_engine.decide.decision import Decision
+from policy_engine.decide.decision import Decision, PlannedAction, Suppression
 from policy_engine.decide.engine import Engine
 from policy_engine.decide.rules import DEFAULT_BACKEND
 from policy_engine.guardrails import REASONS
@@ -62,7 +61,7 @@ from policy_engine.policy.channels import ChannelCatalogue
 from policy_engine.policy.errors import format_path
 from policy_engine.policy.loader import LoadedPolicy, load_policy
 from policy_engine.policy.locate import PositionIndex
-from policy_engine.policy.models import PolicyTest
+from policy_engine.policy.models import ExpectedAction, ExpectedSuppression, PolicyTest
 from policy_engine.policy.source import display_path, read_test_file
 from policy_engine.policy.suggest import allowed_list, did_you_mean
 
@@ -344,42 +343,58 @@ def _record(model: type[Account] | type[HistoryEvent], data: Any, file: str, ind
     return record, issues
 
 
+@dataclass(frozen=True)
+class _PolicyNames:
+    """The ids a test may name: the policy's actions, segments, stages and holds."""
+
+    actions: frozenset[str]
+    segments: frozenset[str]
+    stages: frozenset[str]
+    holds: frozenset[str]
+
+    @classmethod
+    def of(cls, loaded: LoadedPolicy) -> _PolicyNames:
+        """The names of one loaded policy (``none`` is a segment and a stage; ``promise_active`` a hold)."""
+        policy = loaded.policy
+        actions = {action.id for stage in policy.stages for action in stage.actions}
+        if policy.escalation.broken_promise is not None:
+            actions.add(policy.escalation.broken_promise.action.id)
+        return cls(frozenset(actions), frozenset({segment.id for segment in policy.segments} | {NOTHING}),
+                   frozenset({stage.id for stage in policy.stages} | {NOTHING}),
+                   frozenset({hold.id for hold in policy.holds} | {"promise_active"}))
+
+
 def _check_expectation(test: PolicyTest, loaded: LoadedPolicy, file: str, index: PositionIndex,
                        at: tuple[str | int, ...]) -> list[Issue]:
-    p = loaded.policy
-    actions = {a.id for s in p.stages for a in s.actions}
-    if p.escalation.broken_promise is not None:
-        actions.add(p.escalation.broken_promise.action.id)
-    segments = {s.id for s in p.segments} | {NOTHING}
-    stages = {s.id for s in p.stages} | {NOTHING}
-    holds = {h.id for h in p.holds} | {"promise_active"}
-    exp = test.expect
+    """Every id an expectation names exists in the policy; every expected ``send_at`` has an offset."""
+    names = _PolicyNames.of(loaded)
+    expected = test.expect
     issues: list[Issue] = []
-    for j, a in enumerate(exp.actions or []):
-        if a.action not in actions:
-            issues.append(_issue(file, index, at + ("expect", "actions", j), f"unknown action '{a.action}'"
-                                 f"{did_you_mean(a.action, actions)}", "unknown_action"))
-        if a.send_at is not None and a.send_at.tzinfo is None:
-            issues.append(_issue(file, index, at + ("expect", "actions", j, "send_at"),
+
+    def unknown(what: str, value: str, known: frozenset[str] | tuple[str, ...], where: tuple[str | int, ...],
+                code: str, hint: str | None = None) -> None:
+        issues.append(_issue(file, index, at + ("expect", *where), f"unknown {what} '{value}'"
+                             f"{did_you_mean(value, known)}", code, hint))
+
+    for position, action in enumerate(expected.actions or []):
+        if action.action not in names.actions:
+            unknown("action", action.action, names.actions, ("actions", position), "unknown_action")
+        if action.send_at is not None and action.send_at.tzinfo is None:
+            issues.append(_issue(file, index, at + ("expect", "actions", position, "send_at"),
                                  "send_at needs a UTC offset, e.g. 2026-11-28T09:00:00+08:00", "test_data"))
-    for j, s in enumerate(exp.suppressed or []):
-        if s.action not in actions:
-            issues.append(_issue(file, index, at + ("expect", "suppressed", j), f"unknown action '{s.action}'"
-                                 f"{did_you_mean(s.action, actions)}", "unknown_action"))
-        if s.reason not in REASONS and ":" not in s.reason:
-            issues.append(_issue(file, index, at + ("expect", "suppressed", j, "reason"),
-                                 f"unknown reason '{s.reason}'{did_you_mean(s.reason, REASONS)}", "unknown_reason",
-                                 f"reasons: {allowed_list(REASONS)}"))
-    if exp.segment is not None and exp.segment not in segments:
-        issues.append(_issue(file, index, at + ("expect", "segment"), f"unknown segment '{exp.segment}'"
-                             f"{did_you_mean(exp.segment, segments)}", "unknown_segment"))
-    if exp.stage is not None and exp.stage not in stages:
-        issues.append(_issue(file, index, at + ("expect", "stage"), f"unknown stage '{exp.stage}'"
-                             f"{did_you_mean(exp.stage, stages)}", "unknown_stage"))
-    for j, h in enumerate(exp.holds or []):
-        if h not in holds:
-            issues.append(_issue(file, index, at + ("expect", "holds", j), f"unknown hold '{h}'"
-                                 f"{did_you_mean(h, holds)}", "unknown_hold"))
+    for position, suppression in enumerate(expected.suppressed or []):
+        if suppression.action not in names.actions:
+            unknown("action", suppression.action, names.actions, ("suppressed", position), "unknown_action")
+        if suppression.reason not in REASONS and ":" not in suppression.reason:
+            unknown("reason", suppression.reason, REASONS, ("suppressed", position, "reason"), "unknown_reason",
+                    f"reasons: {allowed_list(REASONS)}")
+    if expected.segment is not None and expected.segment not in names.segments:
+        unknown("segment", expected.segment, names.segments, ("segment",), "unknown_segment")
+    if expected.stage is not None and expected.stage not in names.stages:
+        unknown("stage", expected.stage, names.stages, ("stage",), "unknown_stage")
+    for position, hold in enumerate(expected.holds or []):
+        if hold not in names.holds:
+            unknown("hold", hold, names.holds, ("holds", position), "unknown_hold")
     return issues
 
 
@@ -435,49 +450,70 @@ def load_cases(loaded: LoadedPolicy, test_file: Path | None = None) -> list[Test
 
 
 # ------------------------------------------------------------------------------------------ matching
-def _same_instant(a: datetime, b: datetime) -> bool:
-    return a == b
-
-
 def compare(test: PolicyTest, decision: Decision) -> list[Mismatch]:
     """What of ``test.expect`` does not hold in ``decision`` (empty when the test passes)."""
-    exp = test.expect
-    out: list[Mismatch] = []
-    if exp.segment is not None and exp.segment != (decision.segment or NOTHING):
-        out.append(Mismatch("segment", exp.segment, decision.segment or NOTHING))
-    if exp.stage is not None and exp.stage != (decision.stage or NOTHING):
-        out.append(Mismatch("stage", exp.stage, decision.stage or NOTHING))
-    if exp.holds is not None:
-        want, got = set(exp.holds), set(decision.holds)
-        if want != got:
-            out.append(Mismatch("holds", sorted(want), sorted(got), tuple(sorted(want - got)),
-                                tuple(sorted(got - want))))
-    if exp.actions is not None:
-        want_ids = [a.action for a in exp.actions]
-        got_ids = [a.action for a in decision.actions]
-        missing = tuple(sorted(set(want_ids) - set(got_ids)))
-        unexpected = tuple(sorted(set(got_ids) - set(want_ids)))
-        detail: list[str] = []
-        for e in exp.actions:
-            actual = [a for a in decision.actions if a.action == e.action]
-            if not actual:
-                continue
-            if e.channel is not None and all(a.channel != e.channel for a in actual):
-                detail.append(f"{e.action}: channel expected {e.channel}, actual "
-                              f"{', '.join(sorted({a.channel for a in actual}))}")
-            if e.send_at is not None and all(not _same_instant(a.send_at, e.send_at) for a in actual):
-                detail.append(f"{e.action}: send_at expected {e.send_at.isoformat()}, actual "
-                              f"{', '.join(sorted(a.send_at.isoformat() for a in actual))}")
-        if missing or unexpected or detail:
-            out.append(Mismatch("actions", sorted(set(want_ids)), sorted(set(got_ids)), missing, unexpected,
-                                tuple(detail)))
-    if exp.suppressed is not None:
-        want_pairs = {f"{s.action} ({s.reason})" for s in exp.suppressed}
-        got_pairs = {f"{s.action} ({s.reason})" for s in decision.suppressed}
-        if want_pairs != got_pairs:
-            out.append(Mismatch("suppressed", sorted(want_pairs), sorted(got_pairs),
-                                tuple(sorted(want_pairs - got_pairs)), tuple(sorted(got_pairs - want_pairs))))
-    return out
+    expected = test.expect
+    found = [
+        _compare_name("segment", expected.segment, decision.segment),
+        _compare_name("stage", expected.stage, decision.stage),
+        _compare_sets("holds", expected.holds, decision.holds),
+        _compare_actions(expected.actions, decision.actions) if expected.actions is not None else None,
+        _compare_sets("suppressed", _suppression_labels(expected.suppressed),
+                      _suppression_labels(decision.suppressed) or []),
+    ]
+    return [mismatch for mismatch in found if mismatch is not None]
+
+
+def _compare_name(what: str, expected: str | None, actual: str | None) -> Mismatch | None:
+    """A segment or stage: the expected id (or ``none``) against the decision's."""
+    shown = actual or NOTHING
+    if expected is None or expected == shown:
+        return None
+    return Mismatch(what, expected, shown)
+
+
+def _compare_sets(what: str, expected: Iterable[str] | None, actual: Iterable[str]) -> Mismatch | None:
+    """Two sets of labels (holds, suppressions): what is missing and what is unexpected."""
+    if expected is None:
+        return None
+    wanted, got = set(expected), set(actual)
+    if wanted == got:
+        return None
+    return Mismatch(what, sorted(wanted), sorted(got), tuple(sorted(wanted - got)), tuple(sorted(got - wanted)))
+
+
+def _suppression_labels(suppressions: Iterable[ExpectedSuppression | Suppression] | None) -> list[str] | None:
+    """Suppressions as ``action (reason)`` labels, the form a test writes and a failure shows."""
+    if suppressions is None:
+        return None
+    return [f"{suppression.action} ({suppression.reason})" for suppression in suppressions]
+
+
+def _compare_actions(expected: list[ExpectedAction], actual: list[PlannedAction]) -> Mismatch | None:
+    """Planned actions: the ids, then the channel and ``send_at`` of each expected action that is planned."""
+    wanted_ids = {action.action for action in expected}
+    got_ids = {action.action for action in actual}
+    details: list[str] = []
+    for wanted in expected:
+        planned = [action for action in actual if action.action == wanted.action]
+        if planned:
+            details.extend(_action_details(wanted, planned))
+    missing, unexpected = tuple(sorted(wanted_ids - got_ids)), tuple(sorted(got_ids - wanted_ids))
+    if not (missing or unexpected or details):
+        return None
+    return Mismatch("actions", sorted(wanted_ids), sorted(got_ids), missing, unexpected, tuple(details))
+
+
+def _action_details(wanted: ExpectedAction, planned: list[PlannedAction]) -> list[str]:
+    """How the planned copies of one expected action differ from it in channel or send time."""
+    details: list[str] = []
+    if wanted.channel is not None and all(action.channel != wanted.channel for action in planned):
+        details.append(f"{wanted.action}: channel expected {wanted.channel}, actual "
+                       f"{', '.join(sorted({action.channel for action in planned}))}")
+    if wanted.send_at is not None and all(action.send_at != wanted.send_at for action in planned):
+        details.append(f"{wanted.action}: send_at expected {wanted.send_at.isoformat()}, actual "
+                       f"{', '.join(sorted(action.send_at.isoformat() for action in planned))}")
+    return details
 
 
 def failure_lines(result: CaseResult) -> list[str]:

@@ -8,7 +8,10 @@ Conventions:
 
 * ``position`` is the row's place in its input (0, 1, 2, ... over every file read, in order): accounts
   are decided and written in this order, and history events with the same instant keep it.
-* Money is ``DECIMAL(38, 12)``: every valid amount (at most 10^18) fits with 12 decimals.
+* Money is ``DECIMAL(38, 18)``: every valid amount (at most 10^18) fits with 18 decimals (finer digits
+  are rounded to 18 places). A history
+  event's amount is also kept as written (``amount_text``: ``str()`` of the exact decimal, so ``1500.00``
+  stays ``1500.00``), since suppression details quote it.
 * Instants are ``TIMESTAMP`` in UTC (microseconds, no zone); the offset the input wrote, which the
   idempotency key of an escalation quotes, is kept in ``at_offset_seconds``.
 * Nested groups are flattened: ``contact.phone`` -> ``contact_phone``, ``flags.dispute`` ->
@@ -28,7 +31,7 @@ from typing import Final
 
 __all__ = ["ACCOUNT_COLUMNS", "FLAG_NAMES", "HISTORY_COLUMNS", "MONEY", "create_statement"]
 
-MONEY: Final = "DECIMAL(38, 12)"
+MONEY: Final = "DECIMAL(38, 18)"
 """The SQL type of every amount of money."""
 
 ACCOUNT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
@@ -78,6 +81,7 @@ HISTORY_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("action", "VARCHAR"),
     ("notice", "VARCHAR"),
     ("amount", MONEY),
+    ("amount_text", "VARCHAR"),
     ("due", "DATE"),
     ("granted", "BOOLEAN"),
     ("breathing_space", "VARCHAR"),

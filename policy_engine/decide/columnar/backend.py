@@ -1,0 +1,165 @@
+"""The columnar backend's entry point: load the relations into DuckDB, run the plan, stream the decisions.
+
+DuckDB runs with a memory limit and a temporary directory to spill to, on two threads by default; the
+decisions are fetched in chunks in input order and turned into the same Decision objects the row engine
+makes (:mod:`.output`), never all held at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from policy_engine.data.records import Account, HistoryEvent
+from policy_engine.decide.columnar.calendar import deemed_service_table, zone_days_table, zone_offsets_table
+from policy_engine.decide.columnar.coverage import refuse_uncovered
+from policy_engine.decide.columnar.hours_table import hours_table
+from policy_engine.decide.columnar.json_lines import JsonLines
+from policy_engine.decide.columnar.load import account_batches, history_batches
+from policy_engine.decide.columnar.output import DecisionWriter
+from policy_engine.decide.columnar.plan import Plan
+from policy_engine.decide.columnar.schema import ACCOUNT_COLUMNS, HISTORY_COLUMNS, create_statement
+from policy_engine.decide.decision import Decision
+from policy_engine.policy.loader import LoadedPolicy
+
+__all__ = ["ColumnarBackend", "DEFAULT_MEMORY_LIMIT", "DEFAULT_THREADS"]
+
+DEFAULT_THREADS: Final = 2
+DEFAULT_MEMORY_LIMIT: Final = "768MB"
+MAX_INLINE_SPANS: Final = 400
+"""Offset spans written into the plan as a CASE expression (more: a range join with ``zone_offsets``)."""
+FETCH_ROWS: Final = 10_000
+"""Rows fetched from DuckDB at a time."""
+
+
+def _duckdb() -> Any:
+    import duckdb  # noqa: PLC0415  (only the columnar backend needs it)
+
+    return duckdb
+
+
+class ColumnarBackend:
+    """One loaded policy compiled once into a :class:`Plan`; :meth:`decide` runs it over a portfolio."""
+
+    def __init__(self, loaded: LoadedPolicy, *, threads: int | None = None, memory_limit: str | None = None,
+                 temp_directory: str | None = None) -> None:
+        refuse_uncovered(loaded)
+        self.loaded = loaded
+        self.plan = Plan(loaded)
+        self.threads = threads or int(os.environ.get("POLICY_ENGINE_DUCKDB_THREADS", DEFAULT_THREADS))
+        self.memory_limit = memory_limit or os.environ.get("POLICY_ENGINE_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)
+        self.temp_directory = temp_directory
+
+    def decide(self, accounts: Iterable[Account], events: Iterable[HistoryEvent], as_of: datetime,
+               keep_accounts: bool = False) -> Iterator[tuple[Account | None, Decision]]:
+        """(account, decision) per account in input order; the account only with ``keep_accounts``
+        (the text plan shows contact points), else None."""
+        if as_of.tzinfo is None:
+            raise ValueError("as_of needs a UTC offset")
+        with self._session() as (connection, _):
+            kept = self._load(connection, accounts, events, keep_accounts)
+            self._run(connection, as_of)
+            writer = DecisionWriter(self.loaded, self.plan, as_of)
+            for position, decision in writer.decisions(connection, FETCH_ROWS):
+                yield (kept[position] if kept is not None else None), decision
+
+    def json_lines(self, accounts: Iterable[Account], events: Iterable[HistoryEvent],
+                   as_of: datetime) -> Iterator[str] | None:
+        """Each account's decision as its JSON line (``dry-run --format jsonl`` bytes, without the newline),
+        written by the plan itself; None when this policy's texts need Python's writer (see
+        :mod:`.json_lines`)."""
+        if as_of.tzinfo is None:
+            raise ValueError("as_of needs a UTC offset")
+        writer = JsonLines(self.loaded, self.plan)
+        if not writer.usable():
+            return None
+        return self._lines(writer, accounts, events, as_of)
+
+    def _lines(self, writer: JsonLines, accounts: Iterable[Account], events: Iterable[HistoryEvent],
+               as_of: datetime) -> Iterator[str]:
+        with self._session() as (connection, _):
+            self._load(connection, accounts, events, False)
+            self._run(connection, as_of)
+            yield from writer.lines(connection, as_of, FETCH_ROWS)
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[tuple[Any, str]]:
+        """A DuckDB connection with the memory limit, the threads and a temporary directory to spill to."""
+        with tempfile.TemporaryDirectory(prefix="policy-engine-duckdb-", dir=self.temp_directory) as spill:
+            connection = _duckdb().connect(config={"threads": self.threads, "memory_limit": self.memory_limit,
+                                                   "temp_directory": spill, "preserve_insertion_order": True})
+            try:
+                yield connection, spill
+            finally:
+                connection.close()
+
+    # -- steps ------------------------------------------------------------------------------------------
+
+    def _load(self, connection: Any, accounts: Iterable[Account], events: Iterable[HistoryEvent],
+              keep_accounts: bool) -> list[Account] | None:
+        kept: list[Account] | None = [] if keep_accounts else None
+        connection.execute(create_statement("history", HISTORY_COLUMNS))
+        for batch in history_batches(events):
+            connection.register("incoming", batch)
+            connection.execute('INSERT INTO history SELECT * FROM incoming')
+            connection.unregister("incoming")
+        connection.execute(create_statement("accounts", ACCOUNT_COLUMNS))
+
+        def remember(stream: Iterable[Account]) -> Iterator[Account]:
+            for account in stream:
+                if kept is not None:
+                    kept.append(account)
+                yield account
+
+        for batch in account_batches(remember(accounts)):
+            connection.register("incoming", batch)
+            connection.execute('INSERT INTO accounts SELECT * FROM incoming')
+            connection.unregister("incoming")
+        return kept
+
+    def _run(self, connection: Any, as_of: datetime) -> None:
+        plan = self.plan
+        zone = plan.zone
+        zones = [row[0] for row in connection.execute(
+            f"SELECT DISTINCT COALESCE(timezone, '{zone}') FROM accounts").fetchall()] or [zone]
+        first, last = connection.execute("SELECT MIN(at_utc), MAX(at_utc) FROM history").fetchall()[0]
+        as_of_utc = as_of.astimezone(UTC).replace(tzinfo=None)
+        offsets = zone_offsets_table(zones, first or as_of_utc, max(last or as_of_utc, as_of_utc))
+        days = zone_days_table(zones, as_of)
+        connection.register("zone_offsets", offsets)
+        connection.register("zone_days", days)
+        connection.execute("CREATE TABLE hours_keys AS SELECT ROW_NUMBER() OVER () AS hours_key, * FROM (SELECT "
+                           "DISTINCT timezone, timezones, preferred_start, preferred_end, region FROM accounts)")
+        keys = [(row[0], row[1:]) for row in connection.execute("SELECT * FROM hours_keys").fetchall()]
+        channels = {spec.candidate.channel for spec in plan.candidates}
+        connection.register("hours_lookup", hours_table(self.loaded, keys, channels, as_of))
+        connection.execute(f"CREATE TABLE acct AS {plan.acct_sql()}")
+        spans = list(zip(*(offsets.column(name).to_pylist() for name in offsets.column_names), strict=True))
+        inline = spans if len(spans) <= MAX_INLINE_SPANS else None
+        connection.execute(f"CREATE TABLE ev_base AS {plan.ev_base_sql(as_of, inline)}")
+        if plan.facts.deemed_service:
+            pairs = connection.execute(f"SELECT DISTINCT {plan.calendar_sql()}, local_day FROM ev_base "
+                                       "WHERE type = 'contact' AND outcome = 'sent'").fetchall()
+            business_days = plan.guardrails.posted_notice_served_after_business_days or 0
+            connection.register("deemed_service", deemed_service_table(pairs, business_days))
+        ev = plan.ev_sql()
+        connection.execute(f"CREATE VIEW ev AS {ev}" if ev == plan.ev_sql_plain else f"CREATE TABLE ev AS {ev}")
+        connection.execute(f"CREATE TABLE facts AS {plan.facts.statement()}")
+        if plan.facts.promises:
+            for relation, select in plan.promise_sql():
+                connection.execute(f"CREATE TABLE {relation} AS {select}")
+        connection.execute(f"CREATE VIEW base AS {plan.base_sql()}")
+        connection.execute(f"CREATE TABLE decided AS {plan.decided}")
+        connection.execute(f"CREATE TABLE candidates AS {plan.candidates_sql()}")
+        ranks = connection.execute("SELECT COALESCE(MAX(rank), 0) FROM candidates").fetchall()[0][0]
+        if plan.counters():
+            connection.execute(f"CREATE TABLE chosen AS {plan.empty_chosen_sql()}")
+        connection.execute(f"CREATE TABLE verdicts AS {plan.pass_sql(1)}")
+        for rank in range(2, ranks + 1):  # one pass per rank: the caps count what earlier ranks chose
+            if plan.counters():
+                connection.execute(f"CREATE OR REPLACE TABLE chosen AS {plan.chosen_sql()}")
+            connection.execute(f"INSERT INTO verdicts {plan.pass_sql(rank)}")

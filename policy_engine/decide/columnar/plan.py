@@ -1,0 +1,392 @@
+"""The relational plan of one loaded policy: the SQL statements, compiled once, that decide a portfolio.
+
+Stages, each a relation built from the ones before:
+
+1. ``acct``: the accounts with their zone, local ``today``, ``dpd`` and hours key;
+2. ``ev``: the history events at or before ``as_of``, each with its local day (``zone_offsets``), its
+   order per account (``seq``) and, when notices are deemed served after posting, its ``deemed_day``;
+3. ``facts``: every history fact the policy and the guardrails ask for, one ``GROUP BY account_id``;
+   ``promise_facts``: the promises' states (kept, active, broken, superseded) and the escalation due;
+4. ``decided``: scope, first-match segment, holds, first-match stage and offers per account;
+5. ``candidates``: one row per applicable action (and the broken-promise escalation), ranked by
+   (priority, order) within the account;
+6. ``verdicts``: one pass per rank through every guardrail in the documented order, the caps and the
+   daily cap counting the actions already chosen in earlier ranks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from policy_engine.data.history import BREATHING_SPACE_AFTER_TREATMENT_DAYS, BREATHING_SPACE_DAYS
+from policy_engine.decide.columnar.conditions import ConditionCompiler
+from policy_engine.decide.columnar.facts import HistoryFacts
+from policy_engine.guardrails import ROW_CHECKS, Candidate
+from policy_engine.guardrails.base import ChannelIndex, SqlCheck
+from policy_engine.guardrails.hours import calendar_of
+from policy_engine.guardrails.sql import days_after, days_before, text, text_list
+from policy_engine.policy.loader import LoadedPolicy
+from policy_engine.policy.models import Guardrails, Hold, Notice
+from policy_engine.policy.origins import OriginKey
+
+__all__ = ["CandidateSpec", "Plan"]
+
+_EVENT_HOLDS = {"dispute": ("dispute_opened", "dispute_resolved"), "hardship": ("hardship_started", "hardship_ended")}
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    """One action the plan may select: the guardrails' candidate, and when it applies (SQL)."""
+
+    candidate: Candidate
+    applies: str
+    checks: tuple[SqlCheck, ...] = ()
+    escalation: bool = False
+
+
+@dataclass(frozen=True)
+class _Counter:
+    channels: tuple[str, ...]
+    kinds: tuple[str, ...]
+    column: str
+
+
+def _offset_case(spans: Sequence[tuple[str, datetime, datetime, int]]) -> str:
+    """The UTC offset of ``h.at_utc`` in the account's zone ``a.zone``, as nested CASE expressions."""
+    by_zone: dict[str, list[tuple[datetime, datetime, int]]] = {}
+    for zone, start, end, offset in spans:
+        by_zone.setdefault(zone, []).append((start, end, offset))
+    zones = []
+    for zone, ranges in by_zone.items():
+        if len(ranges) == 1:
+            zones.append(f"WHEN {text(zone)} THEN {ranges[0][2]}")
+            continue
+        whens = " ".join(f"WHEN h.at_utc < TIMESTAMP {text(end.isoformat(sep=' '))} THEN {offset}"
+                         for _, end, offset in ranges[:-1])
+        zones.append(f"WHEN {text(zone)} THEN CASE {whens} ELSE {ranges[-1][2]} END")
+    return f"CASE a.zone {' '.join(zones)} END"
+
+
+class Plan:
+    """The SQL of one policy, built once; :meth:`statements` gives it for one ``as_of``."""
+
+    def __init__(self, loaded: LoadedPolicy) -> None:
+        self.loaded = loaded
+        self.policy = loaded.policy
+        self.guardrails: Guardrails = self.policy.guardrails
+        self.holds: list[Hold] = list(self.policy.holds)
+        self.channels = ChannelIndex(loaded.channels)
+        self.notices: Mapping[str, Notice] = {notice.id: notice for notice in self.policy.notices}
+        self.zone = self.policy.policy.timezone or "UTC"
+        self.facts = HistoryFacts()
+        self.facts.deemed = bool(self.guardrails.posted_notice_served_after_business_days)
+        self._counters: dict[tuple[tuple[str, ...], tuple[str, ...]], _Counter] = {}
+        self.conditions = ConditionCompiler(self.facts, self._flag, self.facts.consent)
+        self._hold_columns = {hold.id: f"hold_{index}" for index, hold in enumerate(self.holds)}
+        if self.guardrails.pause_while_promise_active:  # the decision lists the promise_active hold
+            self.facts.has_active_promise()
+        self.candidates = self._candidate_specs()
+        self.decided = self._decided_select()
+        self.checks_sql = self._verdict_sql()
+
+    # -- what the families ask (RelationalPlan) ---------------------------------------------------------
+
+    def source(self, key: OriginKey) -> str | None:
+        """Where a limit was written."""
+        return self.loaded.sources.get(key)
+
+    def planned(self, channels: Sequence[str], kinds: Sequence[str]) -> str:
+        """The column counting the contacts already chosen on these channels and kinds."""
+        key = (tuple(channels), tuple(kinds))
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = _Counter(key[0], key[1], f"planned_{len(self._counters)}")
+        return f"COALESCE({counter.column}, 0)"
+
+    def hold_active(self, hold_id: str) -> str:
+        """The boolean column of a hold's condition."""
+        return self._hold_columns[hold_id]
+
+    def _flag(self, name: str) -> str:
+        """A flag set on the record or opened by history events."""
+        from policy_engine.decide.columnar.schema import FLAG_NAMES  # noqa: PLC0415
+
+        parts = [f"flags_{name}"] if name in FLAG_NAMES else []
+        if name in _EVENT_HOLDS:
+            parts.append(self.facts.open_state(*_EVENT_HOLDS[name]))
+        elif name == "cease_contact":
+            parts.append(self.facts.any_event("cease_request"))
+        elif name == "breathing_space":
+            parts.append(self.facts.in_breathing_space(BREATHING_SPACE_DAYS, BREATHING_SPACE_AFTER_TREATMENT_DAYS))
+        return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+    # -- candidates -------------------------------------------------------------------------------------
+
+    def _candidate_specs(self) -> list[CandidateSpec]:
+        specs: list[CandidateSpec] = []
+        for stage in self.policy.stages:
+            for order, action in enumerate(stage.actions):
+                notice = self.notices.get(action.notice) if action.notice else None
+                candidate = Candidate(
+                    action.id, action.channel, action.template, action.notice, action.offer, tuple(action.requires),
+                    action.every_days, (action.at_most.times, action.at_most.days) if action.at_most else None,
+                    action.once, action.priority, stage.id, order,
+                    purpose=notice.purpose if notice else None,
+                    threatens_legal_action=bool(notice and notice.threatens_legal_action))
+                parts = [f"stage = {text(stage.id)}", self.conditions.condition(action.when)]
+                if action.segments:
+                    parts.append(f"segment IN {text_list(action.segments)}")
+                if action.variants:
+                    parts.append(f"COALESCE(variant IN {text_list(action.variants)}, FALSE)")
+                specs.append(CandidateSpec(candidate, " AND ".join(parts)))
+        broken = self.policy.escalation.broken_promise
+        if broken is not None:
+            follow_up = broken.action
+            candidate = Candidate(follow_up.id, follow_up.channel, follow_up.template, None, follow_up.offer, (), None,
+                                  None, False, follow_up.priority, None, -1, key_suffix="promise")
+            self.facts.promises = True
+            specs.append(CandidateSpec(candidate, "promise_escalation_at_utc IS NOT NULL", escalation=True))
+        return [CandidateSpec(spec.candidate, spec.applies, tuple(self._checks(spec.candidate)), spec.escalation)
+                for spec in specs]
+
+    def _checks(self, candidate: Candidate) -> list[SqlCheck]:
+        checks: list[SqlCheck] = []
+        for family in ROW_CHECKS:
+            checks.extend(family.relational(candidate, self))
+        return checks
+
+    def counters(self) -> list[tuple[str, list[str]]]:
+        """(column, the candidate actions it counts when chosen) for every counter the caps ask for."""
+        found: list[tuple[str, list[str]]] = []
+        for counter in self._counters.values():
+            actions = [spec.candidate.action for spec in self.candidates
+                       if self.channels.covers(counter.channels, counter.kinds, spec.candidate.channel)
+                       and self.channels.info(spec.candidate.channel).counts_as_attempt]
+            found.append((counter.column, actions))
+        return found
+
+    # -- decided ----------------------------------------------------------------------------------------
+
+    def _decided_select(self) -> str:
+        """Scope, segment, holds, stage, offers: ``SELECT`` over ``acct`` joined with the facts."""
+        policy = self.policy
+        cond = self.conditions.condition
+        scope = cond(policy.policy.applies_to) if policy.policy.applies_to is not None else "TRUE"
+        if policy.segments:
+            whens = " ".join(f"WHEN {cond(segment.when)} THEN {text(segment.id)}" for segment in policy.segments)
+            segment = f"CASE {whens} ELSE 'none' END"
+        else:
+            segment = "CAST(NULL AS VARCHAR)"
+        holds = "".join(f", {cond(hold.when)} AS {self._hold_columns[hold.id]}" for hold in self.holds)
+        stage_whens = []
+        for stage in policy.stages:
+            parts = [cond(stage.when)]
+            if stage.dpd is not None:
+                if stage.dpd.from_ is not None:
+                    parts.append(f"dpd >= {int(stage.dpd.from_)}")
+                if stage.dpd.to is not None:
+                    parts.append(f"dpd <= {int(stage.dpd.to)}")
+            stage_whens.append(f"WHEN {' AND '.join(parts)} THEN {text(stage.id)}")
+        chosen_stage = f"CASE {' '.join(stage_whens)} END" if stage_whens else "CAST(NULL AS VARCHAR)"
+        offers = "".join(f", {cond(offer.when)} AS offer_{index}" for index, offer in enumerate(policy.offers))
+        return (f"SELECT *{holds}, {chosen_stage} AS stage{offers} FROM "
+                f"(SELECT *, {segment} AS segment, {self._variant_sql()} AS variant FROM "
+                f"(SELECT *, {scope} AS in_scope FROM base))")
+
+    def _variant_sql(self) -> str:
+        """The champion/challenger variant (as :func:`policy_engine.decide.engine.variant_for`): the SHA-256
+        of the account id, as a 256-bit number, modulo 100, into the cumulative weights. The modulo is
+        taken over eight 32-bit chunks of the hex digest, each weighted by 2^(32k) mod 100."""
+        variants = self.policy.variants
+        if not variants:
+            return "CAST(NULL AS VARCHAR)"
+        chunks = " + ".join(
+            f"CAST('0x' || SUBSTR(SHA256(account_id), {1 + 8 * index}, 8) AS BIGINT) * {pow(2, 32 * (7 - index), 100)}"
+            for index in range(8))
+        bucket = f"(({chunks}) % 100)"
+        whens, cumulative = [], 0
+        for variant in variants:
+            cumulative += variant.weight
+            whens.append(f"WHEN {bucket} < {cumulative} THEN {text(variant.id)}")
+        return f"CASE {' '.join(whens)} ELSE {text(variants[-1].id)} END"
+
+    # -- verdicts ---------------------------------------------------------------------------------------
+
+    def _verdict_sql(self) -> tuple[str, str, str, str]:
+        """(verdict number, reason, detail, source) SQL over a candidate row; verdict 0: passes."""
+        whens: list[str] = []
+        reasons: list[str] = []
+        details: list[str] = []
+        sources: list[str] = []
+        number = 0
+        for spec in self.candidates:
+            for check in spec.checks:
+                number += 1
+                whens.append(f"WHEN action = {text(spec.candidate.action)} AND COALESCE({check.when}, FALSE) "
+                             f"THEN {number}")
+                reasons.append(f"WHEN {number} THEN {text(check.reason.value)}")
+                details.append(f"WHEN {number} THEN {check.detail}")
+                source = check.source_sql or (text(check.source) if check.source else "CAST(NULL AS VARCHAR)")
+                sources.append(f"WHEN {number} THEN {source}")
+        if not whens:
+            return "0", "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
+        return (f"CASE {' '.join(whens)} ELSE 0 END", f"CASE verdict {' '.join(reasons)} END",
+                f"CASE verdict {' '.join(details)} END", f"CASE verdict {' '.join(sources)} END")
+
+    # -- statements -------------------------------------------------------------------------------------
+
+    def calendar_sql(self, region: str = "region") -> str:
+        """The holiday calendar of an account's region (for notices deemed served after business days)."""
+        guardrails = self.guardrails
+        default = text(calendar_of(guardrails, None) or "")
+        if not guardrails.holidays_by_region:
+            return default
+        whens = " ".join(f"WHEN {text(name)} THEN {text(calendar_of(guardrails, name) or '')}"
+                         for name in sorted(guardrails.holidays_by_region))
+        return f"(CASE {region} {whens} ELSE {default} END)"
+
+    def acct_sql(self) -> str:
+        """``acct``: the accounts with zone, today, dpd and their hours key."""
+        zone = f"COALESCE(a.timezone, {text(self.zone)})"
+        return (f"SELECT a.*, {zone} AS zone, d.today, "
+                "CASE WHEN a.delinquent_since IS NULL THEN 0 ELSE GREATEST(0, DATE_DIFF('day', a.delinquent_since, "
+                "d.today)) END AS dpd, k.hours_key "
+                f"FROM accounts a JOIN zone_days d ON d.zone = {zone} "
+                "JOIN hours_keys k ON k.timezone IS NOT DISTINCT FROM a.timezone "
+                "AND k.timezones IS NOT DISTINCT FROM a.timezones AND k.preferred_start IS NOT DISTINCT FROM "
+                "a.preferred_start AND k.preferred_end IS NOT DISTINCT FROM a.preferred_end "
+                "AND k.region IS NOT DISTINCT FROM a.region")
+
+    def ev_base_sql(self, as_of: datetime, spans: Sequence[tuple[str, datetime, datetime, int]] | None = None) -> str:
+        """``ev_base``: the events at or before ``as_of`` with their local day and order per account.
+
+        With ``spans`` (zone, start, end, offset seconds: few enough to write out) the offset is a CASE
+        expression; else a range join with the ``zone_offsets`` relation."""
+        instant = as_of.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        if spans is not None:
+            offset, join = _offset_case(spans), ""
+        else:
+            offset = "o.offset_seconds"
+            join = " JOIN zone_offsets o ON o.zone = a.zone AND h.at_utc >= o.start_utc AND h.at_utc < o.end_utc"
+        return (f"SELECT h.*, a.today, a.region, CAST(h.at_utc + TO_SECONDS({offset}) AS DATE) AS local_day, "
+                "ROW_NUMBER() OVER (PARTITION BY h.account_id ORDER BY h.at_utc, h.position) AS seq "
+                f"FROM history h JOIN acct a ON a.account_id = h.account_id{join} "
+                f"WHERE h.at_utc <= TIMESTAMP {text(instant)}")
+
+    ev_sql_plain = "SELECT e.* FROM ev_base e"
+    """``ev`` when it adds nothing to ``ev_base`` (then a view, not a copy)."""
+
+    def ev_sql(self) -> str:
+        """``ev``: ``ev_base`` with, when needed, the latest breathing space's order and the deemed day."""
+        columns = ["e.*"]
+        joins = ""
+        if self.facts.breathing:
+            columns.append("MAX(CASE WHEN e.type = 'breathing_space_started' THEN e.seq END) "
+                           "OVER (PARTITION BY e.account_id) AS breathing_start_seq")
+        if self.facts.deemed_service:
+            letters = [name for name, info in self.channels.catalogue.items() if info.kind == "letter"]
+            posted = f"e.outcome = 'sent' AND e.channel IN {text_list(letters)}" if letters else "FALSE"
+            columns.append(f"CASE WHEN {posted} THEN s.served ELSE e.local_day END AS deemed_day")
+            calendar = self.calendar_sql("e.region")
+            joins = f" LEFT JOIN deemed_service s ON s.calendar = {calendar} AND s.posted = e.local_day"
+        return f"SELECT {', '.join(columns)} FROM ev_base e{joins}"
+
+    def promise_sql(self) -> list[tuple[str, str]]:
+        """(relation, SELECT) for the promise states and the per-account promise facts."""
+        broken = self.policy.escalation.broken_promise
+        grace = broken.grace_days if broken else 0
+        follow_up = broken.action.id if broken else ""
+
+        def met(paid: str, count: str) -> str:
+            return f"(CASE WHEN amount IS NULL THEN {count} > 0 ELSE {count} > 0 AND {paid} >= amount END)"
+
+        rows = ("SELECT p.account_id, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
+                "p.today, LEAD(p.at_utc) OVER (PARTITION BY p.account_id ORDER BY p.seq) AS newer_at, "
+                "LEAD(p.local_day) OVER (PARTITION BY p.account_id ORDER BY p.seq) AS newer_day "
+                "FROM ev p WHERE p.type = 'promise'")
+        paid = ("SELECT p.account_id, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
+                "p.today, p.newer_at, p.newer_day, COALESCE(SUM(COALESCE(pay.amount, 0)), 0) AS paid, "
+                "COUNT(pay.seq) AS payments, "
+                "COALESCE(SUM(COALESCE(pay.amount, 0)) FILTER (WHERE pay.at_utc <= p.newer_at), 0) AS paid_before, "
+                "COUNT(pay.seq) FILTER (WHERE pay.at_utc <= p.newer_at) AS payments_before "
+                "FROM promise_rows p LEFT JOIN ev pay ON pay.account_id = p.account_id AND pay.type = 'payment' "
+                "AND pay.at_utc >= p.at_utc AND pay.local_day <= p.due "
+                "GROUP BY p.account_id, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
+                "p.today, p.newer_at, p.newer_day")
+        follow = (f"SELECT account_id, MAX(local_day) AS followup_last FROM ev WHERE type = 'contact' AND "
+                  f"action = {text(follow_up)} GROUP BY account_id")
+        limit = days_after("due", grace)
+        status = (f"CASE WHEN {met('paid', 'payments')} THEN 'kept' WHEN today <= {limit} THEN 'active' "
+                  "ELSE 'broken' END")
+        states = (f"SELECT s.*, {status} AS status, {days_after('due', grace + 1)} AS broken_on, f.followup_last "
+                  "FROM promise_paid s LEFT JOIN promise_followup f ON f.account_id = s.account_id "
+                  f"WHERE NOT (newer_at IS NOT NULL AND NOT {met('paid_before', 'payments_before')} "
+                  f"AND newer_day <= {limit})")
+        escalate = "(status = 'broken' AND NOT COALESCE(followup_last >= broken_on, FALSE))"
+        ranked = ("SELECT *, ROW_NUMBER() OVER (PARTITION BY account_id, status ORDER BY seq DESC) AS newest, "
+                  f"ROW_NUMBER() OVER (PARTITION BY account_id, {escalate} ORDER BY seq) AS oldest, "
+                  f"{escalate} AS escalate FROM promise_states")
+        windows = "".join(
+            f", COUNT(*) FILTER (WHERE status = 'broken' AND broken_on >= {days_before('today', days - 1)} "
+            f"AND broken_on <= today) AS promise_broken_in_{days}" for days in sorted(self.facts.broken_windows))
+        facts = ("SELECT account_id, COUNT(*) FILTER (WHERE status = 'active') AS promise_active_count, "
+                 "MAX(amount_text) FILTER (WHERE status = 'active' AND newest = 1) AS promise_active_amount_text, "
+                 "MAX(due) FILTER (WHERE status = 'active' AND newest = 1) AS promise_active_due, "
+                 "COUNT(*) FILTER (WHERE status = 'broken') AS promise_broken_count, "
+                 "MAX(at_utc) FILTER (WHERE escalate AND oldest = 1) AS promise_escalation_at_utc, "
+                 "MAX(at_offset_seconds) FILTER (WHERE escalate AND oldest = 1) AS promise_escalation_offset"
+                 f"{windows} FROM promise_ranked GROUP BY account_id")
+        return [("promise_rows", rows), ("promise_paid", paid), ("promise_followup", follow),
+                ("promise_states", states), ("promise_ranked", ranked), ("promise_facts", facts)]
+
+    def base_sql(self) -> str:
+        """``base``: ``acct`` with its facts and promise facts (accounts without history get NULLs)."""
+        promise = " LEFT JOIN promise_facts p ON p.account_id = a.account_id" if self.facts.promises else ""
+        promise_columns = ", p.* EXCLUDE (account_id)" if self.facts.promises else ""
+        return (f"SELECT a.*, f.* EXCLUDE (account_id){promise_columns} FROM acct a "
+                f"LEFT JOIN facts f ON f.account_id = a.account_id{promise}")
+
+    def candidates_sql(self) -> str:
+        """``candidates``: one row per applicable action, ranked by (priority, order) in the account."""
+        parts = []
+        for spec in self.candidates:
+            candidate = spec.candidate
+            stage = "stage" if spec.escalation else text(candidate.stage or "")
+            parts.append(f"SELECT position, account_id, {text(candidate.action)} AS action, "
+                         f"{text(candidate.channel)} AS channel, {candidate.priority} AS priority, "
+                         f"{candidate.order} AS action_order, {stage} AS action_stage FROM decided "
+                         f"WHERE in_scope AND {spec.applies}")
+        if not parts:
+            return ("SELECT position, account_id, '' AS action, '' AS channel, 0 AS priority, 0 AS action_order, "
+                    "'' AS action_stage, CAST(0 AS BIGINT) AS rank FROM decided WHERE FALSE")
+        union = " UNION ALL ".join(parts)
+        return ("SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.account_id ORDER BY c.priority, c.action_order) "
+                f"AS rank FROM ({union}) c")
+
+    def pass_sql(self, rank: int) -> str:
+        """The verdicts of the candidates of one rank, counting the actions chosen in earlier ranks."""
+        verdict, reason, detail, source = self.checks_sql
+        counts = "".join(f", k.{column}" for column, _ in self.counters())
+        join = " LEFT JOIN chosen k ON k.account_id = c.account_id" if self._counters else ""
+        row = (f"SELECT c.position, c.account_id, c.action, c.channel, c.priority, c.action_order, c.action_stage, "
+               f"c.rank, h.reason AS hours_reason, h.detail AS hours_detail, h.source AS hours_source, "
+               f"h.send_at, h.send_at_utc, h.not_after, d.*  EXCLUDE (position, account_id, hours_key){counts} "
+               "FROM candidates c JOIN decided d ON d.account_id = c.account_id "
+               "JOIN hours_lookup h ON h.hours_key = d.hours_key AND h.channel = c.channel"
+               f"{join} WHERE c.rank = {rank}")
+        return (f"SELECT position, account_id, action, channel, priority, action_order, action_stage, rank, "
+                f"verdict, {reason} AS reason, {detail} AS detail, {source} AS source, send_at, send_at_utc, "
+                f"not_after FROM (SELECT *, {verdict} AS verdict FROM ({row}))")
+
+    def chosen_sql(self) -> str:
+        """``chosen``: per account, the chosen actions each counter counts, over the verdicts so far."""
+        sums = ", ".join(f"COUNT(*) FILTER (WHERE action IN {text_list(actions)}) AS {column}" if actions
+                         else f"0 AS {column}" for column, actions in self.counters())
+        return f"SELECT account_id, {sums} FROM verdicts WHERE verdict = 0 GROUP BY account_id"
+
+    def empty_chosen_sql(self) -> str:
+        """``chosen`` before the first pass: no action chosen yet."""
+        zeros = ", ".join(f"0 AS {column}" for column, _ in self.counters())
+        return f"SELECT account_id, {zeros} FROM acct WHERE FALSE"
