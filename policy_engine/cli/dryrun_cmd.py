@@ -72,7 +72,7 @@ def dry_run(
     loaded = load_policy_or_exit(policy)
     moment = parse_as_of(as_of, loaded)
     engine = Engine(loaded, backend)
-    if backend == "columnar" and explain:
+    if backend in ("columnar", "spark") and explain:
         note(ROW_ENGINE_EXPLAINS)
     with Rejects(rejects) as rejected:
         index = load_history(history, rejected)
