@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -69,15 +68,27 @@ def main() -> int:
     return 0
 
 
+# The child reports its own peak (VmHWM of its address space): ru_maxrss of a child also counts the memory
+# of the benchmark process it was forked from, which holds the generated portfolio.
+_RUNNER = """
+import atexit, runpy, sys
+peak_file = sys.argv.pop(1)
+def report():
+    with open('/proc/self/status') as status, open(peak_file, 'w') as out:
+        out.write(next(line.split()[1] for line in status if line.startswith('VmHWM:')))
+atexit.register(report)
+sys.argv[0] = 'policy_engine'
+runpy.run_module('policy_engine', run_name='__main__', alter_sys=True)
+"""
+
+
 def _timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one command in its own process."""
-    start = time.perf_counter()
-    process = subprocess.Popen(cmd)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({status})")
-    return seconds, usage.ru_maxrss / 1024
+    """Wall seconds and peak RSS (MB) of ``python -m policy_engine ...`` in its own process."""
+    with tempfile.NamedTemporaryFile("r", suffix=".peak") as peak:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", _RUNNER, peak.name, *cmd[3:]], check=True)
+        seconds = time.perf_counter() - start
+        return seconds, int(peak.read() or 0) / 1024
 
 
 if __name__ == "__main__":

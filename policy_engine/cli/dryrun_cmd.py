@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,7 +33,7 @@ from policy_engine.cli.options import (
 )
 from policy_engine.cli.plan import PlanHeader, print_plan
 from policy_engine.cli.progress import count_rows, progress_enabled, with_progress
-from policy_engine.data.readers import Rejects, read_accounts
+from policy_engine.data.readers import Rejects, read_accounts, read_history
 from policy_engine.decide.engine import Engine
 from policy_engine.lifecycle.output import write_decisions
 
@@ -75,7 +75,10 @@ def dry_run(
     if backend in ("columnar", "spark") and explain:
         note(ROW_ENGINE_EXPLAINS)
     with Rejects(rejects) as rejected:
-        index = load_history(history, rejected)
+        streamed = backend == "columnar" and not explain and output_format != DecisionFormat.TEXT
+        # the columnar plan takes the events as they are read: no index of the whole history in memory
+        index: Any = read_history(history, rejects=rejected) if streamed and history is not None else \
+            () if streamed else load_history(history, rejected)
         stream = read_accounts(accounts, rejects=rejected)
         total = count_rows(accounts) if progress_enabled() else None
         with output_stream(output) as out:

@@ -61,10 +61,12 @@ def variant_for(policy: PolicyFile, account_id: str) -> str | None:
     return policy.variants[-1].id
 
 
-def _all_events(history: Any) -> Iterator[HistoryEvent]:
-    """Every event of a history index, each account's in time order."""
-    for account_id in list(history.accounts()):
-        yield from history.for_account(account_id)
+def _all_events(history: Any) -> Iterable[HistoryEvent]:
+    """Every event of a history index, each account's in time order; or the events of a stream as they come
+    (the columnar plan orders them itself)."""
+    if not hasattr(history, "for_account"):
+        return history
+    return (event for account_id in list(history.accounts()) for event in history.for_account(account_id))
 
 
 def offer_terms(offer: Offer) -> dict[str, Any]:
@@ -123,7 +125,8 @@ class Engine:
 
     def decide_many(self, accounts: Iterable[Account], history: Any, as_of: datetime,
                     explain: bool = False) -> Iterator[tuple[Account, Decision]]:
-        """(account, decision) for a stream of accounts; ``history`` has ``for_account(id)``.
+        """(account, decision) for a stream of accounts; ``history`` has ``for_account(id)`` (with the
+        columnar backend it may also be a stream of events).
 
         With the ``columnar`` backend the whole stream is decided at once by the relational plan (``history``
         then also lists its ``accounts()``), except with ``explain``: the trace is the row engine's job.

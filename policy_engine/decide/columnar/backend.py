@@ -29,7 +29,7 @@ from policy_engine.policy.loader import LoadedPolicy
 __all__ = ["ColumnarBackend", "DEFAULT_MEMORY_LIMIT", "DEFAULT_THREADS"]
 
 DEFAULT_THREADS: Final = 2
-DEFAULT_MEMORY_LIMIT: Final = "768MB"
+DEFAULT_MEMORY_LIMIT: Final = "512MB"
 MAX_INLINE_SPANS: Final = 400
 """Offset spans written into the plan as a CASE expression (more: a range join with ``zone_offsets``)."""
 FETCH_ROWS: Final = 10_000
@@ -147,13 +147,22 @@ class ColumnarBackend:
             business_days = plan.guardrails.posted_notice_served_after_business_days or 0
             connection.register("deemed_service", deemed_service_table(pairs, business_days))
         ev = plan.ev_sql()
-        connection.execute(f"CREATE VIEW ev AS {ev}" if ev == plan.ev_sql_plain else f"CREATE TABLE ev AS {ev}")
+        ev_kind = "VIEW" if ev == plan.ev_sql_plain else "TABLE"
+        connection.execute(f"CREATE {ev_kind} ev AS {ev}")
         connection.execute(f"CREATE TABLE facts AS {plan.facts.statement()}")
         if plan.facts.promises:
-            for relation, select in plan.promise_sql():
+            relations = plan.promise_sql()
+            for relation, select in relations:
                 connection.execute(f"CREATE TABLE {relation} AS {select}")
+            for relation, _ in relations[:-1]:  # only promise_facts is read from here on
+                connection.execute(f"DROP TABLE {relation}")
         connection.execute(f"CREATE VIEW base AS {plan.base_sql()}")
         connection.execute(f"CREATE TABLE decided AS {plan.decided}")
+        connection.execute("DROP VIEW base")
+        connection.execute(f"DROP {ev_kind} ev")
+        # decided holds all the rest reads: the memory of what came before goes back to the pool
+        for relation in ("ev_base", "history", "facts", "promise_facts", "acct", "accounts", "hours_keys"):
+            connection.execute(f"DROP TABLE IF EXISTS {relation}")
         connection.execute(f"CREATE TABLE candidates AS {plan.candidates_sql()}")
         ranks = connection.execute("SELECT COALESCE(MAX(rank), 0) FROM candidates").fetchall()[0][0]
         if plan.counters():

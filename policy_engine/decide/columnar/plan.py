@@ -389,4 +389,4 @@ class Plan:
     def empty_chosen_sql(self) -> str:
         """``chosen`` before the first pass: no action chosen yet."""
         zeros = ", ".join(f"0 AS {column}" for column, _ in self.counters())
-        return f"SELECT account_id, {zeros} FROM acct WHERE FALSE"
+        return f"SELECT account_id, {zeros} FROM decided WHERE FALSE"
