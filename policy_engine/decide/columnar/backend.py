@@ -18,6 +18,7 @@ from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.decide.columnar.calendar import deemed_service_table, zone_days_table, zone_offsets_table
 from policy_engine.decide.columnar.coverage import refuse_uncovered
 from policy_engine.decide.columnar.hours_table import hours_table
+from policy_engine.decide.columnar.inputs import InputFiles
 from policy_engine.decide.columnar.json_lines import JsonLines
 from policy_engine.decide.columnar.load import account_batches, history_batches
 from policy_engine.decide.columnar.output import DecisionWriter
@@ -101,6 +102,9 @@ class ColumnarBackend:
 
     def _load(self, connection: Any, accounts: Iterable[Account], events: Iterable[HistoryEvent],
               keep_accounts: bool) -> list[Account] | None:
+        if isinstance(accounts, InputFiles) and not keep_accounts:  # the plan reads the files itself
+            accounts.load_into(connection)
+            return None
         kept: list[Account] | None = [] if keep_accounts else None
         connection.execute(create_statement("history", HISTORY_COLUMNS))
         for batch in history_batches(events):

@@ -36,6 +36,7 @@ from policy_engine.data.readers import (
     no_valid_account,
     open_source,
     parse_jsonl_line,
+    read_accounts,
     source_rows,
     validate_row,
     warn_unknown_fields,
@@ -54,7 +55,7 @@ from policy_engine.decide.columnar.screen import (
     known_zones,
 )
 
-__all__ = ["CHUNK_ROWS", "InputCounts", "read_accounts_into", "read_history_into"]
+__all__ = ["CHUNK_ROWS", "InputCounts", "InputFiles", "read_accounts_into", "read_history_into"]
 
 CHUNK_ROWS: Final = 100_000
 """Rows screened at a time."""
@@ -92,6 +93,30 @@ class _Kind:
 
 _ACCOUNTS: Final = _Kind("accounts", Account, ACCOUNT_FIELDS, ACCOUNT_COLUMNS, frozenset(NESTED_GROUPS))
 _HISTORY: Final = _Kind("history", HistoryEvent, HISTORY_FIELDS, HISTORY_COLUMNS, frozenset())
+
+
+@dataclass(frozen=True)
+class InputFiles:
+    """An account file and a history file the columnar plan reads natively (:meth:`load_into`).
+
+    Iterated, it gives the valid accounts as records, read by the row reader (for any code that wants
+    records), so it is an iterable of accounts like any other."""
+
+    accounts: str
+    history: str | None
+    rejects: Rejects | None = None
+
+    def __iter__(self) -> Iterator[Account]:
+        return read_accounts(self.accounts, rejects=self.rejects)
+
+    def load_into(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """Fill ``history`` (empty without a history file), then ``accounts``, as the readers do: the same
+        rejects in the same order."""
+        if self.history is None:
+            connection.execute(create_statement("history", HISTORY_COLUMNS))
+        else:
+            read_history_into(connection, self.history, rejects=self.rejects)
+        read_accounts_into(connection, self.accounts, rejects=self.rejects)
 
 
 def read_accounts_into(
