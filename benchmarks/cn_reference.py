@@ -243,6 +243,7 @@ def decide_in_duckdb(accounts: Path, history: Path, output: Path) -> None:
     import duckdb
 
     connection = duckdb.connect(config={"threads": 2, "memory_limit": "1GB", "preserve_insertion_order": True})
+    connection.execute("SET enable_progress_bar = false")
     query = duckdb_query(accounts, history)
     connection.execute(f"COPY ({query}) TO {_sql_text(str(output))} (FORMAT json)")
     connection.close()

@@ -93,6 +93,7 @@ class ColumnarBackend:
         with tempfile.TemporaryDirectory(prefix="policy-engine-duckdb-", dir=self.temp_directory) as spill:
             connection = _duckdb().connect(config={"threads": self.threads, "memory_limit": self.memory_limit,
                                                    "temp_directory": spill, "preserve_insertion_order": True})
+            connection.execute("SET enable_progress_bar = false")  # DuckDB prints it on stdout, even into a pipe
             try:
                 yield connection, spill
             finally:

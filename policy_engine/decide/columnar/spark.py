@@ -19,14 +19,17 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from policy_engine._exceptions import UsageError
 from policy_engine.data.records import Account, HistoryEvent
-from policy_engine.decide.columnar.backend import ColumnarBackend
+from policy_engine.decide.columnar.backend import FETCH_ROWS, ColumnarBackend
 from policy_engine.decide.columnar.load import account_batches, arrow_schema, history_batches
+from policy_engine.decide.columnar.output import DecisionWriter
 from policy_engine.decide.columnar.schema import ACCOUNT_COLUMNS, HISTORY_COLUMNS
 from policy_engine.decide.columnar.spark_sql import to_spark
+from policy_engine.decide.decision import Decision
 
 __all__ = ["DEFAULT_MASTER", "SparkBackend", "SparkConnection", "spark_session"]
 
@@ -109,6 +112,11 @@ class SparkConnection:
         if parameters:
             raise UsageError("--backend spark: the plan passed a parameter, which its Spark form cannot take")
         translated = to_spark(statement, self._columns)
+        if translated.action == "drop":
+            assert translated.name is not None
+            self.unregister(translated.name)
+            self._result = _Rows(None)
+            return self._result
         frame = self.session.sql(translated.sql)
         if translated.action == "query":
             self._result = _Rows(frame)
@@ -129,6 +137,10 @@ class SparkConnection:
         if isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
         self._publish(name, self.session.createDataFrame(table).localCheckpoint(eager=True))
+
+    def adopt(self, name: str, frame: Any) -> None:
+        """A DataFrame of the session as the relation ``name`` (materialised once)."""
+        self._publish(name, frame.localCheckpoint(eager=True))
 
     def unregister(self, name: str) -> None:
         """Forget the relation ``name``."""
@@ -179,6 +191,21 @@ class SparkBackend(ColumnarBackend):
             yield connection, ""
         finally:
             connection.close()
+
+    def decide_views(self, as_of: datetime, accounts: str = "accounts", history: str = "history") -> Iterator[Decision]:
+        """The decisions for a portfolio the session already holds: two tables or views with the columns of
+        :mod:`.schema` whose every value satisfies the record rules (nothing is validated here), in input
+        order (``position``)."""
+        if as_of.tzinfo is None:
+            raise ValueError("as_of needs a UTC offset")
+        with self._session() as (connection, _):
+            for relation, source, columns in (("history", history, HISTORY_COLUMNS),
+                                              ("accounts", accounts, ACCOUNT_COLUMNS)):
+                frame = connection.session.table(source).select(*(column for column, _ in columns))
+                connection.adopt(relation, frame)
+            self._run(connection, as_of)
+            for _, decision in DecisionWriter(self.loaded, self.plan, as_of).decisions(connection, FETCH_ROWS):
+                yield decision
 
     def _load(self, connection: Any, accounts: Iterable[Account], events: Iterable[HistoryEvent],
               keep_accounts: bool) -> list[Account] | None:

@@ -27,9 +27,9 @@ class SparkStatement:
 
     ``action`` is ``query`` (run ``sql`` and return its rows), ``table`` (``sql`` becomes the relation
     ``name``, materialised), ``view`` (the same, computed where used) or ``append`` (the rows of ``sql``
-    are added to the relation ``name``)."""
+    are added to the relation ``name``) or ``drop`` (the relation ``name`` is forgotten, if it exists)."""
 
-    action: Literal["query", "table", "view", "append"]
+    action: Literal["query", "table", "view", "append", "drop"]
     sql: str
     name: str | None = None
 
@@ -149,6 +149,9 @@ def to_spark(statement: str, columns: Columns) -> SparkStatement:
         if str(tree.args.get("kind", "")).upper() == "VIEW":
             return SparkStatement("view", _spark_query(query, columns), name)
         return SparkStatement("table", _spark_query(query, columns), name)
+    if isinstance(tree, exp.Drop):
+        tables = tree.args.get("tables") or [tree.this]
+        return SparkStatement("drop", "", tables[0].name)
     if isinstance(tree, exp.Insert):
         target = tree.this.this.name if isinstance(tree.this, exp.Schema) else tree.this.name
         return SparkStatement("append", _spark_query(tree.expression, columns), target)
