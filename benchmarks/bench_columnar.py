@@ -27,6 +27,7 @@ import argparse
 import filecmp
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -72,10 +73,11 @@ def command(variant: str, accounts: Path, history: Path, output: Path) -> list[s
             "--output", str(output), "--backend", variant]
 
 
-def run_once(cmd: list[str]) -> tuple[float, float, str | None]:
+def run_once(cmd: list[str], environment: dict[str, str] | None = None) -> tuple[float, float, str | None]:
     """Wall seconds and peak RSS (MB) of one child process, and its error when it failed."""
     start = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env=None if environment is None else {**os.environ, **environment})
     assert child.stderr is not None
     errors = child.stderr.read()
     _, status, usage = os.wait4(child.pid, 0)
@@ -89,7 +91,8 @@ def run_once(cmd: list[str]) -> tuple[float, float, str | None]:
     return seconds, usage.ru_maxrss / 1024, failure
 
 
-def measure(size: int, variants: list[str], runs: int, data: Path, scratch: Path) -> list[Run]:
+def measure(size: int, variants: list[str], runs: int, data: Path, scratch: Path,
+            environment: dict[str, str] | None = None) -> list[Run]:
     """Every variant at one size, interleaved round by round; the quietest run of each is kept."""
     accounts, history = write_portfolio(data / f"cn-{size}-{SEED}", size)
     results = {variant: Run(variant, size, output=scratch / f"{variant}-{size}.jsonl") for variant in variants}
@@ -98,7 +101,8 @@ def measure(size: int, variants: list[str], runs: int, data: Path, scratch: Path
             if result.failure is not None:
                 continue
             assert result.output is not None
-            seconds, peak, failure = run_once(command(variant, accounts, history, result.output))
+            seconds, peak, failure = run_once(command(variant, accounts, history, result.output),
+                                              environment if variant == "columnar" else None)
             if failure is not None:
                 result.failure = failure
             elif result.seconds is None or seconds < result.seconds:
@@ -144,6 +148,8 @@ def main() -> int:
                         help="skip compiled above this many accounts (1M takes it ~500 s a run)")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "policy-engine-bench",
                         help="where generated portfolios are kept between runs")
+    parser.add_argument("--duckdb-memory", default=None,
+                        help="DuckDB's memory limit for columnar (POLICY_ENGINE_DUCKDB_MEMORY; default: the backend's)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     args = parser.parse_args()
     variants = [name for name in args.variants.split(",") if name]
@@ -156,7 +162,8 @@ def main() -> int:
         for size in (int(text) for text in args.sizes.split(",")):
             chosen = [name for name in variants
                       if not (name == "compiled" and args.compiled_max is not None and size > args.compiled_max)]
-            measured = measure(size, chosen, args.runs, args.data, Path(scratch))
+            environment = {"POLICY_ENGINE_DUCKDB_MEMORY": args.duckdb_memory} if args.duckdb_memory else None
+            measured = measure(size, chosen, args.runs, args.data, Path(scratch), environment)
             skipped = [Run(name, size, failure="skipped (--compiled-max)") for name in variants if name not in chosen]
             results.extend(measured + skipped)
             for first, second in (("duckdb-sql", "plain-python"), ("compiled", "columnar")):
@@ -165,6 +172,8 @@ def main() -> int:
                     print(f"{size:,} accounts: {first} and {second} wrote "
                           f"{'the same bytes' if same else 'DIFFERENT output'}", file=sys.stderr)
                     agree = agree and same
+    driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"this driver's own peak RSS: {driver:,.0f} MB (a child's ru_maxrss can include it)", file=sys.stderr)
     if args.json:
         print(json.dumps([{"accounts": r.accounts, "variant": r.variant, "seconds": r.seconds,
                            "accounts_per_second": r.rate, "peak_rss_mb": r.peak_mb, "failure": r.failure}
