@@ -57,6 +57,7 @@ __all__ = [
     "RowError",
     "TemplateError",
     "TransientDeliveryError",
+    "PlanError",
     "UsageError",
 ]
 
@@ -224,6 +225,12 @@ class AmbiguousDeliveryError(DeliveryError):
 
 class TemplateError(PolicyEngineError):
     """A message template cannot be found, parsed or rendered (unknown variable, sandbox violation)."""
+
+    exit_code = ExitCode.RUNTIME_FAILURE
+
+
+class PlanError(PolicyEngineError):
+    """The columnar plan could not run to the end in DuckDB (out of memory, a full temporary disk)."""
 
     exit_code = ExitCode.RUNTIME_FAILURE
 

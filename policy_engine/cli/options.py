@@ -27,6 +27,7 @@ __all__ = [
     "Backend",
     "BackendOption",
     "DEFAULT_BACKEND_CHOICE",
+    "ROW_ENGINE_DECIDES",
     "ROW_ENGINE_EXPLAINS",
     "DecisionFormat",
     "FORMAT_ALIASES",
@@ -100,6 +101,9 @@ class Backend(StrEnum):
 ROW_ENGINE_EXPLAINS = ("explaining with the row engine: the trace is its job (--backend columnar decides whole "
                        "portfolios, without a trace)")
 """The note --explain and explain print under --backend columnar."""
+ROW_ENGINE_DECIDES = ("deciding one account at a time with the row engine (the compiled rules): --backend columnar "
+                      "decides whole portfolios in dry-run")
+"""The note simulate and report print under --backend columnar (they decide account by account)."""
 
 DEFAULT_BACKEND_CHOICE = Backend(DEFAULT_BACKEND)  # the library's default backend, as an option value
 

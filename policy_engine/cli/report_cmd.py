@@ -14,6 +14,7 @@ from policy_engine.cli.common import REJECTED_ROWS_SHOWN, load_history, load_pol
 from policy_engine.cli.console import note
 from policy_engine.cli.options import (
     DEFAULT_BACKEND_CHOICE,
+    ROW_ENGINE_DECIDES,
     AccountsOption,
     AsOfOption,
     BackendOption,
@@ -54,6 +55,8 @@ def report_command(
     """
     loaded = load_policy_or_exit(policy)
     engines = [Engine(loaded, backend)]
+    if backend == "columnar":
+        note(ROW_ENGINE_DECIDES)
     if candidate is not None:
         engines.append(Engine(load_policy_or_exit(candidate), backend))
     moment = parse_as_of(as_of, loaded)

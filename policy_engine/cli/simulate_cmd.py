@@ -16,6 +16,7 @@ from policy_engine.cli.common import load_history, load_policy_or_exit, output_s
 from policy_engine.cli.console import cell, note, plural, stdout_console, written
 from policy_engine.cli.options import (
     DEFAULT_BACKEND_CHOICE,
+    ROW_ENGINE_DECIDES,
     AccountsOption,
     BackendOption,
     HistoryOption,
@@ -166,6 +167,8 @@ def simulate_command(
     clock = parse_at(daily_at) if daily_at else DEFAULT_AT
     loaded = load_policy_or_exit(policy)
     engine = Engine(loaded, backend)
+    if backend == "columnar":
+        note(ROW_ENGINE_DECIDES)
     counts: Counter[str] = Counter()
     with Rejects(rejects) as rejected:
         index = load_history(history, rejected)

@@ -178,3 +178,29 @@ def test_explaining_under_columnar_uses_the_row_engine_and_says_so(tmp_path: Pat
     assert "explaining with the row engine" in result.output
     first = json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert first["trace"]
+
+
+def test_simulate_under_columnar_decides_with_the_row_engine_and_says_so(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    outputs = []
+    for backend in ("compiled", "columnar"):
+        result = CliRunner().invoke(app, ["simulate", "--policy", str(root / "policies/examples/cn-card-issuer.toml"),
+                                          "--accounts", str(root / "examples/portfolio/accounts.jsonl"), "--start",
+                                          "2026-11-24", "--days", "2", "--format", "jsonl", "--backend", backend])
+        assert result.exit_code == 0, result.output
+        outputs.append((result.stdout, result.stderr))
+    assert outputs[1][0] == outputs[0][0] and outputs[0][0]
+    assert "deciding one account at a time with the row engine" in outputs[1][1]
+    assert "row engine" not in outputs[0][1]
+
+
+def test_duckdb_running_out_of_memory_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("POLICY_ENGINE_DUCKDB_MEMORY", "1KB")
+    result = CliRunner().invoke(app, ["dry-run", "--policy", str(root / "policies/examples/cn-card-issuer.toml"),
+                                      "--accounts", str(root / "examples/portfolio/accounts.jsonl"), "--as-of",
+                                      "2026-11-28T09:00:00+08:00", "--backend", "columnar", "--format", "jsonl",
+                                      "--output", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the columnar plan stopped in DuckDB: Out of Memory Error")
+    assert "POLICY_ENGINE_DUCKDB_MEMORY" in result.stderr and "Traceback" not in result.output

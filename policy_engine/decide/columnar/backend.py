@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from policy_engine._exceptions import PlanError, UsageError
 from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.decide.columnar.calendar import deemed_service_table, zone_days_table, zone_offsets_table
 from policy_engine.decide.columnar.coverage import refuse_uncovered
@@ -37,6 +38,15 @@ FETCH_ROWS: Final = 10_000
 """Rows fetched from DuckDB at a time."""
 
 
+def _threads(value: str | None) -> int:
+    """The DuckDB threads POLICY_ENGINE_DUCKDB_THREADS asks for (a whole number from 1), else the default."""
+    if value is None or not value.strip():
+        return DEFAULT_THREADS
+    if not value.strip().isdigit() or int(value) < 1:
+        raise UsageError(f"POLICY_ENGINE_DUCKDB_THREADS must be a whole number from 1, not '{value}'")
+    return int(value)
+
+
 def _duckdb() -> Any:
     import duckdb  # noqa: PLC0415  (only the columnar backend needs it)
 
@@ -51,7 +61,7 @@ class ColumnarBackend:
         refuse_uncovered(loaded)
         self.loaded = loaded
         self.plan = Plan(loaded)
-        self.threads = threads or int(os.environ.get("POLICY_ENGINE_DUCKDB_THREADS", DEFAULT_THREADS))
+        self.threads = threads or _threads(os.environ.get("POLICY_ENGINE_DUCKDB_THREADS"))
         self.memory_limit = memory_limit or os.environ.get("POLICY_ENGINE_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)
         self.temp_directory = temp_directory
 
@@ -90,14 +100,22 @@ class ColumnarBackend:
     @contextlib.contextmanager
     def _session(self) -> Iterator[tuple[Any, str]]:
         """A DuckDB connection with the memory limit, the threads and a temporary directory to spill to."""
+        duckdb = _duckdb()
         with tempfile.TemporaryDirectory(prefix="policy-engine-duckdb-", dir=self.temp_directory) as spill:
-            connection = _duckdb().connect(config={"threads": self.threads, "memory_limit": self.memory_limit,
-                                                   "temp_directory": spill, "preserve_insertion_order": True})
-            connection.execute("SET enable_progress_bar = false")  # DuckDB prints it on stdout, even into a pipe
+            connection = None
             try:
+                connection = duckdb.connect(config={"threads": self.threads, "memory_limit": self.memory_limit,
+                                                    "temp_directory": spill, "preserve_insertion_order": False})
+                connection.execute("SET enable_progress_bar = false")  # DuckDB prints it on stdout, even into a pipe
                 yield connection, spill
+            except duckdb.Error as error:
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise PlanError(f"the columnar plan stopped in DuckDB: {reason} (memory limit {self.memory_limit}, "
+                                f"{self.threads} threads; set POLICY_ENGINE_DUCKDB_MEMORY or "
+                                "POLICY_ENGINE_DUCKDB_THREADS, or use --backend compiled)") from None
             finally:
-                connection.close()
+                if connection is not None:
+                    connection.close()
 
     # -- steps ------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ greater; ``True == 1`` as in Python.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Context, Decimal
 from typing import Any, Literal
 
 from policy_engine.decide.columnar.facts import HistoryFacts
@@ -36,6 +36,7 @@ _ACCOUNT_FACTS: dict[str, tuple[str, Kind]] = {
 }
 _SQL_OPERATORS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 _JSON_NUMBERS = "('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')"
+_JSON_INTEGERS = "('BIGINT', 'UBIGINT', 'HUGEINT')"
 
 
 def _kind_of(value: Any) -> Kind | None:
@@ -54,6 +55,32 @@ def _literal(value: Any) -> str:
     if isinstance(value, str):
         return text(value)
     return number(value)
+
+
+_GRID = Decimal("1E-18")
+_WIDE = Context(prec=60)
+_HUGE = Decimal(10) ** 19
+
+
+def _number_compare(side: str, op: str, value: Any, grid: Decimal = _GRID, huge: Decimal | None = _HUGE) -> str:
+    """``side op value`` for a number column (money at 18 places, or integers: ``grid`` 1), exactly: a
+    literal finer than the grid falls between two grid points; one beyond ``huge`` (far outside the
+    columns' range) compares as a double."""
+    exact = Decimal(int(value)) if isinstance(value, bool | int) else Decimal(str(value))
+    sign = _SQL_OPERATORS[op]
+    if huge is not None and abs(exact) >= huge:
+        return f"COALESCE(CAST({side} AS DOUBLE) {sign} CAST({text(str(exact))} AS DOUBLE), FALSE)"
+    below = exact.quantize(grid, rounding=ROUND_FLOOR, context=_WIDE)
+    if below == exact:
+        return f"COALESCE({side} {sign} {format(exact, 'f')}, FALSE)"
+    above = _WIDE.add(below, grid)
+    if op == "eq":
+        return "FALSE"
+    if op == "ne":
+        return f"({side} IS NOT NULL)"
+    if op in ("lt", "lte"):
+        return f"COALESCE({side} <= {format(below, 'f')}, FALSE)"
+    return f"COALESCE({side} >= {format(above, 'f')}, FALSE)"
 
 
 class ConditionCompiler:
@@ -151,15 +178,17 @@ class ConditionCompiler:
         side = self._comparable(expr, kind, value)
         if side is None:
             return "FALSE"
-        literal = _literal(value) if not (kind == "number" and isinstance(value, bool)) else number(value)
-        return f"COALESCE({side} = {literal}, FALSE)"
+        if kind == "number" or _kind_of(value) == "number":
+            return _number_compare(side, "eq", value)
+        return f"COALESCE({side} = {_literal(value)}, FALSE)"
 
     def _ordered(self, expr: str, kind: Kind, op: str, value: Any) -> str:
         side = self._comparable(expr, kind, value)
         if side is None or isinstance(value, list | tuple | dict):
             return "FALSE"
-        literal = number(value) if kind == "number" else _literal(value)
-        return f"COALESCE({side} {_SQL_OPERATORS[op]} {literal}, FALSE)"
+        if kind == "number" or _kind_of(value) == "number":
+            return _number_compare(side, op, value)
+        return f"COALESCE({side} {_SQL_OPERATORS[op]} {_literal(value)}, FALSE)"
 
     # -- attributes (JSON) ------------------------------------------------------------------------------
 
@@ -172,6 +201,25 @@ class ConditionCompiler:
         return (f"JSON_TYPE(attributes, {path})", f"JSON_EXTRACT_STRING(attributes, {path})",
                 f"TRY_CAST(JSON_EXTRACT_STRING(attributes, {path}) AS DOUBLE)")
 
+    def _json_number(self, key: str, op: str, value: Any) -> str:
+        """The attribute ``key`` (a JSON number) ``op`` ``value`` exactly, as Python compares them: integers
+        as integers, doubles by their shortest decimal text."""
+        kind, raw, numeric = self._json(key)
+        integer = _number_compare(f"TRY_CAST({raw} AS HUGEINT)", op, value, Decimal(1), None)
+        double = f"{self._numeric_order(numeric, value)} {_SQL_OPERATORS[op]} 0"
+        return f"CASE WHEN {kind} IN {_JSON_INTEGERS} THEN {integer} ELSE COALESCE({double}, FALSE) END"
+
+    @staticmethod
+    def _numeric_order(numeric: str, value: Any) -> str:
+        """-1, 0 or 1: the attribute number against ``value`` exactly, as Python compares the attribute's
+        decimal text with the literal. Doubles order like their texts, except when the attribute's double is
+        the literal's own: then the sign of (the shortest text of that double - the literal), known now."""
+        exact = Decimal(value) if isinstance(value, int) else Decimal(str(value))
+        double = float(exact)
+        same = (Decimal(repr(double)) > exact) - (Decimal(repr(double)) < exact)
+        literal = f"CAST({text(repr(double))} AS DOUBLE)"
+        return f"(CASE WHEN {numeric} = {literal} THEN {same} ELSE SIGN({numeric} - {literal}) END)"
+
     def _json_equal(self, key: str, value: Any) -> str:
         kind, raw, numeric = self._json(key)
         other = _kind_of(value)
@@ -179,8 +227,8 @@ class ConditionCompiler:
             return f"COALESCE({kind} = 'VARCHAR' AND {raw} = {text(value)}, FALSE)"
         if other in ("number", "boolean"):
             as_number = number(value)
-            return (f"COALESCE(({kind} IN {_JSON_NUMBERS} AND {numeric} = {as_number}) OR ({kind} = 'BOOLEAN' "
-                    f"AND CAST({raw} = 'true' AS INTEGER) = {as_number}), FALSE)")
+            return (f"COALESCE(({kind} IN {_JSON_NUMBERS} AND {self._json_number(key, 'eq', value)}) OR "
+                    f"({kind} = 'BOOLEAN' AND CAST({raw} = 'true' AS INTEGER) = {as_number}), FALSE)")
         if isinstance(value, list | tuple | dict):  # a list or table: the same JSON, written canonically
             shape = "'ARRAY'" if isinstance(value, list | tuple) else "'OBJECT'"
             canonical = attributes_json({"value": value})[len('{"value":'):-1]
@@ -207,6 +255,6 @@ class ConditionCompiler:
             return f"COALESCE({kind} = 'VARCHAR' AND {raw} {sign} {text(value)}, FALSE)"
         if other in ("number", "boolean"):
             as_number = number(value)
-            return (f"COALESCE(({kind} IN {_JSON_NUMBERS} AND {numeric} {sign} {as_number}) OR ({kind} = 'BOOLEAN' "
-                    f"AND CAST({raw} = 'true' AS INTEGER) {sign} {as_number}), FALSE)")
+            return (f"COALESCE(({kind} IN {_JSON_NUMBERS} AND {self._json_number(key, op, value)}) OR "
+                    f"({kind} = 'BOOLEAN' AND CAST({raw} = 'true' AS INTEGER) {sign} {as_number}), FALSE)")
         return "FALSE"

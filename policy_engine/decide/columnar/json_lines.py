@@ -119,8 +119,9 @@ class JsonLines:
         parts = ", ".join(f"CASE WHEN COALESCE({held}, FALSE) THEN {text(_json(name))} END" for name, held in names)
         return f"('[' || CONCAT_WS(', ', {parts}) || ']')"
 
-    def query(self, as_of: datetime) -> str:
-        """``SELECT position, line`` for every account, in input order."""
+    def query(self, as_of: datetime, first: int = 0, last: int | None = None) -> str:
+        """``SELECT position, line`` for the accounts at input positions ``first`` to ``last`` (inclusive;
+        None: to the end), in input order."""
         plan = self.plan
         policy = self.policy
         head = '{"account_id": '
@@ -147,18 +148,28 @@ class JsonLines:
         lists = (f"SELECT v.position, STRING_AGG(CASE WHEN v.verdict = 0 THEN {self._action()} END, ', ' "
                  "ORDER BY v.send_at_utc, v.priority, v.action) AS actions, "
                  f"STRING_AGG(CASE WHEN v.verdict <> 0 THEN {self._suppression()} END, ', ' ORDER BY v.rank) "
-                 "AS suppressed FROM verdicts v JOIN decided d ON d.position = v.position GROUP BY v.position")
+                 "AS suppressed FROM verdicts v JOIN decided d ON d.position = v.position "
+                 f"WHERE {self._between('v.position', first, last)} GROUP BY v.position")
         return (f"SELECT d.position, CASE WHEN d.in_scope THEN {in_scope} ELSE {out_of_scope} END AS line "
-                f"FROM decided d LEFT JOIN ({lists}) l ON l.position = d.position ORDER BY d.position")
+                f"FROM decided d LEFT JOIN ({lists}) l ON l.position = d.position "
+                f"WHERE {self._between('d.position', first, last)} ORDER BY d.position")
 
-    def lines(self, connection: Any, as_of: datetime, size: int) -> Iterator[str]:
-        """Each account's line (without the newline), in input order, fetched in chunks."""
-        cursor = connection.cursor()
-        cursor.execute(self.query(as_of))
-        while True:
-            chunk = cursor.fetchmany(size)
-            if not chunk:
-                break
-            for _, line in chunk:
-                yield line
-        cursor.close()
+    @staticmethod
+    def _between(column: str, first: int, last: int | None) -> str:
+        return f"{column} >= {int(first)}" + (f" AND {column} <= {int(last)}" if last is not None else "")
+
+    def lines(self, connection: Any, as_of: datetime, size: int, accounts_per_query: int = 100_000) -> Iterator[str]:
+        """Each account's line (without the newline), in input order: one query per ``accounts_per_query``
+        input positions (so the lists of one slice of the portfolio are built at a time, in bounded
+        memory), each fetched ``size`` rows at a time."""
+        count = connection.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM decided").fetchall()[0][0]
+        for first in range(0, count, accounts_per_query):
+            cursor = connection.cursor()
+            cursor.execute(self.query(as_of, first, first + accounts_per_query - 1))
+            while True:
+                chunk = cursor.fetchmany(size)
+                if not chunk:
+                    break
+                for _, line in chunk:
+                    yield line
+            cursor.close()
