@@ -119,6 +119,9 @@ def _portable(columns: Columns) -> Callable[[Any], Any]:
                                                                     node.expressions[0]])
         if isinstance(node, exp.JSONType):
             return _json_type(node)
+        if isinstance(node, exp.DataType) and node.this in (exp.DataType.Type.INT128, exp.DataType.Type.UINT128):
+            # HUGEINT: Spark's widest integer is DECIMAL(38, 0) (the plan's integers stay within 10^30)
+            return exp.DataType.build("DECIMAL(38, 0)")
         return _expand_stars(node, columns)
 
     return rewrite
