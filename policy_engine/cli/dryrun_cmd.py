@@ -33,7 +33,7 @@ from policy_engine.cli.options import (
 )
 from policy_engine.cli.plan import PlanHeader, print_plan
 from policy_engine.cli.progress import count_rows, progress_enabled, with_progress
-from policy_engine.data.readers import Rejects, read_accounts, read_history
+from policy_engine.data.readers import Rejects, read_accounts
 from policy_engine.decide.engine import Engine
 from policy_engine.lifecycle.output import write_decisions
 
@@ -72,14 +72,18 @@ def dry_run(
     loaded = load_policy_or_exit(policy)
     moment = parse_as_of(as_of, loaded)
     engine = Engine(loaded, backend)
-    if backend == "columnar" and explain:
+    if backend in ("columnar", "spark") and explain:
         note(ROW_ENGINE_EXPLAINS)
     with Rejects(rejects) as rejected:
         streamed = backend == "columnar" and not explain and output_format != DecisionFormat.TEXT
-        # the columnar plan takes the events as they are read: no index of the whole history in memory
-        index: Any = read_history(history, rejects=rejected) if streamed and history is not None else \
-            () if streamed else load_history(history, rejected)
-        stream = read_accounts(accounts, rejects=rejected)
+        # the columnar plan reads both files itself (DuckDB, the readers' rejects): no index of the history
+        index: Any = () if streamed else load_history(history, rejected)
+        if streamed:
+            from policy_engine.decide.columnar.inputs import InputFiles  # noqa: PLC0415  (loads DuckDB)
+
+            stream: Any = InputFiles(accounts, None if history is None else str(history), rejected)
+        else:
+            stream = read_accounts(accounts, rejects=rejected)
         total = count_rows(accounts) if progress_enabled() else None
         with output_stream(output) as out:
             if output_format == DecisionFormat.TEXT:

@@ -51,7 +51,7 @@ def explain(
     loaded = load_policy_or_exit(policy)
     moment = parse_as_of(as_of, loaded)
     engine = Engine(loaded, backend)
-    if backend == "columnar":
+    if backend in ("columnar", "spark"):
         note(ROW_ENGINE_EXPLAINS)
     with Rejects(None) as rejected:
         index = load_history(history, rejected)

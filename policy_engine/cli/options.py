@@ -95,6 +95,7 @@ class Backend(StrEnum):
     COMPILED = "compiled"
     DURABLE = "durable"
     COLUMNAR = "columnar"
+    SPARK = "spark"
 
 
 ROW_ENGINE_EXPLAINS = ("explaining with the row engine: the trace is its job (--backend columnar decides whole "
@@ -152,6 +153,7 @@ OutputOption = Annotated[Path | None, typer.Option("--output", "-o", metavar="FI
                                                    help="Write here instead of stdout.")]
 BackendOption = Annotated[Backend, choice_option(
     Backend, "--backend", metavar="BACKEND",
-    help="compiled, durable or columnar (a relational plan on DuckDB for whole portfolios); all decide alike.")]
+    help="compiled, durable, columnar (a relational plan on DuckDB for whole portfolios) or spark (the same plan "
+         "on Apache Spark); all decide alike.")]
 TextFormatOption = Annotated[TextFormat, choice_option(TextFormat, "--format", "-f",
                                                        help="text for people, or json for programs.")]

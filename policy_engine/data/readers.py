@@ -54,10 +54,19 @@ __all__ = [
     "MAX_LINE_BYTES",
     "MAX_ROW_NESTING",
     "STDIN",
+    "InputSource",
+    "RawRow",
     "Rejects",
     "UnknownFieldsWarning",
+    "jsonl_lines",
+    "no_valid_account",
+    "open_source",
+    "parse_jsonl_line",
     "read_accounts",
     "read_history",
+    "source_rows",
+    "validate_row",
+    "warn_unknown_fields",
 ]
 
 STDIN: Final = "-"
@@ -161,14 +170,19 @@ class Rejects:
 
 
 @dataclass(frozen=True)
-class _Source:
+class InputSource:
+    """A checked input file: the name messages use, its path (None for stdin) and its format."""
+
     name: str
     path: Path | None
     kind: Literal["jsonl", "csv", "parquet"]
 
 
 @dataclass(frozen=True)
-class _Row:
+class RawRow:
+    """One row of an input as read: its line, its text, its values (None when it could not be parsed) and
+    the reason it cannot be used, when that is already known."""
+
     line: int
     raw: str
     data: dict[str, Any] | None
@@ -181,13 +195,13 @@ def read_accounts(path: str | Path, *, rejects: Rejects | None = None) -> Iterat
     Without ``rejects`` the first invalid row raises its RowError. Raises InputUnusableError at once when
     the file cannot be used, and at the end of the stream when it held no valid account.
     """
-    source = _open_source(path)
+    source = open_source(path)
     return _records(source, Account, rejects, key=_account_key, groups=frozenset(NESTED_GROUPS))
 
 
 def read_history(path: str | Path, *, rejects: Rejects | None = None) -> Iterator[HistoryEvent]:
     """Stream the valid history events of a file; invalid rows go to ``rejects`` (or raise without it)."""
-    source = _open_source(path)
+    source = open_source(path)
     return _records(source, HistoryEvent, rejects, key=None, groups=frozenset())
 
 
@@ -195,10 +209,10 @@ def _account_key(account: Account) -> str:
     return account.account_id
 
 
-def _open_source(path: str | Path) -> _Source:
-    """Check that ``path`` can be read, and which format it holds."""
+def open_source(path: str | Path) -> InputSource:
+    """Check that ``path`` can be read, and which format it holds (InputUnusableError if not)."""
     if str(path) == STDIN:
-        return _Source(STDIN_NAME, None, "jsonl")
+        return InputSource(STDIN_NAME, None, "jsonl")
     name = str(path)
     file = Path(path)
     if not file.exists():
@@ -226,7 +240,7 @@ def _open_source(path: str | Path) -> _Source:
             pq.ParquetFile(file).close()
         except (arrow_error, OSError) as exc:
             raise InputUnusableError(f"{name}: not a readable Parquet file ({exc})") from exc
-    return _Source(name, file, kind)
+    return InputSource(name, file, kind)
 
 
 def _pyarrow() -> tuple[Any, type[Exception]]:
@@ -239,7 +253,7 @@ def _pyarrow() -> tuple[Any, type[Exception]]:
 
 
 def _records(
-    source: _Source,
+    source: InputSource,
     model: type[M],
     rejects: Rejects | None,
     *,
@@ -251,18 +265,8 @@ def _records(
     unknown: dict[str, None] = {}
     valid = rejected = 0
     try:
-        for row in _rows(source):
-            reason = row.error
-            record: M | None = None
-            if reason is None and row.data is not None:
-                try:
-                    data = _shape(row.data, groups)
-                    unknown.update(dict.fromkeys(unknown_fields(model, data)))
-                    record = model.model_validate(data)
-                except ValidationError as exc:
-                    reason = describe_validation_error(exc)
-                except Exception as exc:  # noqa: BLE001  (one row never stops the batch: any failure rejects it)
-                    reason = f"this row cannot be read ({exc.__class__.__name__}: {_short(str(exc))})"
+        for row in source_rows(source):
+            record, reason = validate_row(row, model, groups, unknown)
             if record is not None and key is not None:
                 record_id = key(record)
                 first = seen.setdefault(record_id, row.line)
@@ -278,15 +282,41 @@ def _records(
             valid += 1
             yield record
     finally:
-        if unknown:
-            _warn(rejects, f"{source.name}: unknown fields ignored: {', '.join(unknown)}")
+        warn_unknown_fields(rejects, source.name, unknown)
     if key is not None and valid == 0:
-        detail = f" ({rejected} rejected)" if rejected else ""
-        first_rejected = next((error for error in rejects.errors if error.file == source.name), None) \
-            if rejects else None
-        if first_rejected is not None:  # say why, or a user with one bad row learns nothing
-            detail = f" ({rejected} rejected; line {first_rejected.line}: {first_rejected.reason})"
-        raise InputUnusableError(f"{source.name}: no valid account row{detail}")
+        raise no_valid_account(source.name, rejected, rejects)
+
+
+def warn_unknown_fields(rejects: Rejects | None, name: str, unknown: dict[str, None]) -> None:
+    """The one warning of a file whose rows had fields the record format does not know."""
+    if unknown:
+        _warn(rejects, f"{name}: unknown fields ignored: {', '.join(unknown)}")
+
+
+def no_valid_account(name: str, rejected: int, rejects: Rejects | None) -> InputUnusableError:
+    """The error of an account file without one valid row, naming the first rejected row's reason."""
+    detail = f" ({rejected} rejected)" if rejected else ""
+    first_rejected = next((error for error in rejects.errors if error.file == name), None) if rejects else None
+    if first_rejected is not None:  # say why, or a user with one bad row learns nothing
+        detail = f" ({rejected} rejected; line {first_rejected.line}: {first_rejected.reason})"
+    return InputUnusableError(f"{name}: no valid account row{detail}")
+
+
+def validate_row(
+    row: RawRow, model: type[M], groups: frozenset[str], unknown: dict[str, None]
+) -> tuple[M | None, str | None]:
+    """One parsed row as a record of ``model``, or the reason it is rejected; the fields ``model`` does not
+    know are added to ``unknown`` (in the order first seen)."""
+    if row.error is not None or row.data is None:
+        return None, row.error
+    try:
+        data = _shape(row.data, groups)
+        unknown.update(dict.fromkeys(unknown_fields(model, data)))
+        return model.model_validate(data), None
+    except ValidationError as exc:
+        return None, describe_validation_error(exc)
+    except Exception as exc:  # noqa: BLE001  (one row never stops the batch: any failure rejects it)
+        return None, f"this row cannot be read ({exc.__class__.__name__}: {_short(str(exc))})"
 
 
 def _warn(rejects: Rejects | None, message: str) -> None:
@@ -317,8 +347,21 @@ def _shape(data: dict[str, Any], groups: frozenset[str]) -> dict[str, Any]:
     return out
 
 
-def _rows(source: _Source) -> Iterator[_Row]:
-    """The rows of a source, parsed but not validated."""
+def jsonl_lines(source: InputSource) -> Iterator[tuple[int, str, str | None]]:
+    """The non-blank lines of a JSON Lines source, unparsed: (line number, text, a problem of the line such
+    as invalid UTF-8 or too long, else None)."""
+    try:
+        if source.path is None:
+            yield from _jsonl_lines(_Lines(getattr(sys.stdin, "buffer", sys.stdin)), source.name)
+            return
+        with source.path.open("rb") as stream:
+            yield from _jsonl_lines(_Lines(stream), source.name)
+    except OSError as exc:
+        raise InputUnusableError(f"{source.name}: read failed ({exc.strerror or exc})") from exc
+
+
+def source_rows(source: InputSource) -> Iterator[RawRow]:
+    """The rows of a source, parsed but not validated (line order)."""
     if source.path is None:
         yield from _jsonl_rows(_Lines(getattr(sys.stdin, "buffer", sys.stdin)), source.name)
         return
@@ -417,8 +460,15 @@ _JSON_TYPES: Final[dict[type, str]] = {
 }
 
 
-def _jsonl_rows(lines: _Lines, name: str) -> Iterator[_Row]:
+def _jsonl_rows(lines: _Lines, name: str) -> Iterator[RawRow]:
     """JSON Lines: one object per physical line; blank lines skipped."""
+    for line, raw, problem in _jsonl_lines(lines, name):
+        yield parse_jsonl_line(line, raw, problem)
+
+
+def _jsonl_lines(lines: _Lines, name: str) -> Iterator[tuple[int, str, str | None]]:
+    """The non-blank lines of JSON Lines (line number, text, a problem of the line); raises when the file
+    holds a JSON array instead."""
     first = True
     for _ in lines:
         raw, problem = lines.take()
@@ -428,29 +478,28 @@ def _jsonl_rows(lines: _Lines, name: str) -> Iterator[_Row]:
         if first and raw.lstrip().startswith("["):
             raise InputUnusableError(f"{name}: holds a JSON array; expected JSON Lines (one object per line)")
         first = False
-        if problem:
-            yield _Row(line, raw, None, problem)
-            continue
-        try:
-            data = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
-        except json.JSONDecodeError as exc:
-            yield _Row(line, raw, None, f"not valid JSON: {exc.msg} (column {exc.colno})")
-            continue
-        except RecursionError:
-            yield _Row(line, raw, None, f"values nest more than {MAX_ROW_NESTING} levels deep")
-            continue
-        except ValueError as exc:  # NaN / Infinity, or an integer of thousands of digits
-            reason = "an integer of more than 4300 digits" if "integer string conversion" in str(exc) else str(exc)
-            yield _Row(line, raw, None, f"not valid JSON: {_short(reason)}")
-            continue
-        if not isinstance(data, dict):
-            kind = "null" if data is None else _JSON_TYPES.get(type(data), type(data).__name__)
-            yield _Row(line, raw, None, f"expected a JSON object, got {kind}")
-            continue
-        if _too_deep(data):
-            yield _Row(line, raw, None, f"values nest more than {MAX_ROW_NESTING} levels deep")
-            continue
-        yield _Row(line, raw, data)
+        yield line, raw, problem
+
+
+def parse_jsonl_line(line: int, raw: str, problem: str | None = None) -> RawRow:
+    """One line of a JSON Lines file parsed (numbers exact), or the reason it is not a usable object."""
+    if problem:
+        return RawRow(line, raw, None, problem)
+    try:
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        return RawRow(line, raw, None, f"not valid JSON: {exc.msg} (column {exc.colno})")
+    except RecursionError:
+        return RawRow(line, raw, None, f"values nest more than {MAX_ROW_NESTING} levels deep")
+    except ValueError as exc:  # NaN / Infinity, or an integer of thousands of digits
+        reason = "an integer of more than 4300 digits" if "integer string conversion" in str(exc) else str(exc)
+        return RawRow(line, raw, None, f"not valid JSON: {_short(reason)}")
+    if not isinstance(data, dict):
+        kind = "null" if data is None else _JSON_TYPES.get(type(data), type(data).__name__)
+        return RawRow(line, raw, None, f"expected a JSON object, got {kind}")
+    if _too_deep(data):
+        return RawRow(line, raw, None, f"values nest more than {MAX_ROW_NESTING} levels deep")
+    return RawRow(line, raw, data)
 
 
 def _no_constant(name: str) -> Any:
@@ -474,7 +523,7 @@ def _too_deep(data: Any) -> bool:
     return False
 
 
-def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
+def _csv_rows(lines: _Lines, name: str) -> Iterator[RawRow]:
     """CSV with a header row; an empty cell means absent.
 
     A quoted cell may hold line breaks. A quote that is never closed would swallow the rows after it:
@@ -511,23 +560,23 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[_Row]:
             lines.rewind(1)
             reader = csv.reader(lines)  # a fresh parser: the given-back lines start records of their own
             raw, _ = lines.take()
-            yield _Row(start, raw, None, "a quoted cell opened on this line is never closed (a '\"' is missing); "
+            yield RawRow(start, raw, None, "a quoted cell opened on this line is never closed (a '\"' is missing); "
                        "the lines after it are read as rows of their own")
             continue
         raw, problem = lines.take()
         if cells is None:
-            yield _Row(start, raw, None, error)
+            yield RawRow(start, raw, None, error)
             continue
         if not any(cell.strip() for cell in cells):
             continue
         if problem:
-            yield _Row(start, raw, None, problem)
+            yield RawRow(start, raw, None, problem)
         elif len(cells) != len(columns):
-            yield _Row(start, raw, None, f"row has {len(cells)} cells but the header has {len(columns)}")
+            yield RawRow(start, raw, None, f"row has {len(cells)} cells but the header has {len(columns)}")
         else:
             data = {col: _csv_attribute(cell) if col.startswith("attributes.") else cell
                     for col, cell in zip(columns, cells, strict=True) if cell.strip()}
-            yield _Row(start, raw, data)
+            yield RawRow(start, raw, data)
 
 
 def _swallowed(cells: list[str], taken: list[str], columns: list[str]) -> bool:
@@ -573,7 +622,7 @@ def _csv_attribute(cell: str) -> Any:
     return cell
 
 
-def _parquet_rows(path: Path, name: str) -> Iterator[_Row]:
+def _parquet_rows(path: Path, name: str) -> Iterator[RawRow]:
     """Parquet, one record batch at a time; the row number stands in for the line."""
     pq, arrow_error = _pyarrow()
     number = 0
@@ -582,6 +631,6 @@ def _parquet_rows(path: Path, name: str) -> Iterator[_Row]:
             for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH):
                 for data in batch.to_pylist():
                     number += 1
-                    yield _Row(number, json.dumps(data, default=str, ensure_ascii=False), data)
+                    yield RawRow(number, json.dumps(data, default=str, ensure_ascii=False), data)
     except arrow_error as exc:
         raise InputUnusableError(f"{name}: Parquet read failed after row {number} ({exc})") from exc

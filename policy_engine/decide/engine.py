@@ -114,6 +114,10 @@ class Engine:
             from policy_engine.decide.columnar.backend import ColumnarBackend  # noqa: PLC0415  (loads DuckDB)
 
             self._columnar = ColumnarBackend(loaded)
+        elif backend == "spark":  # the same plan, transpiled to Spark SQL; the session starts on first use
+            from policy_engine.decide.columnar.spark import SparkBackend  # noqa: PLC0415  (loads SQLGlot)
+
+            self._columnar = SparkBackend(loaded)
 
     def zone_of(self, account: Account) -> ZoneInfo:
         """The account's time zone, else the policy's."""

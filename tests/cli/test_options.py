@@ -23,9 +23,9 @@ def test_the_choices_are_the_library_s_own() -> None:
     (["dry-run", "-p", "p.toml", "-a", "a.jsonl", "--format", "xml"],
      "--format must be one of text, json, jsonl, csv, not 'xml'"),
     (["dry-run", "-p", "p.toml", "-a", "a.jsonl", "--backend", "drools"],
-     "--backend must be one of compiled, durable, columnar, not 'drools'"),
+     "--backend must be one of compiled, durable, columnar, spark, not 'drools'"),
     (["explain", "-p", "p.toml", "-a", "a.jsonl", "--account", "A1", "--backend", "Durable"],
-     "--backend must be one of compiled, durable, columnar, not 'Durable'"),
+     "--backend must be one of compiled, durable, columnar, spark, not 'Durable'"),
     (["simulate", "-p", "p.toml", "-a", "a.jsonl", "--start", "2026-11-01", "--days", "1", "-f", "csv"],
      "--format must be text or jsonl, not 'csv'"),
     (["diff", "--base", "a.toml", "--candidate", "b.toml", "-a", "a.jsonl", "--format", "jsonl"],
@@ -42,6 +42,6 @@ def test_a_value_outside_the_choices_is_a_usage_error_naming_what_is_accepted(co
 
 def test_help_lists_the_choices_and_the_defaults() -> None:
     shown = CliRunner().invoke(app, ["dry-run", "--help"], terminal_width=200).stdout
-    assert "[text|json|jsonl|csv]" in shown and "compiled, durable or" in shown and "columnar (a relational" in shown
+    assert "[text|json|jsonl|csv]" in shown and "compiled, durable," in shown and "columnar (a relational" in shown
     assert "[default: text]" in shown and "[default: compiled]" in shown
     assert "[text|json]" in CliRunner().invoke(app, ["validate", "--help"], terminal_width=200).stdout

@@ -92,7 +92,8 @@ def test_the_readme_quick_start_is_two_commands() -> None:
     quick = readme.split("## Quick start", 1)[1].split("Then, for example", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", quick, re.S)
     assert len(blocks) == 2 and all(len(block.strip().splitlines()) == 1 for block in blocks)
-    assert blocks[1].strip() == "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && " \
+    assert blocks[1].strip() == "python3 -m venv .venv && .venv/bin/pip install -e '.[test,spark]' && " \
                                 ".venv/bin/python -m pytest"
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert ".venv/bin/python -m pytest\n" in ci  # the README's test command is the one CI runs
+    assert ".venv/bin/pip install -e '.[test,spark]'\n" in ci  # with the same extras

@@ -19,6 +19,7 @@ from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.decide.columnar.calendar import deemed_service_table, zone_days_table, zone_offsets_table
 from policy_engine.decide.columnar.coverage import refuse_uncovered
 from policy_engine.decide.columnar.hours_table import hours_table
+from policy_engine.decide.columnar.inputs import InputFiles
 from policy_engine.decide.columnar.json_lines import JsonLines
 from policy_engine.decide.columnar.load import account_batches, history_batches
 from policy_engine.decide.columnar.output import DecisionWriter
@@ -105,6 +106,7 @@ class ColumnarBackend:
             try:
                 connection = duckdb.connect(config={"threads": self.threads, "memory_limit": self.memory_limit,
                                                     "temp_directory": spill, "preserve_insertion_order": False})
+                connection.execute("SET enable_progress_bar = false")  # DuckDB prints it on stdout, even into a pipe
                 yield connection, spill
             except duckdb.Error as error:
                 reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -119,6 +121,9 @@ class ColumnarBackend:
 
     def _load(self, connection: Any, accounts: Iterable[Account], events: Iterable[HistoryEvent],
               keep_accounts: bool) -> list[Account] | None:
+        if isinstance(accounts, InputFiles) and not keep_accounts:  # the plan reads the files itself
+            accounts.load_into(connection)
+            return None
         kept: list[Account] | None = [] if keep_accounts else None
         connection.execute(create_statement("history", HISTORY_COLUMNS))
         for batch in history_batches(events):

@@ -1,0 +1,413 @@
+"""Native readers: account and history files straight into the plan's relations, with today's rejects.
+
+:func:`read_accounts_into` and :func:`read_history_into` fill a DuckDB table with exactly the columns of
+:mod:`.schema` from a JSON Lines, CSV or Parquet file (the formats and the file checks of
+:mod:`policy_engine.data.readers`), and give the same rejects as the row readers: the same rows, the same
+``file:line: reason`` messages in the same order, the same unknown-fields warning, the same "no valid
+account row" error.
+
+How: rows are read in chunks of :data:`CHUNK_ROWS`. JSON Lines lines go to DuckDB as text and are parsed
+there (``json_extract_string``/``json_type``); CSV records are split by Python's C parser (the one the row
+reader uses, so quoting, line breaks in cells and unclosed quotes behave the same) and go to DuckDB as
+cells. The conservative SQL screen of :mod:`.screen` converts every row it is sure of; every other row is
+parsed and validated by the row readers' own code, which accepts it (converted like :mod:`.load` does)
+or rejects it with the exact message. Parquet files are read by the row reader and converted by
+:mod:`.load` (no screen yet). Duplicate account ids are found in SQL, chunk by chunk, and rejected
+naming the line that came first. Memory stays bounded by the chunk size and DuckDB's memory limit.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypeVar
+
+import duckdb
+import pyarrow as pa
+from pydantic import BaseModel
+
+from policy_engine._exceptions import InputUnusableError, RowError
+from policy_engine.data.line_blocks import Line, jsonl_line_blocks
+from policy_engine.data.readers import (
+    InputSource,
+    RawRow,
+    Rejects,
+    no_valid_account,
+    open_source,
+    parse_jsonl_line,
+    read_accounts,
+    source_rows,
+    validate_row,
+    warn_unknown_fields,
+)
+from policy_engine.data.records import NESTED_GROUPS, Account, HistoryEvent
+from policy_engine.decide.columnar.load import account_batches, history_batches
+from policy_engine.decide.columnar.schema import ACCOUNT_COLUMNS, HISTORY_COLUMNS, create_statement
+from policy_engine.decide.columnar.screen import (
+    ACCOUNT_FIELDS,
+    ACCOUNT_GROUPS,
+    HISTORY_FIELDS,
+    Field,
+    account_screen,
+    history_screen,
+    keys_given,
+    known_zones,
+)
+
+__all__ = ["CHUNK_ROWS", "InputCounts", "InputFiles", "read_accounts_into", "read_history_into"]
+
+CHUNK_ROWS: Final = 100_000
+"""Rows screened at a time."""
+
+M = TypeVar("M", bound=BaseModel)
+Relation = Literal["accounts", "history"]
+
+# A row the screen is not sure of, in JSON Lines: an escape (the screen compares text as written), a
+# trailing comma, NaN or infinity (DuckDB reads them, Python's JSON does not), an exponent, a run of 16 or
+# more digits (a double could round it) or a decimal ending in 0 (DuckDB writes 1.50 back as 1.5).
+_JSON_GUARD: Final = (r"\\|,\s*[}\]]|[:,\[]\s*-?(?i:nan|inf)|[0-9][eE]|[0-9][0-9.]{15,}"
+                      r"|\.[0-9]*[0-9]0[^0-9]")
+_ATTRIBUTE_KEY: Final = "[A-Za-z0-9_]{1,64}"
+_ATTRIBUTE_TEXT: Final = r"[^\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]{0,200}"
+_ATTRIBUTE_INTEGER: Final = "0|-?[1-9][0-9]{0,14}"
+
+
+@dataclass
+class InputCounts:
+    """What one file gave: rows accepted, rows rejected."""
+
+    accepted: int = 0
+    rejected: int = 0
+    unknown: dict[str, None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    relation: Relation
+    model: type[BaseModel]
+    fields: tuple[Field, ...]
+    columns: tuple[tuple[str, str], ...]
+    groups: frozenset[str]
+
+
+_ACCOUNTS: Final = _Kind("accounts", Account, ACCOUNT_FIELDS, ACCOUNT_COLUMNS, frozenset(NESTED_GROUPS))
+_HISTORY: Final = _Kind("history", HistoryEvent, HISTORY_FIELDS, HISTORY_COLUMNS, frozenset())
+
+
+@dataclass(frozen=True)
+class InputFiles:
+    """An account file and a history file the columnar plan reads natively (:meth:`load_into`).
+
+    Iterated, it gives the valid accounts as records, read by the row reader (for any code that wants
+    records), so it is an iterable of accounts like any other."""
+
+    accounts: str
+    history: str | None
+    rejects: Rejects | None = None
+
+    def __iter__(self) -> Iterator[Account]:
+        return read_accounts(self.accounts, rejects=self.rejects)
+
+    def load_into(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """Fill ``history`` (empty without a history file), then ``accounts``, as the readers do: the same
+        rejects in the same order."""
+        if self.history is None:
+            connection.execute(create_statement("history", HISTORY_COLUMNS))
+        else:
+            read_history_into(connection, self.history, rejects=self.rejects)
+        read_accounts_into(connection, self.accounts, rejects=self.rejects)
+
+
+def read_accounts_into(
+    connection: duckdb.DuckDBPyConnection, path: str, *, rejects: Rejects | None = None, table: str = "accounts"
+) -> InputCounts:
+    """Fill ``table`` with the valid accounts of ``path``; invalid rows go to ``rejects`` (without it, the
+    first raises its RowError). Raises InputUnusableError when the file cannot be used or holds no valid
+    account."""
+    return _read_into(connection, open_source(path), _ACCOUNTS, rejects, table)
+
+
+def read_history_into(
+    connection: duckdb.DuckDBPyConnection, path: str, *, rejects: Rejects | None = None, table: str = "history"
+) -> InputCounts:
+    """Fill ``table`` with the valid history events of ``path``; invalid rows go to ``rejects``."""
+    return _read_into(connection, open_source(path), _HISTORY, rejects, table)
+
+
+def _read_into(connection: duckdb.DuckDBPyConnection, source: InputSource, kind: _Kind,
+               rejects: Rejects | None, table: str) -> InputCounts:
+    staged = f"_staged_{table}"
+    connection.execute(f'DROP TABLE IF EXISTS "{staged}"')
+    connection.execute(create_statement(staged, kind.columns).replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+    _zones_table(connection)
+    counts = InputCounts()
+    try:
+        for chunk in _chunks(source):
+            _screen_chunk(connection, source, kind, chunk, staged, counts, rejects)
+    finally:
+        warn_unknown_fields(rejects, source.name, counts.unknown)
+    if kind.relation == "accounts" and counts.accepted == 0:
+        raise no_valid_account(source.name, counts.rejected, rejects)
+    names = ", ".join(f'"{name}"' for name, _ in kind.columns[1:])
+    connection.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT '
+                       f'row_number() OVER (ORDER BY "position") - 1 AS "position", {names} '
+                       f'FROM "{staged}" ORDER BY "position"')
+    connection.execute(f'DROP TABLE "{staged}"')
+    return counts
+
+
+def _zones_table(connection: duckdb.DuckDBPyConnection) -> None:
+    zones = pa.table({"zone": pa.array(known_zones(), pa.string())})
+    connection.register("_zones_arrow", zones)
+    connection.execute("CREATE OR REPLACE TEMP TABLE screen_zones AS SELECT zone FROM _zones_arrow")
+    connection.unregister("_zones_arrow")
+
+
+@dataclass
+class _Chunk:
+    """Rows of one chunk: JSON Lines lines for DuckDB to parse, CSV rows parsed into cells, or rows only the
+    record validation reads (a line with a problem, every Parquet row)."""
+
+    lines: list[tuple[int, str]] = field(default_factory=list)
+    cells: list[RawRow] = field(default_factory=list)
+    validate: list[RawRow] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.lines) + len(self.cells) + len(self.validate)
+
+
+def _chunks(source: InputSource) -> Iterator[_Chunk]:
+    chunk = _Chunk()
+    if source.kind == "jsonl":
+        for block in _line_blocks(source):
+            for line, raw, problem in block:
+                if problem is None:
+                    chunk.lines.append((line, raw))
+                else:
+                    chunk.validate.append(RawRow(line, raw, None, problem))
+            if len(chunk) >= CHUNK_ROWS:
+                yield chunk
+                chunk = _Chunk()
+    else:
+        for row in source_rows(source):
+            (chunk.cells if row.error is None and source.kind == "csv" else chunk.validate).append(row)
+            if len(chunk) >= CHUNK_ROWS:
+                yield chunk
+                chunk = _Chunk()
+    if len(chunk):
+        yield chunk
+
+
+def _line_blocks(source: InputSource) -> Iterator[list[Line]]:
+    try:
+        if source.path is None:
+            yield from jsonl_line_blocks(sys.stdin.buffer, source.name)
+            return
+        with source.path.open("rb") as stream:
+            yield from jsonl_line_blocks(stream, source.name)
+    except OSError as exc:
+        raise InputUnusableError(f"{source.name}: read failed ({exc.strerror or exc})") from exc
+
+
+def _screen_chunk(connection: duckdb.DuckDBPyConnection, source: InputSource, kind: _Kind, chunk: _Chunk,
+                  staged: str, counts: InputCounts, rejects: Rejects | None) -> None:
+    """Screen one chunk, stage what passes or validates, and reject the rest in line order."""
+    doubtful: list[RawRow] = list(chunk.validate)
+    first_line: int | None = None
+    for cells_sql, table in _cells(kind, chunk):
+        connection.register("_chunk", table)
+        screen = account_screen if kind.relation == "accounts" else history_screen
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE _screened AS {screen(cells_sql)}")
+        connection.unregister("_chunk")
+        connection.execute(f'INSERT INTO "{staged}" SELECT * EXCLUDE (passed) FROM _screened WHERE passed')
+        passed = connection.execute("SELECT count(*), min(position) FROM _screened WHERE passed").fetchone()
+        assert passed is not None
+        counts.accepted += passed[0]
+        if passed[1] is not None:
+            first_line = passed[1] if first_line is None else min(first_line, passed[1])
+        doubtful.extend(_doubtful_rows(connection, chunk, table))
+        connection.execute("DROP TABLE _screened")
+    doubtful.sort(key=lambda row: row.line)
+    records: list[tuple[int, Any]] = []
+    refused: list[tuple[int, str, str]] = []
+    for row in doubtful:
+        parsed = parse_jsonl_line(row.line, row.raw) if row.data is None and row.error is None else row
+        record, reason = validate_row(parsed, kind.model, kind.groups, counts.unknown)
+        if record is None:
+            refused.append((row.line, reason or "invalid row", row.raw))
+        else:
+            records.append((row.line, record))
+    if records:
+        _stage_records(connection, kind, records, staged)
+        counts.accepted += len(records)
+        first_line = records[0][0] if first_line is None else min(first_line, records[0][0])
+    if kind.relation == "accounts" and first_line is not None:
+        for line, account_id, first in _duplicates(connection, staged, first_line):
+            refused.append((line, f"account_id {account_id} already appeared on line {first}", ""))
+            counts.accepted -= 1
+    _reject(source, sorted(refused), rejects, counts, chunk)
+
+
+def _doubtful_rows(connection: duckdb.DuckDBPyConnection, chunk: _Chunk, table: pa.Table) -> list[RawRow]:
+    """The rows of the screened chunk that did not pass: the raw line for JSON Lines, the parsed row for CSV."""
+    lines = [line for (line,) in connection.execute(
+        "SELECT position FROM _screened WHERE NOT passed ORDER BY position").fetchall()]
+    if not lines:
+        return []
+    if chunk.cells:
+        by_line = {row.line: row for row in chunk.cells}
+        return [by_line[line] for line in lines]
+    by_line_raw = dict(chunk.lines)
+    return [RawRow(line, by_line_raw[line], None) for line in lines]
+
+
+def _stage_records(connection: duckdb.DuckDBPyConnection, kind: _Kind, records: list[tuple[int, Any]],
+                   staged: str) -> None:
+    """Convert validated records like :mod:`.load` does, keeping their line as the position."""
+    lines = [line for line, _ in records]
+    batches: Iterable[pa.RecordBatch] = (account_batches(record for _, record in records)
+                                         if kind.relation == "accounts"
+                                         else history_batches(record for _, record in records))
+    start = 0
+    for batch in batches:
+        positions = pa.array(lines[start:start + batch.num_rows], pa.int64())
+        start += batch.num_rows
+        relabelled = batch.set_column(0, batch.schema.field(0), positions)
+        connection.register("_records", relabelled)
+        connection.execute(f'INSERT INTO "{staged}" SELECT * FROM _records')
+        connection.unregister("_records")
+
+
+def _duplicates(connection: duckdb.DuckDBPyConnection, staged: str, first_line: int) -> list[tuple[int, str, int]]:
+    """Accounts of this chunk whose id an earlier accepted row already has (removed from the stage)."""
+    found = connection.execute(
+        f'SELECT c.position, c.account_id, min(p.position) FROM "{staged}" c '
+        f'JOIN "{staged}" p ON p.account_id = c.account_id AND p.position < c.position '
+        f'WHERE c.position >= ? GROUP BY c.position, c.account_id ORDER BY c.position', [first_line]).fetchall()
+    if found:
+        connection.execute(f'DELETE FROM "{staged}" WHERE position IN (SELECT unnest(?))',
+                           [[line for line, _, _ in found]])
+    return [(int(line), str(account_id), int(first)) for line, account_id, first in found]
+
+
+def _reject(source: InputSource, refused: list[tuple[int, str, str]], rejects: Rejects | None,
+            counts: InputCounts, chunk: _Chunk) -> None:
+    raws: dict[int, str] | None = None
+    for line, reason, raw in refused:
+        if not raw and reason.startswith("account_id ") and " already appeared on line " in reason:
+            if raws is None:
+                raws = {**dict(chunk.lines), **{row.line: row.raw for row in chunk.cells},
+                        **{row.line: row.raw for row in chunk.validate}}
+            raw = raws.get(line, raw)
+        counts.rejected += 1
+        error = RowError(source.name, line, reason, raw)
+        if rejects is None:
+            raise error
+        rejects.add(error)
+
+
+def _cells(kind: _Kind, chunk: _Chunk) -> Iterator[tuple[str, pa.Table]]:
+    """The chunk's cells relations: SQL over ``_chunk``, and the Arrow table to register as ``_chunk``."""
+    if chunk.lines:
+        lines = pa.table({"line": pa.array([line for line, _ in chunk.lines], pa.int64()),
+                          "raw": pa.array([raw for _, raw in chunk.lines], pa.string())})
+        yield _json_cells(kind), lines
+    if chunk.cells:  # CSV: nested fields are dotted columns (flags.dispute)
+        yield _csv_cells_sql(kind), _csv_cells(kind, chunk.cells)
+
+
+def _csv_cells_sql(kind: _Kind) -> str:
+    """CSV cells pass the structure check when they give no column but the known fields."""
+    return f"(SELECT *, coalesce(len(keys) = {keys_given(f.name for f in kind.fields)}, false) AS structure_ok " \
+           f"FROM _chunk)"
+
+
+def _sql_list(items: Iterable[str]) -> str:
+    return "[" + ", ".join("'" + item.replace("'", "''") + "'" for item in items) + "]"
+
+
+def _json_cells(kind: _Kind) -> str:
+    """JSON Lines lines (``_chunk``: line, raw) as cells, parsed once per row by DuckDB."""
+    paths = _sql_list(f"$.{f.key}" for f in kind.fields)
+    per_field = ",\n         ".join(f"vs[{i}] AS v_{f.name}, ks[{i}] AS k_{f.name}"
+                                    for i, f in enumerate(kind.fields, start=1))
+    if kind.relation == "accounts":
+        group_paths = _sql_list(f"$.{group}" for group in (*ACCOUNT_GROUPS, "attributes"))
+        group_keys = ", ".join(f"CASE WHEN is_object THEN json_keys(raw, '$.{group}') END AS keys_{group}"
+                               for group in (*ACCOUNT_GROUPS, "attributes"))
+        group_checks = " AND ".join(
+            f"(gk[{i}] IS NULL OR gk[{i}] = 'NULL' OR (gk[{i}] = 'OBJECT' AND len(keys_{group}) = "
+            f"{keys_given(f.name for f in kind.fields if f.group == group)}))"
+            for i, group in enumerate(ACCOUNT_GROUPS, start=1))
+        top_keys = (f"len(keys) = {keys_given(f.name for f in kind.fields if f.group is None)} + "
+                    f"CAST(gk[1] IS NOT NULL AS INTEGER) + CAST(gk[2] IS NOT NULL AS INTEGER) + "
+                    f"CAST(gk[3] IS NOT NULL AS INTEGER) + CAST(gk[4] IS NOT NULL AS INTEGER)")
+        extra = f", CASE WHEN is_object THEN json_type(raw, {group_paths}) END AS gk, {group_keys}"
+        attribute_map, attributes = _attributes_map(), _attributes_json()
+        structure = f"is_object AND {top_keys} AND {group_checks} AND attributes_json IS NOT NULL"
+    else:
+        extra, structure = "", f"is_object AND len(keys) = {keys_given(f.name for f in kind.fields)}"
+        attribute_map, attributes = "NULL AS attribute_map", "'{}' AS attributes_json"
+    return f"""(
+    WITH parsed AS MATERIALIZED (
+        SELECT line, raw,
+               CASE WHEN json_valid(raw) AND NOT regexp_matches(raw, '{_JSON_GUARD.replace("'", "''")}')
+                    THEN json_type(raw) = 'OBJECT' ELSE false END AS is_object
+        FROM _chunk
+    ), extracted AS MATERIALIZED (
+        SELECT line, raw, is_object,
+               CASE WHEN is_object THEN json_keys(raw) END AS keys,
+               CASE WHEN is_object THEN json_extract_string(raw, {paths}) END AS vs,
+               CASE WHEN is_object THEN json_type(raw, {paths}) END AS ks{extra}
+        FROM parsed
+    ), mapped AS MATERIALIZED (
+        SELECT *, {attribute_map} FROM extracted
+    ), shaped AS (
+        SELECT *, {attributes} FROM mapped
+    )
+    SELECT line, raw, keys, {per_field},
+           coalesce({structure}, false) AS structure_ok, attributes_json
+    FROM shaped
+)"""
+
+
+def _attributes_map() -> str:
+    """The attribute object as a MAP, for objects with unique keys of letters, digits and underscores."""
+    keys_ok = (f"len(list_distinct(keys_attributes)) = len(keys_attributes) AND "
+               f"list_bool_and(list_transform(keys_attributes, lambda k: regexp_full_match(k, '{_ATTRIBUTE_KEY}')))")
+    return (f"CASE WHEN is_object AND gk[4] = 'OBJECT' AND len(keys_attributes) > 0 AND {keys_ok} "
+            f"THEN CAST(json_extract(raw, '$.attributes') AS MAP(VARCHAR, JSON)) END AS attribute_map")
+
+
+def _attributes_json() -> str:
+    """The ``attributes`` column as the record gives it (keys sorted, compact), for attribute objects of
+    plain values (booleans, integers below 10^15, text without escapes); NULL for anything else."""
+    value_ok = (f"lambda j: CASE json_type(j) WHEN 'BOOLEAN' THEN true "
+                f"WHEN 'VARCHAR' THEN regexp_full_match(json_extract_string(j, '$'), '{_ATTRIBUTE_TEXT}') "
+                f"WHEN 'UBIGINT' THEN regexp_full_match(CAST(j AS VARCHAR), '{_ATTRIBUTE_INTEGER}') "
+                f"WHEN 'BIGINT' THEN regexp_full_match(CAST(j AS VARCHAR), '{_ATTRIBUTE_INTEGER}') ELSE false END")
+    canonical = ("'{' || array_to_string(list_transform(list_sort(map_keys(attribute_map)), "
+                 "lambda k: '\"' || k || '\":' || CAST(attribute_map[k] AS VARCHAR)), ',') || '}'")
+    return f"""CASE WHEN NOT is_object THEN NULL
+                WHEN gk[4] IS NULL OR gk[4] = 'NULL' THEN '{{}}'
+                WHEN gk[4] = 'OBJECT' AND len(keys_attributes) = 0 THEN '{{}}'
+                WHEN attribute_map IS NOT NULL AND list_bool_and(list_transform(map_values(attribute_map), {value_ok}))
+                     THEN {canonical}
+           END AS attributes_json"""
+
+
+def _csv_cells(kind: _Kind, rows: list[RawRow]) -> pa.Table:
+    """CSV rows (parsed by Python's csv module) as cells: every given cell is text."""
+    data = [row.data or {} for row in rows]
+    columns: dict[str, pa.Array] = {
+        "line": pa.array([row.line for row in rows], pa.int64()),
+        "raw": pa.array([row.raw for row in rows], pa.string()),
+        "keys": pa.array([list(values) for values in data], pa.list_(pa.string())),
+    }
+    for f in kind.fields:
+        values = [values.get(f.key) for values in data]
+        columns[f"v_{f.name}"] = pa.array(values, pa.string())
+        columns[f"k_{f.name}"] = pa.array(["VARCHAR" if value is not None else None for value in values], pa.string())
+    columns["attributes_json"] = pa.array(["{}"] * len(rows), pa.string())
+    return pa.table(columns)

@@ -1,0 +1,314 @@
+"""The native readers give what the row readers give: the same relations, rejects, warnings and errors.
+
+Each comparison reads the same files twice: through the row readers and the columnar loader (the
+reference, right by construction) and through the native readers (DuckDB's JSON parsing and the SQL
+screen, the record validation only for rows the screen is not sure of); the relations must hold the
+same rows and the rejects the same (file, line, reason, raw text) in the same order.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+duckdb = pytest.importorskip("duckdb", reason="the columnar backend needs duckdb: pip install duckdb")
+pa = pytest.importorskip("pyarrow", reason="the columnar backend needs pyarrow")
+pq = pytest.importorskip("pyarrow.parquet", reason="the columnar backend needs pyarrow")
+
+from policy_engine._exceptions import InputUnusableError, RowError  # noqa: E402
+from policy_engine.data.line_blocks import jsonl_line_blocks  # noqa: E402
+from policy_engine.data.readers import (  # noqa: E402
+    MAX_LINE_BYTES,
+    Rejects,
+    jsonl_lines,
+    open_source,
+    read_accounts,
+    read_history,
+)
+from policy_engine.decide.columnar import inputs  # noqa: E402
+from policy_engine.decide.columnar.load import account_batches, history_batches  # noqa: E402
+from tests.hostile.runner import load_cases, write_files  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTFOLIO = ROOT / "examples" / "portfolio"
+DATA = ROOT / "tests" / "data_files"
+
+
+def _relation(connection: Any, table: str) -> list[tuple[Any, ...]] | None:
+    try:
+        return connection.execute(f'SELECT * FROM "{table}" ORDER BY position').fetchall()
+    except duckdb.CatalogException:
+        return None
+
+
+def _outcome(rejects: Rejects, connection: Any, error: Exception | None) -> dict[str, Any]:
+    return {
+        "rejects": [(e.file, e.line, e.reason, e.raw) for e in rejects.errors],
+        "count": rejects.count,
+        "warnings": rejects.warnings,
+        "error": None if error is None else f"{type(error).__name__}: {error}",
+        "accounts": _relation(connection, "accounts"),
+        "history": _relation(connection, "history"),
+    }
+
+
+def reference(accounts: Path, history: Path | None) -> dict[str, Any]:
+    """Row readers, then the columnar loader's Arrow batches."""
+    connection = duckdb.connect()
+    error: Exception | None = None
+    with Rejects() as rejects:
+        try:
+            if history is not None:
+                batches = list(history_batches(read_history(history, rejects=rejects)))
+                if batches:
+                    connection.register("h", pa.Table.from_batches(batches))
+                    connection.execute("CREATE TABLE history AS SELECT * FROM h")
+            batches = list(account_batches(read_accounts(accounts, rejects=rejects)))
+            connection.register("a", pa.Table.from_batches(batches))
+            connection.execute("CREATE TABLE accounts AS SELECT * FROM a")
+        except (InputUnusableError, RowError) as exc:
+            error = exc
+    return _outcome(rejects, connection, error)
+
+
+def native(accounts: Path, history: Path | None, *, counter: list[int] | None = None) -> dict[str, Any]:
+    """The native readers."""
+    connection = duckdb.connect()
+    error: Exception | None = None
+    with Rejects() as rejects:
+        try:
+            if history is not None:
+                inputs.read_history_into(connection, str(history), rejects=rejects)
+                if not connection.execute("SELECT count(*) FROM history").fetchone()[0]:
+                    connection.execute("DROP TABLE history")  # the reference registers no empty relation
+            inputs.read_accounts_into(connection, str(accounts), rejects=rejects)
+        except (InputUnusableError, RowError) as exc:
+            error = exc
+    return _outcome(rejects, connection, error)
+
+
+def assert_same(accounts: Path, history: Path | None = None) -> None:
+    expected, got = reference(accounts, history), native(accounts, history)
+    assert got["error"] == expected["error"]
+    assert got["warnings"] == expected["warnings"]
+    assert got["rejects"] == expected["rejects"]
+    assert got["count"] == expected["count"]
+    assert got["history"] == expected["history"]
+    assert got["accounts"] == expected["accounts"]
+
+
+@pytest.mark.parametrize(("accounts", "history"), [
+    (PORTFOLIO / "accounts.jsonl", PORTFOLIO / "history.jsonl"),
+    (PORTFOLIO / "accounts.csv", None),
+    (PORTFOLIO / "accounts_with_errors.jsonl", None),
+    (DATA / "accounts_sample.jsonl", DATA / "history_sample.jsonl"),
+    (DATA / "accounts_sample.csv", None),
+], ids=lambda path: path.name if path else "-")
+def test_shipped_files_read_the_same(accounts: Path, history: Path | None) -> None:
+    assert_same(accounts, history)
+
+
+def test_plain_rows_never_reach_the_record_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The screen passes the example portfolio whole (the speed of the native readers depends on it)."""
+    validated: list[int] = []
+    original = inputs.validate_row
+
+    def counting(row: Any, *args: Any) -> Any:
+        validated.append(row.line)
+        return original(row, *args)
+
+    monkeypatch.setattr(inputs, "validate_row", counting)
+    native(PORTFOLIO / "accounts.jsonl", PORTFOLIO / "history.jsonl")
+    assert validated == []
+    native(PORTFOLIO / "accounts_with_errors.jsonl", None)
+    assert len(validated) == 3  # the three malformed rows, and only they
+
+
+def _hostile_input_cases(suffix: str) -> list[dict[str, Any]]:
+    return [case for case in load_cases() if f"accounts{suffix}" in case["files"]]
+
+
+def test_hostile_rows_read_the_same(tmp_path: Path) -> None:
+    """Every bad row of the hostile corpus: the JSON Lines rows all in one file (a file the row reader
+    refuses, or one starting with a byte order mark, on its own), each CSV file on its own."""
+    accounts: list[bytes] = []
+    history: list[bytes] = []
+    for case in _hostile_input_cases(".jsonl"):
+        folder = tmp_path / case["name"]
+        write_files(case, folder)
+        account_bytes = (folder / "accounts.jsonl").read_bytes()
+        history_file = folder / "history.jsonl"
+        if reference(folder / "accounts.jsonl", None)["error"] or account_bytes.startswith(codecs.BOM_UTF8):
+            assert_same(folder / "accounts.jsonl", history_file if history_file.is_file() else None)
+            continue
+        accounts.append(account_bytes.rstrip(b"\n"))
+        if history_file.is_file():
+            history.append(history_file.read_bytes().rstrip(b"\n"))
+    (tmp_path / "accounts.jsonl").write_bytes(b"\n".join(accounts) + b"\n")
+    (tmp_path / "history.jsonl").write_bytes(b"\n".join(history) + b"\n")
+    assert_same(tmp_path / "accounts.jsonl", tmp_path / "history.jsonl")
+    for case in _hostile_input_cases(".csv"):
+        folder = tmp_path / case["name"]
+        write_files(case, folder)
+        assert_same(folder / "accounts.csv")
+
+
+_ACCOUNT_VARIANTS: list[tuple[str, Any]] = [
+    ("balance", 1500.0), ("balance", "1500.00"), ("balance", 1e5), ("balance", 12345678901234567.5),
+    ("balance", -0.0), ("balance", "abc"), ("balance", None), ("balance", 10**19), ("balance", True),
+    ("credit_score", 700.0), ("credit_score", "700"), ("credit_score", -1), ("credit_score", 1000001),
+    ("prior_delinquencies", "2"), ("delinquent_since", "2026-02-30"), ("delinquent_since", "1899-12-31"),
+    ("delinquent_since", "2026-1-5"), ("delinquent_since", 20260105), ("timezone", "Mars/Olympus"),
+    ("timezone", "UTC"), ("timezone", " Asia/Shanghai"), ("currency", "cny"), ("currency", "CNYX"),
+    ("region", " CN"), ("region", "C\u200bN"), ("region", 7), ("region", ""), ("name", "王 小明"),
+    ("name", "Ann  Lee"), ("name", "Ann\u3000Lee"), ("customer_id", ""), ("customer_id", "C 1"),
+    ("customer_id", None), ("product", "gold\u202e"), ("language", "zh-CN"), ("account_id", "x" * 200),
+    ("account_id", "x" * 201), ("account_id", " CN-1"), ("account_id", 12), ("account_id", "CN-0001"),
+    ("contact", {"phone": "+8613800000000", "email": "a.b@example.co.uk"}), ("contact", {"phone": ""}),
+    ("contact", {"phone": "13800000000"}), ("contact", {"email": "a@b"}), ("contact", {"email": "A <a@b.cn>"}),
+    ("contact", {"email": "é@example.com"}), ("contact", {"address": "Line 1\nLine 2"}),
+    ("contact", {"phone_at_work": "yes", "email_at_work": 0}), ("contact", {"fax": "1"}), ("contact", "x"),
+    ("contact", None), ("consent", {"sms": "no", "email": 1, "voice": None}), ("consent", {"chat": True}),
+    ("consent", {"sms": "maybe"}), ("flags", {"dispute": "TRUE", "hardship": False}), ("flags", {"x": True}),
+    ("flags", {"dispute": 2}), ("attributes", {"b": 1, "a": "x", "c": True}), ("attributes", {"n": 1.5}),
+    ("attributes", {"n": 10**31}), ("attributes", {"nested": {"k": [1, 2]}}), ("attributes", {"z": None}),
+    ("attributes", {}), ("attributes", {"text": "上海 \u2028"}), ("attributes", {"k-1": 1}),
+    ("timezones", ["Asia/Shanghai", "Asia/Shanghai"]), ("timezones", "Asia/Shanghai;Asia/Tokyo"),
+    ("preferred_hours", {"start": "09:00", "end": "12:00"}), ("preferred_hours", {"start": "12:00", "end": "09:00"}),
+    ("surprise", 1), ("flags.dispute", True), ("amount_past_due", "12.5"), ("minimum_due", 0),
+]
+_EVENT_VARIANTS: list[tuple[str, Any]] = [
+    ("at", "2026-11-01T09:00:00Z"), ("at", "2026-11-01T09:00:00.123+05:30"), ("at", "2026-11-01T09:00:00"),
+    ("at", "2026-11-01 09:00:00+08:00"), ("at", "2026-02-30T09:00:00+08:00"), ("at", "1899-12-31T23:00:00-01:00"),
+    ("at", "2026-11-01T24:00:00+08:00"), ("at", "2026-11-01T09:00:00+15:00"), ("at", 1700000000),
+    ("type", "payment"), ("type", "refund"), ("outcome", "busy"), ("outcome", None), ("channel", None),
+    ("channel", "s ms"), ("amount", 100), ("amount", "100.50"), ("amount", 100.5), ("amount", 1.10),
+    ("amount", 1e3), ("due", "2026-12-01"), ("granted", "yes"), ("counts_as_attempt", 0),
+    ("breathing_space", "standard"), ("breathing_space", "long"), ("note", "x"), ("action", ""),
+]
+
+
+def _generated_files(folder: Path, seed: int) -> tuple[Path, Path]:
+    """Example rows with one field changed at random in many of them, and duplicates, blank lines and
+    broken lines among them."""
+    rng = random.Random(seed)
+    accounts = [json.loads(line) for line in (PORTFOLIO / "accounts.jsonl").read_text("utf-8").splitlines()]
+    events = [json.loads(line) for line in (PORTFOLIO / "history.jsonl").read_text("utf-8").splitlines()]
+    account_lines, event_lines = [], []
+    for record in accounts:
+        if rng.random() < 0.6:
+            key, value = rng.choice(_ACCOUNT_VARIANTS)
+            record = {**record, key: value}
+        text = json.dumps(record, ensure_ascii=rng.random() < 0.2)
+        roll = rng.random()
+        if roll < 0.03:
+            text = text[:-1]  # broken JSON
+        elif roll < 0.06:
+            text += "\n"  # a blank line after it
+        elif roll < 0.08:
+            text = text.replace('"account_id"', '"account_id": "DUP", "account_id"', 1)
+        account_lines.append(text)
+    account_lines[5:5] = [account_lines[1], account_lines[2]]  # repeated account ids
+    for event in events:
+        if rng.random() < 0.5:
+            key, value = rng.choice(_EVENT_VARIANTS)
+            event = {**event, key: value}
+        event_lines.append(json.dumps(event))
+    account_file, event_file = folder / "accounts.jsonl", folder / "history.jsonl"
+    account_file.write_text("\n".join(account_lines) + "\n", encoding="utf-8")
+    event_file.write_text("\r\n".join(event_lines), encoding="utf-8")
+    return account_file, event_file
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_generated_rows_read_the_same(seed: int, tmp_path: Path) -> None:
+    accounts, history = _generated_files(tmp_path, seed)
+    assert_same(accounts, history)
+
+
+def test_generated_rows_read_the_same_as_csv(tmp_path: Path) -> None:
+    rng = random.Random(4)
+    header = ["account_id", "balance", "credit_score", "delinquent_since", "timezone", "contact.phone",
+              "contact.email", "consent.sms", "flags.dispute", "region", "unknown_column"]
+    cells = {"account_id": ["A1", "A2", " A3", "A1", ""], "balance": ["100", "1e3", "12.50", "x", ""],
+             "credit_score": ["700", "700.0", "-5", ""], "delinquent_since": ["2026-10-01", "2026-13-01", ""],
+             "timezone": ["Asia/Shanghai", "Nowhere", ""], "contact.phone": ["+8613800000000", "138", ""],
+             "contact.email": ["a@example.com", "a@@b", ""], "consent.sms": ["yes", "0", "maybe", ""],
+             "flags.dispute": ["true", "FALSE", "2", ""], "region": ["CN", " CN", ""], "unknown_column": ["", "", "x"]}
+    rows = [",".join(header)]
+    for index in range(300):
+        row = {column: rng.choice(options) for column, options in cells.items()}
+        row["account_id"] = row["account_id"] or f"G{index}"
+        rows.append(",".join(f'"{row[column]}"' if rng.random() < 0.2 else row[column] for column in header))
+    rows.insert(40, '"unclosed,1,2')
+    path = tmp_path / "accounts.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert_same(path)
+
+
+def test_parquet_reads_the_same(tmp_path: Path) -> None:
+    records = [json.loads(line) for line in (PORTFOLIO / "accounts.jsonl").read_text("utf-8").splitlines()]
+    flat = [{"account_id": r["account_id"], "balance": r["balance"], "timezone": r.get("timezone"),
+             "delinquent_since": r.get("delinquent_since"), "contact.phone": (r.get("contact") or {}).get("phone")}
+            for r in records]
+    flat[3]["balance"] = None
+    flat[4]["account_id"] = flat[0]["account_id"]
+    path = tmp_path / "accounts.parquet"
+    pq.write_table(pa.Table.from_pylist(flat), path)
+    assert_same(path)
+
+
+def test_unusable_files_fail_the_same(tmp_path: Path) -> None:
+    array = tmp_path / "array.jsonl"
+    array.write_text("\n  \n[1, 2]\n", encoding="utf-8")
+    assert_same(array)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    assert_same(empty)
+    only_bad = tmp_path / "bad.jsonl"
+    only_bad.write_text('{"account_id": "A"}\n', encoding="utf-8")
+    assert_same(only_bad)
+    with pytest.raises(InputUnusableError, match="no such file"):
+        inputs.read_accounts_into(duckdb.connect(), str(tmp_path / "missing.jsonl"))
+
+
+def test_without_a_collector_the_first_bad_row_raises(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"account_id": "A", "balance": 1}\n{"account_id": "B"}\n', encoding="utf-8")
+    with pytest.raises(RowError) as raised:
+        inputs.read_accounts_into(duckdb.connect(), str(path))
+    assert (raised.value.line, raised.value.reason) == (2, "balance is required")
+
+
+_LINE_PIECES = [b'{"a":1}', b"", b"   ", b"\r", b'{"b":"\xe4\xb8\x8a"}\r\r', b"\xff\xfe bad", b"[1,2]",
+                b"\xe4\xb8", b'\t{"c":2}\t', b"\x85", b"x" * MAX_LINE_BYTES, b"y" * (MAX_LINE_BYTES + 1)]
+
+
+def test_line_blocks_are_the_row_readers_lines(tmp_path: Path) -> None:
+    """Split a block at a time, the lines are those the row reader reads one at a time, at every block size."""
+    rng = random.Random(7)
+    path = tmp_path / "lines.jsonl"
+    for _ in range(60):
+        lines = [rng.choice(_LINE_PIECES) for _ in range(rng.randint(0, 10))]
+        if rng.random() < 0.3:
+            lines.insert(0, codecs.BOM_UTF8 + rng.choice(_LINE_PIECES[:6]))
+        path.write_bytes(b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b""))
+        try:
+            expected: Any = list(jsonl_lines(open_source(path)))
+        except InputUnusableError as exc:
+            expected = str(exc)
+        long_lines = any(len(line) > 1000 for line in lines)
+        for block_bytes in (65536, MAX_LINE_BYTES) if long_lines else (1, 5, 64, 65536):
+            try:
+                open_source(path)  # the file checks come first, as in every reader
+                with path.open("rb") as stream:
+                    got: Any = [line for block in jsonl_line_blocks(stream, str(path), block_bytes=block_bytes)
+                                for line in block]
+            except InputUnusableError as exc:
+                got = str(exc)
+            assert got == expected, (block_bytes, lines)
