@@ -328,14 +328,21 @@ def _sql_list(items: Iterable[str]) -> str:
 
 
 def _json_cells(kind: _Kind) -> str:
-    """JSON Lines lines (``_chunk``: line, raw) as cells, parsed once per row by DuckDB."""
-    paths = _sql_list(f"$.{f.key}" for f in kind.fields)
+    """JSON Lines lines (``_chunk``: line, raw) as cells.
+
+    DuckDB parses the text again at every JSON function, so each row goes through as few calls as can
+    be: one ``json_valid``, then one ``json_type``, one ``json_keys`` and one ``json_extract_string``
+    over lists of paths (the line itself, every field, every nested group), and ``json_extract`` of the
+    attributes only where they may be mapped."""
+    field_paths = [f"$.{f.key}" for f in kind.fields]
     per_field = ",\n         ".join(f"vs[{i}] AS v_{f.name}, ks[{i}] AS k_{f.name}"
                                     for i, f in enumerate(kind.fields, start=1))
+    groups = (*ACCOUNT_GROUPS, "attributes") if kind.relation == "accounts" else ()
+    type_paths = _sql_list(["$", *field_paths, *(f"$.{group}" for group in groups)])
+    key_paths = _sql_list(["$", *(f"$.{group}" for group in groups)])
+    fields = len(kind.fields)
     if kind.relation == "accounts":
-        group_paths = _sql_list(f"$.{group}" for group in (*ACCOUNT_GROUPS, "attributes"))
-        group_keys = ", ".join(f"CASE WHEN is_object THEN json_keys(raw, '$.{group}') END AS keys_{group}"
-                               for group in (*ACCOUNT_GROUPS, "attributes"))
+        group_keys = ", ".join(f"all_keys[{i}] AS keys_{group}" for i, group in enumerate(groups, start=2))
         group_checks = " AND ".join(
             f"(gk[{i}] IS NULL OR gk[{i}] = 'NULL' OR (gk[{i}] = 'OBJECT' AND len(keys_{group}) = "
             f"{keys_given(f.name for f in kind.fields if f.group == group)}))"
@@ -343,24 +350,29 @@ def _json_cells(kind: _Kind) -> str:
         top_keys = (f"len(keys) = {keys_given(f.name for f in kind.fields if f.group is None)} + "
                     f"CAST(gk[1] IS NOT NULL AS INTEGER) + CAST(gk[2] IS NOT NULL AS INTEGER) + "
                     f"CAST(gk[3] IS NOT NULL AS INTEGER) + CAST(gk[4] IS NOT NULL AS INTEGER)")
-        extra = f", CASE WHEN is_object THEN json_type(raw, {group_paths}) END AS gk, {group_keys}"
+        extra = f", CASE WHEN is_object THEN kinds[{fields + 2}:] END AS gk, {group_keys}"
         attribute_map, attributes = _attributes_map(), _attributes_json()
         structure = f"is_object AND {top_keys} AND {group_checks} AND attributes_json IS NOT NULL"
     else:
         extra, structure = "", f"is_object AND len(keys) = {keys_given(f.name for f in kind.fields)}"
         attribute_map, attributes = "NULL AS attribute_map", "'{}' AS attributes_json"
     return f"""(
-    WITH parsed AS MATERIALIZED (
+    WITH typed AS MATERIALIZED (
         SELECT line, raw,
                CASE WHEN json_valid(raw) AND NOT regexp_matches(raw, '{_JSON_GUARD.replace("'", "''")}')
-                    THEN json_type(raw) = 'OBJECT' ELSE false END AS is_object
+                    THEN json_type(raw, {type_paths}) END AS kinds
         FROM _chunk
-    ), extracted AS MATERIALIZED (
-        SELECT line, raw, is_object,
-               CASE WHEN is_object THEN json_keys(raw) END AS keys,
-               CASE WHEN is_object THEN json_extract_string(raw, {paths}) END AS vs,
-               CASE WHEN is_object THEN json_type(raw, {paths}) END AS ks{extra}
+    ), parsed AS (
+        SELECT line, raw, kinds, coalesce(kinds[1] = 'OBJECT', false) AS is_object FROM typed
+    ), listed AS MATERIALIZED (
+        SELECT line, raw, kinds, is_object,
+               CASE WHEN is_object THEN json_keys(raw, {key_paths}) END AS all_keys,
+               CASE WHEN is_object THEN json_extract_string(raw, {_sql_list(field_paths)}) END AS vs
         FROM parsed
+    ), extracted AS (
+        SELECT line, raw, is_object, all_keys[1] AS keys, vs,
+               CASE WHEN is_object THEN kinds[2:{fields + 1}] END AS ks{extra}
+        FROM listed
     ), mapped AS MATERIALIZED (
         SELECT *, {attribute_map} FROM extracted
     ), shaped AS (

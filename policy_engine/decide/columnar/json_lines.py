@@ -46,6 +46,17 @@ def _iso_instant(utc: str, offset: str) -> str:
     return f"(STRFTIME({local}, '%Y-%m-%dT%H:%M:%S') || {fraction} || {zone})"
 
 
+def _sorted_join(keys: str, item: str, where: str) -> str:
+    """The texts ``item`` of a group's rows where ``where`` holds, joined by ``", "`` in the order of
+    ``keys`` (unique within the group); NULL when no row holds.
+
+    The same text as ``STRING_AGG(item, ', ' ORDER BY keys)``, several times faster in DuckDB: the rows are
+    gathered unordered and each group's short list is sorted after."""
+    fields = ", ".join(f"key_{index} := {key.strip()}" for index, key in enumerate(keys.split(",")))
+    return (f"ARRAY_TO_STRING(LIST_TRANSFORM(LIST_SORT(LIST(STRUCT_PACK({fields}, item := {item})) "
+            f"FILTER (WHERE {where})), lambda entry: entry.item), ', ')")
+
+
 class JsonLines:
     """The SQL that writes each account's decision line, in input order."""
 
@@ -145,10 +156,10 @@ class JsonLines:
         out_of_scope = (f"{text(head)} || TO_JSON(d.account_id) || {text(stamp)} || CAST(d.dpd AS VARCHAR) || "
                         "', \"segment\": null, \"stage\": null, \"holds\": [], \"actions\": [], \"suppressed\": [], "
                         "\"offers\": [], \"in_scope\": false}'")
-        lists = (f"SELECT v.position, STRING_AGG(CASE WHEN v.verdict = 0 THEN {self._action()} END, ', ' "
-                 "ORDER BY v.send_at_utc, v.priority, v.action) AS actions, "
-                 f"STRING_AGG(CASE WHEN v.verdict <> 0 THEN {self._suppression()} END, ', ' ORDER BY v.rank) "
-                 "AS suppressed FROM verdicts v JOIN decided d ON d.position = v.position "
+        actions = _sorted_join("v.send_at_utc, v.priority, v.action", self._action(), "v.verdict = 0")
+        suppressed = _sorted_join("v.rank", self._suppression(), "v.verdict <> 0")
+        lists = (f"SELECT v.position, {actions} AS actions, {suppressed} AS suppressed "
+                 "FROM verdicts v JOIN decided d ON d.position = v.position "
                  f"WHERE {self._between('v.position', first, last)} GROUP BY v.position")
         return (f"SELECT d.position, CASE WHEN d.in_scope THEN {in_scope} ELSE {out_of_scope} END AS line "
                 f"FROM decided d LEFT JOIN ({lists}) l ON l.position = d.position "
