@@ -10,27 +10,25 @@ must equal compiled's. Derandomised: CI sees the same accounts on every run.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
 from policy_engine._exceptions import UsageError
 from policy_engine.cli import app
 from policy_engine.data.history import HistoryIndex
-from policy_engine.data.records import Account, HistoryEvent
+from policy_engine.data.records import Account
 from policy_engine.decide.engine import Engine
 from policy_engine.decide.rules import rules_of
 from policy_engine.policy import load_policy
 from policy_engine.policy.loader import LoadedPolicy
 from tests.decide.conftest import TEMPLATES
+from tests.decide.drawn import Drawn, draw_portfolios
 from tests.decide.test_backends_differential import BATCH, MIN_ACCOUNTS, POLICY, Recorder, batches
 
 EXAMPLES = 205  # x 50 accounts: at least 10,000
 
-Drawn = dict[datetime, list[tuple[Account, list[HistoryEvent]]]]
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +40,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> LoadedPolicy:
 
 def _draw() -> Drawn:
     """The generated accounts per as_of, each account id made unique across batches."""
-    drawn: Drawn = {}
-
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                     HealthCheck.large_base_example])
-    @given(batch=batches())
-    def collect(batch: tuple[datetime, list[tuple[Account, list[HistoryEvent]]]]) -> None:
-        as_of, accounts = batch
-        group = drawn.setdefault(as_of, [])
-        for account, events in accounts:
-            unique = f"{account.account_id}-{len(group)}"
-            group.append((account.model_copy(update={"account_id": unique}),
-                          [event.model_copy(update={"account_id": unique}) for event in events]))
-
-    collect()
+    drawn = draw_portfolios(batches, EXAMPLES)
     # the one offer whose six conditions the draws almost never meet together, written out
     rare = Account.model_validate({
         "account_id": "refinance", "balance": 2500, "credit_score": 700, "prior_delinquencies": 2,

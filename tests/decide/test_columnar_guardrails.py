@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policy_engine.data.history import HistoryIndex
@@ -24,6 +23,7 @@ from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.decide.engine import Engine
 from policy_engine.policy import load_policy
 from policy_engine.policy.loader import LoadedPolicy
+from tests.decide.drawn import draw_portfolios
 
 BATCH = 40
 EXAMPLES = 100  # 4,000 accounts
@@ -288,21 +288,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> LoadedPolicy:
 
 
 def test_every_guardrail_decides_alike(loaded: LoadedPolicy) -> None:
-    drawn: dict[datetime, list[tuple[Account, list[HistoryEvent]]]] = {}
-
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                     HealthCheck.large_base_example])
-    @given(drawn_batch=batch())
-    def collect(drawn_batch: tuple[datetime, list[tuple[Account, list[HistoryEvent]]]]) -> None:
-        as_of, accounts = drawn_batch
-        group = drawn.setdefault(as_of, [])
-        for account, events in accounts:
-            unique = f"{account.account_id}-{len(group)}"
-            group.append((account.model_copy(update={"account_id": unique}),
-                          [event.model_copy(update={"account_id": unique}) for event in events]))
-
-    collect()
+    drawn = draw_portfolios(batch, EXAMPLES)
     compiled = Engine(loaded, backend="compiled")
     columnar = Engine(loaded, backend="columnar")
     reasons: set[str] = set()

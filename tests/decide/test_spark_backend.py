@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
 if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("sqlglot") is None:
@@ -33,6 +32,7 @@ from policy_engine.decide.columnar.schema import ACCOUNT_COLUMNS, HISTORY_COLUMN
 from policy_engine.decide.columnar.spark import SparkBackend, spark_session  # noqa: E402
 from policy_engine.decide.engine import Engine  # noqa: E402
 from policy_engine.policy import load_policy  # noqa: E402
+from tests.decide.drawn import draw_portfolios  # noqa: E402
 from tests.decide.test_backends_differential import POLICY, batches  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,21 +76,7 @@ def test_dry_run_on_spark_writes_the_same_bytes_as_compiled(tmp_path: Path) -> N
 
 def _generated() -> tuple[datetime, list[tuple[Account, list[HistoryEvent]]]]:
     """Generated accounts of one as_of (the one most batches drew), ids unique across batches."""
-    drawn: dict[datetime, list[tuple[Account, list[HistoryEvent]]]] = {}
-
-    @settings(max_examples=GENERATED_BATCHES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                     HealthCheck.large_base_example])
-    @given(batch=batches())
-    def collect(batch: tuple[datetime, list[tuple[Account, list[HistoryEvent]]]]) -> None:
-        as_of, accounts = batch
-        group = drawn.setdefault(as_of, [])
-        for account, events in accounts:
-            unique = f"{account.account_id}-{len(group)}"
-            group.append((account.model_copy(update={"account_id": unique}),
-                          [event.model_copy(update={"account_id": unique}) for event in events]))
-
-    collect()
+    drawn = draw_portfolios(batches, GENERATED_BATCHES)
     return max(drawn.items(), key=lambda item: len(item[1]))
 
 
