@@ -188,3 +188,17 @@ def test_duckdb_running_out_of_memory_is_a_one_line_error(tmp_path: Path, monkey
     assert result.exit_code == 1
     assert result.stderr.startswith("error: the columnar plan stopped in DuckDB: Out of Memory Error")
     assert "POLICY_ENGINE_DUCKDB_MEMORY" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("threads", ["two", "0", "-1"])
+def test_duckdb_threads_that_are_not_a_whole_number_are_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      threads: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("POLICY_ENGINE_DUCKDB_THREADS", threads)
+    result = CliRunner().invoke(app, ["dry-run", "--policy", str(root / "policies/examples/cn-card-issuer.toml"),
+                                      "--accounts", str(root / "examples/portfolio/accounts.jsonl"), "--as-of",
+                                      "2026-11-28T09:00:00+08:00", "--backend", "columnar", "--format", "jsonl",
+                                      "--output", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 2
+    assert f"POLICY_ENGINE_DUCKDB_THREADS must be a whole number from 1, not '{threads}'" in result.stderr
+    assert "Traceback" not in result.output
