@@ -5,7 +5,8 @@ Stages, each a relation built from the ones before:
 1. ``acct``: the accounts with their zone, local ``today``, ``dpd`` and hours key;
 2. ``ev``: the history events at or before ``as_of``, each with its local day (``zone_offsets``), its
    order per account (``seq``) and, when notices are deemed served after posting, its ``deemed_day``;
-3. ``facts``: every history fact the policy and the guardrails ask for, one ``GROUP BY account_id``;
+3. ``facts``: every history fact the policy and the guardrails ask for, one ``GROUP BY account_key``
+   (the account's input position, a cheaper key than its id);
    ``promise_facts``: the promises' states (kept, active, broken, superseded) and the escalation due;
 4. ``decided``: scope, first-match segment, holds, first-match stage and offers per account;
 5. ``candidates``: one row per applicable action (and the broken-promise escalation), ranked by
@@ -274,7 +275,8 @@ class Plan:
             offset = "o.offset_seconds"
             join = " JOIN zone_offsets o ON o.zone = a.zone AND h.at_utc >= o.start_utc AND h.at_utc < o.end_utc"
         return (f"SELECT h.*, a.today, a.region, CAST(h.at_utc + TO_SECONDS({offset}) AS DATE) AS local_day, "
-                "ROW_NUMBER() OVER (PARTITION BY h.account_id ORDER BY h.at_utc, h.position) AS seq "
+                "a.position AS account_key, "
+                "ROW_NUMBER() OVER (PARTITION BY a.position ORDER BY h.at_utc, h.position) AS seq "
                 f"FROM history h JOIN acct a ON a.account_id = h.account_id{join} "
                 f"WHERE h.at_utc <= TIMESTAMP {text(instant)}")
 
@@ -287,7 +289,7 @@ class Plan:
         joins = ""
         if self.facts.breathing:
             columns.append("MAX(CASE WHEN e.type = 'breathing_space_started' THEN e.seq END) "
-                           "OVER (PARTITION BY e.account_id) AS breathing_start_seq")
+                           "OVER (PARTITION BY e.account_key) AS breathing_start_seq")
         if self.facts.deemed_service:
             letters = [name for name, info in self.channels.catalogue.items() if info.kind == "letter"]
             posted = f"e.outcome = 'sent' AND e.channel IN {text_list(letters)}" if letters else "FALSE"
@@ -305,51 +307,51 @@ class Plan:
         def met(paid: str, count: str) -> str:
             return f"(CASE WHEN amount IS NULL THEN {count} > 0 ELSE {count} > 0 AND {paid} >= amount END)"
 
-        rows = ("SELECT p.account_id, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
-                "p.today, LEAD(p.at_utc) OVER (PARTITION BY p.account_id ORDER BY p.seq) AS newer_at, "
-                "LEAD(p.local_day) OVER (PARTITION BY p.account_id ORDER BY p.seq) AS newer_day "
+        rows = ("SELECT p.account_key, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
+                "p.today, LEAD(p.at_utc) OVER (PARTITION BY p.account_key ORDER BY p.seq) AS newer_at, "
+                "LEAD(p.local_day) OVER (PARTITION BY p.account_key ORDER BY p.seq) AS newer_day "
                 "FROM ev p WHERE p.type = 'promise'")
-        paid = ("SELECT p.account_id, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
+        paid = ("SELECT p.account_key, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
                 "p.today, p.newer_at, p.newer_day, COALESCE(SUM(COALESCE(pay.amount, 0)), 0) AS paid, "
                 "COUNT(pay.seq) AS payments, "
                 "COALESCE(SUM(COALESCE(pay.amount, 0)) FILTER (WHERE pay.at_utc <= p.newer_at), 0) AS paid_before, "
                 "COUNT(pay.seq) FILTER (WHERE pay.at_utc <= p.newer_at) AS payments_before "
-                "FROM promise_rows p LEFT JOIN ev pay ON pay.account_id = p.account_id AND pay.type = 'payment' "
+                "FROM promise_rows p LEFT JOIN ev pay ON pay.account_key = p.account_key AND pay.type = 'payment' "
                 "AND pay.at_utc >= p.at_utc AND pay.local_day <= p.due "
-                "GROUP BY p.account_id, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
+                "GROUP BY p.account_key, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
                 "p.today, p.newer_at, p.newer_day")
-        follow = (f"SELECT account_id, MAX(local_day) AS followup_last FROM ev WHERE type = 'contact' AND "
-                  f"action = {text(follow_up)} GROUP BY account_id")
+        follow = (f"SELECT account_key, MAX(local_day) AS followup_last FROM ev WHERE type = 'contact' AND "
+                  f"action = {text(follow_up)} GROUP BY account_key")
         limit = days_after("due", grace)
         status = (f"CASE WHEN {met('paid', 'payments')} THEN 'kept' WHEN today <= {limit} THEN 'active' "
                   "ELSE 'broken' END")
         states = (f"SELECT s.*, {status} AS status, {days_after('due', grace + 1)} AS broken_on, f.followup_last "
-                  "FROM promise_paid s LEFT JOIN promise_followup f ON f.account_id = s.account_id "
+                  "FROM promise_paid s LEFT JOIN promise_followup f ON f.account_key = s.account_key "
                   f"WHERE NOT (newer_at IS NOT NULL AND NOT {met('paid_before', 'payments_before')} "
                   f"AND newer_day <= {limit})")
         escalate = "(status = 'broken' AND NOT COALESCE(followup_last >= broken_on, FALSE))"
-        ranked = ("SELECT *, ROW_NUMBER() OVER (PARTITION BY account_id, status ORDER BY seq DESC) AS newest, "
-                  f"ROW_NUMBER() OVER (PARTITION BY account_id, {escalate} ORDER BY seq) AS oldest, "
+        ranked = ("SELECT *, ROW_NUMBER() OVER (PARTITION BY account_key, status ORDER BY seq DESC) AS newest, "
+                  f"ROW_NUMBER() OVER (PARTITION BY account_key, {escalate} ORDER BY seq) AS oldest, "
                   f"{escalate} AS escalate FROM promise_states")
         windows = "".join(
             f", COUNT(*) FILTER (WHERE status = 'broken' AND broken_on >= {days_before('today', days - 1)} "
             f"AND broken_on <= today) AS promise_broken_in_{days}" for days in sorted(self.facts.broken_windows))
-        facts = ("SELECT account_id, COUNT(*) FILTER (WHERE status = 'active') AS promise_active_count, "
+        facts = ("SELECT account_key, COUNT(*) FILTER (WHERE status = 'active') AS promise_active_count, "
                  "MAX(amount_text) FILTER (WHERE status = 'active' AND newest = 1) AS promise_active_amount_text, "
                  "MAX(due) FILTER (WHERE status = 'active' AND newest = 1) AS promise_active_due, "
                  "COUNT(*) FILTER (WHERE status = 'broken') AS promise_broken_count, "
                  "MAX(at_utc) FILTER (WHERE escalate AND oldest = 1) AS promise_escalation_at_utc, "
                  "MAX(at_offset_seconds) FILTER (WHERE escalate AND oldest = 1) AS promise_escalation_offset"
-                 f"{windows} FROM promise_ranked GROUP BY account_id")
+                 f"{windows} FROM promise_ranked GROUP BY account_key")
         return [("promise_rows", rows), ("promise_paid", paid), ("promise_followup", follow),
                 ("promise_states", states), ("promise_ranked", ranked), ("promise_facts", facts)]
 
     def base_sql(self) -> str:
         """``base``: ``acct`` with its facts and promise facts (accounts without history get NULLs)."""
-        promise = " LEFT JOIN promise_facts p ON p.account_id = a.account_id" if self.facts.promises else ""
-        promise_columns = ", p.* EXCLUDE (account_id)" if self.facts.promises else ""
-        return (f"SELECT a.*, f.* EXCLUDE (account_id){promise_columns} FROM acct a "
-                f"LEFT JOIN facts f ON f.account_id = a.account_id{promise}")
+        promise = " LEFT JOIN promise_facts p ON p.account_key = a.position" if self.facts.promises else ""
+        promise_columns = ", p.* EXCLUDE (account_key)" if self.facts.promises else ""
+        return (f"SELECT a.*, f.* EXCLUDE (account_key){promise_columns} FROM acct a "
+                f"LEFT JOIN facts f ON f.account_key = a.position{promise}")
 
     def candidates_sql(self) -> str:
         """``candidates``: one row per applicable action, ranked by (priority, order) in the account."""
@@ -391,7 +393,7 @@ class Plan:
                 "static_source AS source, send_at, send_at_utc, not_after FROM ready WHERE settled")
 
     def pass_sql(self, rank: int) -> str:
-        """The verdicts of the candidates of one rank: the first failing check, of those evaluated once
+        """The verdicts of the unsettled candidates of one rank: the first failing check, of those evaluated once
         (``ready``) and of those counting the actions chosen in earlier ranks."""
         counting = self.checks_sql[1]
         final = ("CASE WHEN static_verdict <> 0 AND (counted_verdict = 0 OR static_verdict < counted_verdict) "
