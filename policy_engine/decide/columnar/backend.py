@@ -190,8 +190,10 @@ class ColumnarBackend:
         ranks = connection.execute("SELECT COALESCE(MAX(rank), 0) FROM candidates").fetchall()[0][0]
         if plan.counters():
             connection.execute(f"CREATE TABLE chosen AS {plan.empty_chosen_sql()}")
-        connection.execute(f"CREATE TABLE verdicts AS {plan.pass_sql(1)}")
-        for rank in range(2, ranks + 1):  # one pass per rank: the caps count what earlier ranks chose
-            if plan.counters():
+        connection.execute(f"CREATE TABLE ready AS {plan.ready_sql()}")
+        connection.execute("DROP TABLE candidates")
+        connection.execute(f"CREATE TABLE verdicts AS {plan.settled_sql()}")
+        for rank in range(1, ranks + 1):  # one pass per rank: the caps count what earlier ranks chose
+            if plan.counters() and rank > 1:
                 connection.execute(f"CREATE OR REPLACE TABLE chosen AS {plan.chosen_sql()}")
             connection.execute(f"INSERT INTO verdicts {plan.pass_sql(rank)}")

@@ -2,7 +2,7 @@
 
 The plan asks :class:`HistoryFacts` for a fact (``contacts(['sms'], 7)``, ``last contact of action x``);
 it answers with the SQL expression that reads the fact from the account's row and remembers the
-aggregate that computes it. :meth:`HistoryFacts.statement` then writes one ``GROUP BY account_id`` over
+aggregate that computes it. :meth:`HistoryFacts.statement` then writes one ``GROUP BY account_key`` over
 the relation ``ev`` (the account's events at or before ``as_of``, with their local day ``local_day``, the
 account's ``today`` and the order ``seq``), with every fact asked for.
 """
@@ -180,9 +180,9 @@ class HistoryFacts:
     # -- the statement ----------------------------------------------------------------------------------
 
     def statement(self) -> str:
-        """``SELECT account_id, <every fact> FROM ev GROUP BY account_id``."""
+        """``SELECT account_key, <every fact> FROM ev GROUP BY account_key`` (the account's input position)."""
         columns = "".join(f", {sql} AS {column}" for column, sql in self._columns.items())
-        return f"SELECT account_id{columns} FROM ev GROUP BY account_id"
+        return f"SELECT account_key{columns} FROM ev GROUP BY account_key"
 
     @property
     def columns(self) -> list[str]:

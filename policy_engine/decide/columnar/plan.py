@@ -5,7 +5,8 @@ Stages, each a relation built from the ones before:
 1. ``acct``: the accounts with their zone, local ``today``, ``dpd`` and hours key;
 2. ``ev``: the history events at or before ``as_of``, each with its local day (``zone_offsets``), its
    order per account (``seq``) and, when notices are deemed served after posting, its ``deemed_day``;
-3. ``facts``: every history fact the policy and the guardrails ask for, one ``GROUP BY account_id``;
+3. ``facts``: every history fact the policy and the guardrails ask for, one ``GROUP BY account_key``
+   (the account's input position, a cheaper key than its id);
    ``promise_facts``: the promises' states (kept, active, broken, superseded) and the escalation due;
 4. ``decided``: scope, first-match segment, holds, first-match stage and offers per account;
 5. ``candidates``: one row per applicable action (and the broken-promise escalation), ranked by
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from policy_engine.data.history import BREATHING_SPACE_AFTER_TREATMENT_DAYS, BREATHING_SPACE_DAYS
 from policy_engine.decide.columnar.conditions import ConditionCompiler
 from policy_engine.decide.columnar.facts import HistoryFacts
+from policy_engine.decide.columnar.verdicts import VerdictSql, counts_chosen
 from policy_engine.guardrails import ROW_CHECKS, Candidate
 from policy_engine.guardrails.base import ChannelIndex, SqlCheck
 from policy_engine.guardrails.hours import calendar_of
@@ -214,28 +216,30 @@ class Plan:
 
     # -- verdicts ---------------------------------------------------------------------------------------
 
-    def _verdict_sql(self) -> tuple[str, str, str, str]:
-        """(verdict number, reason, detail, source) SQL over a candidate row; verdict 0: passes."""
-        whens: list[str] = []
-        reasons: list[str] = []
-        details: list[str] = []
-        sources: list[str] = []
+    def _numbered_checks(self) -> list[tuple[int, list[tuple[int, SqlCheck]]]]:
+        """(candidate index, [(check number, check)]) with the checks numbered in the documented order across
+        the whole plan; a candidate's verdict is the number of its first failing check (0: it passes)."""
+        numbered: list[tuple[int, list[tuple[int, SqlCheck]]]] = []
         number = 0
-        for spec in self.candidates:
+        for index, spec in enumerate(self.candidates):
+            checks = []
             for check in spec.checks:
                 number += 1
-                whens.append(f"WHEN action = {text(spec.candidate.action)} AND COALESCE({check.when}, FALSE) "
-                             f"THEN {number}")
-                reasons.append(f"WHEN {number} THEN {text(check.reason.value)}")
-                details.append(f"WHEN {number} THEN {check.detail}")
-                source = check.source_sql or (text(check.source) if check.source else "CAST(NULL AS VARCHAR)")
-                sources.append(f"WHEN {number} THEN {source}")
-        if not whens:
-            return "0", "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
-        return (f"CASE {' '.join(whens)} ELSE 0 END", f"CASE verdict {' '.join(reasons)} END",
-                f"CASE verdict {' '.join(details)} END", f"CASE verdict {' '.join(sources)} END")
+                checks.append((number, check))
+            numbered.append((index, checks))
+        return numbered
 
-    # -- statements -------------------------------------------------------------------------------------
+    def _verdict_sql(self) -> tuple[VerdictSql, VerdictSql]:
+        """The verdict SQL of the checks that do not count chosen actions (evaluated once per candidate) and
+        of those that do (the caps and the daily cap: evaluated in the pass of the candidate's rank)."""
+        static: list[tuple[int, list[tuple[int, SqlCheck]]]] = []
+        counting: list[tuple[int, list[tuple[int, SqlCheck]]]] = []
+        for index, checks in self._numbered_checks():
+            static.append((index, [(number, check) for number, check in checks if not counts_chosen(check)]))
+            counting.append((index, [(number, check) for number, check in checks if counts_chosen(check)]))
+        return VerdictSql(static), VerdictSql(counting)
+
+    # -- statements ---------------------------------------------------------------------------------------
 
     def calendar_sql(self, region: str = "region") -> str:
         """The holiday calendar of an account's region (for notices deemed served after business days)."""
@@ -271,7 +275,8 @@ class Plan:
             offset = "o.offset_seconds"
             join = " JOIN zone_offsets o ON o.zone = a.zone AND h.at_utc >= o.start_utc AND h.at_utc < o.end_utc"
         return (f"SELECT h.*, a.today, a.region, CAST(h.at_utc + TO_SECONDS({offset}) AS DATE) AS local_day, "
-                "ROW_NUMBER() OVER (PARTITION BY h.account_id ORDER BY h.at_utc, h.position) AS seq "
+                "a.position AS account_key, "
+                "ROW_NUMBER() OVER (PARTITION BY a.position ORDER BY h.at_utc, h.position) AS seq "
                 f"FROM history h JOIN acct a ON a.account_id = h.account_id{join} "
                 f"WHERE h.at_utc <= TIMESTAMP {text(instant)}")
 
@@ -284,7 +289,7 @@ class Plan:
         joins = ""
         if self.facts.breathing:
             columns.append("MAX(CASE WHEN e.type = 'breathing_space_started' THEN e.seq END) "
-                           "OVER (PARTITION BY e.account_id) AS breathing_start_seq")
+                           "OVER (PARTITION BY e.account_key) AS breathing_start_seq")
         if self.facts.deemed_service:
             letters = [name for name, info in self.channels.catalogue.items() if info.kind == "letter"]
             posted = f"e.outcome = 'sent' AND e.channel IN {text_list(letters)}" if letters else "FALSE"
@@ -302,91 +307,124 @@ class Plan:
         def met(paid: str, count: str) -> str:
             return f"(CASE WHEN amount IS NULL THEN {count} > 0 ELSE {count} > 0 AND {paid} >= amount END)"
 
-        rows = ("SELECT p.account_id, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
-                "p.today, LEAD(p.at_utc) OVER (PARTITION BY p.account_id ORDER BY p.seq) AS newer_at, "
-                "LEAD(p.local_day) OVER (PARTITION BY p.account_id ORDER BY p.seq) AS newer_day "
+        rows = ("SELECT p.account_key, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
+                "p.today, LEAD(p.at_utc) OVER (PARTITION BY p.account_key ORDER BY p.seq) AS newer_at, "
+                "LEAD(p.local_day) OVER (PARTITION BY p.account_key ORDER BY p.seq) AS newer_day "
                 "FROM ev p WHERE p.type = 'promise'")
-        paid = ("SELECT p.account_id, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
+        paid = ("SELECT p.account_key, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
                 "p.today, p.newer_at, p.newer_day, COALESCE(SUM(COALESCE(pay.amount, 0)), 0) AS paid, "
                 "COUNT(pay.seq) AS payments, "
                 "COALESCE(SUM(COALESCE(pay.amount, 0)) FILTER (WHERE pay.at_utc <= p.newer_at), 0) AS paid_before, "
                 "COUNT(pay.seq) FILTER (WHERE pay.at_utc <= p.newer_at) AS payments_before "
-                "FROM promise_rows p LEFT JOIN ev pay ON pay.account_id = p.account_id AND pay.type = 'payment' "
+                "FROM promise_rows p LEFT JOIN ev pay ON pay.account_key = p.account_key AND pay.type = 'payment' "
                 "AND pay.at_utc >= p.at_utc AND pay.local_day <= p.due "
-                "GROUP BY p.account_id, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
+                "GROUP BY p.account_key, p.seq, p.at_utc, p.at_offset_seconds, p.amount, p.amount_text, p.due, "
                 "p.today, p.newer_at, p.newer_day")
-        follow = (f"SELECT account_id, MAX(local_day) AS followup_last FROM ev WHERE type = 'contact' AND "
-                  f"action = {text(follow_up)} GROUP BY account_id")
+        follow = (f"SELECT account_key, MAX(local_day) AS followup_last FROM ev WHERE type = 'contact' AND "
+                  f"action = {text(follow_up)} GROUP BY account_key")
         limit = days_after("due", grace)
         status = (f"CASE WHEN {met('paid', 'payments')} THEN 'kept' WHEN today <= {limit} THEN 'active' "
                   "ELSE 'broken' END")
         states = (f"SELECT s.*, {status} AS status, {days_after('due', grace + 1)} AS broken_on, f.followup_last "
-                  "FROM promise_paid s LEFT JOIN promise_followup f ON f.account_id = s.account_id "
+                  "FROM promise_paid s LEFT JOIN promise_followup f ON f.account_key = s.account_key "
                   f"WHERE NOT (newer_at IS NOT NULL AND NOT {met('paid_before', 'payments_before')} "
                   f"AND newer_day <= {limit})")
         escalate = "(status = 'broken' AND NOT COALESCE(followup_last >= broken_on, FALSE))"
-        ranked = ("SELECT *, ROW_NUMBER() OVER (PARTITION BY account_id, status ORDER BY seq DESC) AS newest, "
-                  f"ROW_NUMBER() OVER (PARTITION BY account_id, {escalate} ORDER BY seq) AS oldest, "
+        ranked = ("SELECT *, ROW_NUMBER() OVER (PARTITION BY account_key, status ORDER BY seq DESC) AS newest, "
+                  f"ROW_NUMBER() OVER (PARTITION BY account_key, {escalate} ORDER BY seq) AS oldest, "
                   f"{escalate} AS escalate FROM promise_states")
         windows = "".join(
             f", COUNT(*) FILTER (WHERE status = 'broken' AND broken_on >= {days_before('today', days - 1)} "
             f"AND broken_on <= today) AS promise_broken_in_{days}" for days in sorted(self.facts.broken_windows))
-        facts = ("SELECT account_id, COUNT(*) FILTER (WHERE status = 'active') AS promise_active_count, "
+        facts = ("SELECT account_key, COUNT(*) FILTER (WHERE status = 'active') AS promise_active_count, "
                  "MAX(amount_text) FILTER (WHERE status = 'active' AND newest = 1) AS promise_active_amount_text, "
                  "MAX(due) FILTER (WHERE status = 'active' AND newest = 1) AS promise_active_due, "
                  "COUNT(*) FILTER (WHERE status = 'broken') AS promise_broken_count, "
                  "MAX(at_utc) FILTER (WHERE escalate AND oldest = 1) AS promise_escalation_at_utc, "
                  "MAX(at_offset_seconds) FILTER (WHERE escalate AND oldest = 1) AS promise_escalation_offset"
-                 f"{windows} FROM promise_ranked GROUP BY account_id")
+                 f"{windows} FROM promise_ranked GROUP BY account_key")
         return [("promise_rows", rows), ("promise_paid", paid), ("promise_followup", follow),
                 ("promise_states", states), ("promise_ranked", ranked), ("promise_facts", facts)]
 
     def base_sql(self) -> str:
         """``base``: ``acct`` with its facts and promise facts (accounts without history get NULLs)."""
-        promise = " LEFT JOIN promise_facts p ON p.account_id = a.account_id" if self.facts.promises else ""
-        promise_columns = ", p.* EXCLUDE (account_id)" if self.facts.promises else ""
-        return (f"SELECT a.*, f.* EXCLUDE (account_id){promise_columns} FROM acct a "
-                f"LEFT JOIN facts f ON f.account_id = a.account_id{promise}")
+        promise = " LEFT JOIN promise_facts p ON p.account_key = a.position" if self.facts.promises else ""
+        promise_columns = ", p.* EXCLUDE (account_key)" if self.facts.promises else ""
+        return (f"SELECT a.*, f.* EXCLUDE (account_key){promise_columns} FROM acct a "
+                f"LEFT JOIN facts f ON f.account_key = a.position{promise}")
 
     def candidates_sql(self) -> str:
         """``candidates``: one row per applicable action, ranked by (priority, order) in the account."""
         parts = []
-        for spec in self.candidates:
+        for index, spec in enumerate(self.candidates):
             candidate = spec.candidate
             stage = "stage" if spec.escalation else text(candidate.stage or "")
             parts.append(f"SELECT position, account_id, {text(candidate.action)} AS action, "
                          f"{text(candidate.channel)} AS channel, {candidate.priority} AS priority, "
-                         f"{candidate.order} AS action_order, {stage} AS action_stage FROM decided "
-                         f"WHERE in_scope AND {spec.applies}")
+                         f"{candidate.order} AS action_order, {stage} AS action_stage, {index} AS action_index "
+                         f"FROM decided WHERE in_scope AND {spec.applies}")
         if not parts:
             return ("SELECT position, account_id, '' AS action, '' AS channel, 0 AS priority, 0 AS action_order, "
-                    "'' AS action_stage, CAST(0 AS BIGINT) AS rank FROM decided WHERE FALSE")
+                    "'' AS action_stage, 0 AS action_index, CAST(0 AS BIGINT) AS rank FROM decided WHERE FALSE")
         union = " UNION ALL ".join(parts)
-        return ("SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.account_id ORDER BY c.priority, c.action_order) "
+        return ("SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.position ORDER BY c.priority, c.action_order) "
                 f"AS rank FROM ({union}) c")
 
-    def pass_sql(self, rank: int) -> str:
-        """The verdicts of the candidates of one rank, counting the actions chosen in earlier ranks."""
-        verdict, reason, detail, source = self.checks_sql
-        counts = "".join(f", k.{column}" for column, _ in self.counters())
-        join = " LEFT JOIN chosen k ON k.account_id = c.account_id" if self._counters else ""
-        row = (f"SELECT c.position, c.account_id, c.action, c.channel, c.priority, c.action_order, c.action_stage, "
-               f"c.rank, h.reason AS hours_reason, h.detail AS hours_detail, h.source AS hours_source, "
-               f"h.send_at, h.send_at_utc, h.not_after, d.*  EXCLUDE (position, account_id, hours_key){counts} "
-               "FROM candidates c JOIN decided d ON d.account_id = c.account_id "
-               "JOIN hours_lookup h ON h.hours_key = d.hours_key AND h.channel = c.channel"
-               f"{join} WHERE c.rank = {rank}")
+    def ready_sql(self) -> str:
+        """``ready``: every candidate with its contact-hours verdict and the verdict of the checks that do not
+        count chosen actions, so that the passes by rank join only the few columns the caps read."""
+        static = self.checks_sql[0]
+        reason, detail, source = static.texts("static_verdict")
+        row = ("SELECT c.*, h.reason AS hours_reason, h.detail AS hours_detail, h.source AS hours_source, "
+               "h.send_at, h.send_at_utc, h.not_after, d.* EXCLUDE (position, account_id, hours_key) "
+               "FROM candidates c JOIN decided d ON d.position = c.position "
+               "JOIN hours_lookup h ON h.hours_key = d.hours_key AND h.channel = c.channel")
         return (f"SELECT position, account_id, action, channel, priority, action_order, action_stage, rank, "
-                f"verdict, {reason} AS reason, {detail} AS detail, {source} AS source, send_at, send_at_utc, "
-                f"not_after FROM (SELECT *, {verdict} AS verdict FROM ({row}))")
+                f"action_index, hours_reason, hours_detail, hours_source, send_at, send_at_utc, not_after, "
+                f"static_verdict, {reason} AS static_reason, {detail} AS static_detail, {source} AS static_source, "
+                f"{self.checks_sql[1].settled('static_verdict')} AS settled FROM "
+                f"(SELECT *, {static.number()} AS static_verdict FROM ({row}))")
+
+    def settled_sql(self) -> str:
+        """The verdicts of the candidates stopped by a check before any check that counts chosen actions:
+        no pass can change them."""
+        return ("SELECT position, account_id, action, channel, priority, action_order, action_stage, rank, "
+                "action_index, static_verdict AS verdict, static_reason AS reason, static_detail AS detail, "
+                "static_source AS source, send_at, send_at_utc, not_after FROM ready WHERE settled")
+
+    def pass_sql(self, rank: int) -> str:
+        """The verdicts of the unsettled candidates of one rank: the first failing check, of those evaluated once
+        (``ready``) and of those counting the actions chosen in earlier ranks."""
+        counting = self.checks_sql[1]
+        final = ("CASE WHEN static_verdict <> 0 AND (counted_verdict = 0 OR static_verdict < counted_verdict) "
+                 "THEN static_verdict ELSE counted_verdict END")
+        own = "counted_verdict <> 0 AND (static_verdict = 0 OR counted_verdict < static_verdict)"
+        reason, detail, source = counting.texts("counted_verdict")
+        columns = ("position, account_id, action, channel, priority, action_order, action_stage, rank, action_index, "
+                   "{verdict}, "
+                   "{reason} AS reason, {detail} AS detail, {source} AS source, send_at, send_at_utc, not_after")
+        if counting.empty:
+            plain = columns.format(verdict="static_verdict AS verdict", reason="static_reason",
+                                   detail="static_detail", source="static_source")
+            return f"SELECT {plain} FROM ready WHERE rank = {rank} AND NOT settled"
+        counts = "".join(f", k.{column}" for column, _ in self.counters())
+        join = " LEFT JOIN chosen k ON k.position = r.position" if self._counters else ""
+        row = (f"SELECT r.*, d.* EXCLUDE (position, account_id, hours_key){counts} FROM ready r "
+               f"JOIN decided d ON d.position = r.position{join} WHERE r.rank = {rank} AND NOT r.settled")
+        chosen = columns.format(
+            verdict=f"{final} AS verdict",
+            reason=f"CASE WHEN {own} THEN {reason} ELSE static_reason END",
+            detail=f"CASE WHEN {own} THEN {detail} ELSE static_detail END",
+            source=f"CASE WHEN {own} THEN {source} ELSE static_source END")
+        return f"SELECT {chosen} FROM (SELECT *, {counting.number()} AS counted_verdict FROM ({row}))"
 
     def chosen_sql(self) -> str:
         """``chosen``: per account, the chosen actions each counter counts, over the verdicts so far."""
         sums = ", ".join(f"COUNT(*) FILTER (WHERE action IN {text_list(actions)}) AS {column}" if actions
                          else f"0 AS {column}" for column, actions in self.counters())
-        return f"SELECT account_id, {sums} FROM verdicts WHERE verdict = 0 GROUP BY account_id"
+        return f"SELECT position, {sums} FROM verdicts WHERE verdict = 0 GROUP BY position"
 
     def empty_chosen_sql(self) -> str:
         """``chosen`` before the first pass: no action chosen yet."""
         zeros = ", ".join(f"0 AS {column}" for column, _ in self.counters())
-        return f"SELECT account_id, {zeros} FROM decided WHERE FALSE"
+        return f"SELECT position, {zeros} FROM decided WHERE FALSE"
