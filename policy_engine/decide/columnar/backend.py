@@ -192,8 +192,11 @@ class ColumnarBackend:
             connection.execute(f"CREATE TABLE chosen AS {plan.empty_chosen_sql()}")
         connection.execute(f"CREATE TABLE ready AS {plan.ready_sql()}")
         connection.execute("DROP TABLE candidates")
-        connection.execute(f"CREATE TABLE verdicts AS {plan.settled_sql()}")
+        connection.execute(f"CREATE TABLE verdict_numbers AS {plan.settled_sql()}")
         for rank in range(1, ranks + 1):  # one pass per rank: the caps count what earlier ranks chose
             if plan.counters() and rank > 1:
                 connection.execute(f"CREATE OR REPLACE TABLE chosen AS {plan.chosen_sql()}")
-            connection.execute(f"INSERT INTO verdicts {plan.pass_sql(rank)}")
+            connection.execute(f"INSERT INTO verdict_numbers {plan.pass_sql(rank)}")
+        connection.execute("DROP TABLE ready")
+        connection.execute(f"CREATE TABLE verdicts AS {plan.verdicts_sql()}")
+        connection.execute("DROP TABLE verdict_numbers")

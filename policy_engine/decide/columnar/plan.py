@@ -370,59 +370,72 @@ class Plan:
         return ("SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.position ORDER BY c.priority, c.action_order) "
                 f"AS rank FROM ({union}) c")
 
+    _CANDIDATE = ("position, account_id, action, channel, priority, action_order, action_stage, rank, action_index, "
+                  "hours_reason, hours_detail, hours_source, send_at, send_at_utc, not_after")
+    _NO_TEXT = "CAST(NULL AS VARCHAR)"
+
     def ready_sql(self) -> str:
-        """``ready``: every candidate with its contact-hours verdict and the verdict of the checks that do not
-        count chosen actions, so that the passes by rank join only the few columns the caps read."""
+        """``ready``: every candidate with its contact-hours verdict and the number of its first failing check
+        of those that do not count chosen actions, so that the passes by rank join only the few columns the
+        caps read. The texts of a verdict are written once, at the end (:meth:`verdicts_sql`)."""
         static = self.checks_sql[0]
-        reason, detail, source = static.texts("static_verdict")
         row = ("SELECT c.*, h.reason AS hours_reason, h.detail AS hours_detail, h.source AS hours_source, "
                "h.send_at, h.send_at_utc, h.not_after, d.* EXCLUDE (position, account_id, hours_key) "
                "FROM candidates c JOIN decided d ON d.position = c.position "
                "JOIN hours_lookup h ON h.hours_key = d.hours_key AND h.channel = c.channel")
-        return (f"SELECT position, account_id, action, channel, priority, action_order, action_stage, rank, "
-                f"action_index, hours_reason, hours_detail, hours_source, send_at, send_at_utc, not_after, "
-                f"static_verdict, {reason} AS static_reason, {detail} AS static_detail, {source} AS static_source, "
-                f"{self.checks_sql[1].settled('static_verdict')} AS settled FROM "
-                f"(SELECT *, {static.number()} AS static_verdict FROM ({row}))")
+        return (f"SELECT {self._CANDIDATE}, static_verdict, {self.checks_sql[1].settled('static_verdict')} AS settled "
+                f"FROM (SELECT *, {static.number()} AS static_verdict FROM ({row}))")
 
     def settled_sql(self) -> str:
-        """The verdicts of the candidates stopped by a check before any check that counts chosen actions:
-        no pass can change them."""
-        return ("SELECT position, account_id, action, channel, priority, action_order, action_stage, rank, "
-                "action_index, static_verdict AS verdict, static_reason AS reason, static_detail AS detail, "
-                "static_source AS source, send_at, send_at_utc, not_after FROM ready WHERE settled")
+        """``verdict_numbers`` of the candidates stopped by a check before any check that counts chosen
+        actions: no pass can change them."""
+        none = self._NO_TEXT
+        return (f"SELECT {self._CANDIDATE}, static_verdict AS verdict, FALSE AS counted, {none} AS reason, "
+                f"{none} AS detail, {none} AS source FROM ready WHERE settled")
 
     def pass_sql(self, rank: int) -> str:
-        """The verdicts of the unsettled candidates of one rank: the first failing check, of those evaluated once
-        (``ready``) and of those counting the actions chosen in earlier ranks."""
+        """``verdict_numbers`` of the unsettled candidates of one rank: the first failing check, of those
+        evaluated once (``ready``) and of those counting the actions chosen in earlier ranks, with the texts
+        of the latter when one of them stops it (they read the counts of this moment)."""
         counting = self.checks_sql[1]
+        none = self._NO_TEXT
+        if counting.empty:
+            return (f"SELECT {self._CANDIDATE}, static_verdict AS verdict, FALSE AS counted, {none} AS reason, "
+                    f"{none} AS detail, {none} AS source FROM ready WHERE rank = {rank} AND NOT settled")
         final = ("CASE WHEN static_verdict <> 0 AND (counted_verdict = 0 OR static_verdict < counted_verdict) "
                  "THEN static_verdict ELSE counted_verdict END")
         own = "counted_verdict <> 0 AND (static_verdict = 0 OR counted_verdict < static_verdict)"
         reason, detail, source = counting.texts("counted_verdict")
-        columns = ("position, account_id, action, channel, priority, action_order, action_stage, rank, action_index, "
-                   "{verdict}, "
-                   "{reason} AS reason, {detail} AS detail, {source} AS source, send_at, send_at_utc, not_after")
-        if counting.empty:
-            plain = columns.format(verdict="static_verdict AS verdict", reason="static_reason",
-                                   detail="static_detail", source="static_source")
-            return f"SELECT {plain} FROM ready WHERE rank = {rank} AND NOT settled"
         counts = "".join(f", k.{column}" for column, _ in self.counters())
         join = " LEFT JOIN chosen k ON k.position = r.position" if self._counters else ""
         row = (f"SELECT r.*, d.* EXCLUDE (position, account_id, hours_key){counts} FROM ready r "
                f"JOIN decided d ON d.position = r.position{join} WHERE r.rank = {rank} AND NOT r.settled")
-        chosen = columns.format(
-            verdict=f"{final} AS verdict",
-            reason=f"CASE WHEN {own} THEN {reason} ELSE static_reason END",
-            detail=f"CASE WHEN {own} THEN {detail} ELSE static_detail END",
-            source=f"CASE WHEN {own} THEN {source} ELSE static_source END")
-        return f"SELECT {chosen} FROM (SELECT *, {counting.number()} AS counted_verdict FROM ({row}))"
+        return (f"SELECT {self._CANDIDATE}, {final} AS verdict, {own} AS counted, "
+                f"CASE WHEN {own} THEN {reason} END AS reason, CASE WHEN {own} THEN {detail} END AS detail, "
+                f"CASE WHEN {own} THEN {source} END AS source "
+                f"FROM (SELECT *, {counting.number()} AS counted_verdict FROM ({row}))")
+
+    def verdicts_sql(self) -> str:
+        """``verdicts``: every candidate's verdict with its reason, detail and source texts (those of a check
+        that does not count chosen actions written here, for the suppressed candidates only)."""
+        reason, detail, source = self.checks_sql[0].texts("verdict")
+        columns = ("position, account_id, action, channel, priority, action_order, action_stage, rank, action_index, "
+                   "verdict, {reason} AS reason, {detail} AS detail, {source} AS source, send_at, send_at_utc, "
+                   "not_after")
+        none = self._NO_TEXT
+        passed = columns.format(reason=none, detail=none, source=none)
+        stopped = columns.format(reason=f"CASE WHEN counted THEN reason ELSE {reason} END",
+                                 detail=f"CASE WHEN counted THEN detail ELSE {detail} END",
+                                 source=f"CASE WHEN counted THEN source ELSE {source} END")
+        return (f"SELECT {passed} FROM verdict_numbers WHERE verdict = 0 UNION ALL "
+                f"SELECT {stopped} FROM (SELECT n.*, d.* EXCLUDE (position, account_id, hours_key) "
+                "FROM verdict_numbers n JOIN decided d ON d.position = n.position WHERE n.verdict <> 0)")
 
     def chosen_sql(self) -> str:
         """``chosen``: per account, the chosen actions each counter counts, over the verdicts so far."""
         sums = ", ".join(f"COUNT(*) FILTER (WHERE action IN {text_list(actions)}) AS {column}" if actions
                          else f"0 AS {column}" for column, actions in self.counters())
-        return f"SELECT position, {sums} FROM verdicts WHERE verdict = 0 GROUP BY position"
+        return f"SELECT position, {sums} FROM verdict_numbers WHERE verdict = 0 GROUP BY position"
 
     def empty_chosen_sql(self) -> str:
         """``chosen`` before the first pass: no action chosen yet."""
