@@ -186,14 +186,13 @@ class ColumnarBackend:
         # decided holds all the rest reads: the memory of what came before goes back to the pool
         for relation in ("ev_base", "history", "facts", "promise_facts", "acct", "accounts", "hours_keys"):
             connection.execute(f"DROP TABLE IF EXISTS {relation}")
-        connection.execute(f"CREATE TABLE candidates AS {plan.candidates_sql()}")
-        ranks = connection.execute("SELECT COALESCE(MAX(rank), 0) FROM candidates").fetchall()[0][0]
+        connection.execute(f"CREATE TABLE ready AS {plan.ready_sql()}")
+        ranks = connection.execute("SELECT COALESCE(MAX(rank), 0) FROM ready").fetchall()[0][0]
         if plan.counters():
             connection.execute(f"CREATE TABLE chosen AS {plan.empty_chosen_sql()}")
-        connection.execute(f"CREATE TABLE ready AS {plan.ready_sql()}")
-        connection.execute("DROP TABLE candidates")
         connection.execute(f"CREATE TABLE verdicts AS {plan.settled_sql()}")
         for rank in range(1, ranks + 1):  # one pass per rank: the caps count what earlier ranks chose
             if plan.counters() and rank > 1:
                 connection.execute(f"CREATE OR REPLACE TABLE chosen AS {plan.chosen_sql()}")
             connection.execute(f"INSERT INTO verdicts {plan.pass_sql(rank)}")
+        connection.execute("DROP TABLE ready")

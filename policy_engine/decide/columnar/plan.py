@@ -9,8 +9,8 @@ Stages, each a relation built from the ones before:
    (the account's input position, a cheaper key than its id);
    ``promise_facts``: the promises' states (kept, active, broken, superseded) and the escalation due;
 4. ``decided``: scope, first-match segment, holds, first-match stage and offers per account;
-5. ``candidates``: one row per applicable action (and the broken-promise escalation), ranked by
-   (priority, order) within the account;
+5. ``ready``: one row per applicable action (and the broken-promise escalation), ranked by
+   (priority, order) within the account, with its first failing check that counts no chosen action;
 6. ``verdicts``: one pass per rank through every guardrail in the documented order, the caps and the
    daily cap counting the actions already chosen in earlier ranks.
 """
@@ -353,70 +353,70 @@ class Plan:
         return (f"SELECT a.*, f.* EXCLUDE (account_key){promise_columns} FROM acct a "
                 f"LEFT JOIN facts f ON f.account_key = a.position{promise}")
 
-    def candidates_sql(self) -> str:
-        """``candidates``: one row per applicable action, ranked by (priority, order) in the account."""
-        parts = []
-        for index, spec in enumerate(self.candidates):
-            candidate = spec.candidate
-            stage = "stage" if spec.escalation else text(candidate.stage or "")
-            parts.append(f"SELECT position, account_id, {text(candidate.action)} AS action, "
-                         f"{text(candidate.channel)} AS channel, {candidate.priority} AS priority, "
-                         f"{candidate.order} AS action_order, {stage} AS action_stage, {index} AS action_index "
-                         f"FROM decided WHERE in_scope AND {spec.applies}")
+    _CANDIDATE = ("position, account_id, action, channel, priority, action_order, action_stage, action_index, "
+                  "send_at, send_at_utc, not_after")
+    _NO_TEXT = "CAST(NULL AS VARCHAR)"
+
+    def ready_sql(self) -> str:
+        """``ready``: one row per applicable action, ranked by (priority, order) in the account, with the
+        number of its first failing check of those that do not count chosen actions and that check's texts.
+
+        Each candidate's rows come from its own SELECT over ``decided`` (and the contact-hours table of its
+        channel), so a row meets only its own candidate's checks and the accounts' columns are never joined
+        to the candidates: the passes by rank then read only the few columns the caps read."""
+        parts = [self._ready_part(index, spec) for index, spec in enumerate(self.candidates)]
         if not parts:
-            return ("SELECT position, account_id, '' AS action, '' AS channel, 0 AS priority, 0 AS action_order, "
-                    "'' AS action_stage, 0 AS action_index, CAST(0 AS BIGINT) AS rank FROM decided WHERE FALSE")
+            none = self._NO_TEXT
+            return (f"SELECT position, account_id, '' AS action, '' AS channel, 0 AS priority, 0 AS action_order, "
+                    f"'' AS action_stage, 0 AS action_index, {none} AS send_at, "
+                    "CAST(NULL AS TIMESTAMP) AS send_at_utc, "
+                    f"{none} AS not_after, 0 AS static_verdict, {none} AS static_reason, {none} AS static_detail, "
+                    f"{none} AS static_source, FALSE AS settled, CAST(0 AS BIGINT) AS rank FROM decided WHERE FALSE")
         union = " UNION ALL ".join(parts)
         return ("SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.position ORDER BY c.priority, c.action_order) "
                 f"AS rank FROM ({union}) c")
 
-    def ready_sql(self) -> str:
-        """``ready``: every candidate with its contact-hours verdict and the verdict of the checks that do not
-        count chosen actions, so that the passes by rank join only the few columns the caps read."""
-        static = self.checks_sql[0]
-        reason, detail, source = static.texts("static_verdict")
-        row = ("SELECT c.*, h.reason AS hours_reason, h.detail AS hours_detail, h.source AS hours_source, "
-               "h.send_at, h.send_at_utc, h.not_after, d.* EXCLUDE (position, account_id, hours_key) "
-               "FROM candidates c JOIN decided d ON d.position = c.position "
-               "JOIN hours_lookup h ON h.hours_key = d.hours_key AND h.channel = c.channel")
-        return (f"SELECT position, account_id, action, channel, priority, action_order, action_stage, rank, "
-                f"action_index, hours_reason, hours_detail, hours_source, send_at, send_at_utc, not_after, "
-                f"static_verdict, {reason} AS static_reason, {detail} AS static_detail, {source} AS static_source, "
-                f"{self.checks_sql[1].settled('static_verdict')} AS settled FROM "
-                f"(SELECT *, {static.number()} AS static_verdict FROM ({row}))")
+    def _ready_part(self, index: int, spec: CandidateSpec) -> str:
+        static, counting = self.checks_sql
+        candidate = spec.candidate
+        stage = "d.stage" if spec.escalation else text(candidate.stage or "")
+        row = (f"SELECT {text(candidate.action)} AS action, {text(candidate.channel)} AS channel, "
+               f"{candidate.priority} AS priority, {candidate.order} AS action_order, {stage} AS action_stage, "
+               f"{index} AS action_index, h.reason AS hours_reason, h.detail AS hours_detail, "
+               "h.source AS hours_source, h.send_at, h.send_at_utc, h.not_after, d.* "
+               f"FROM (SELECT * FROM decided WHERE in_scope AND {spec.applies}) d "
+               f"JOIN hours_lookup h ON h.hours_key = d.hours_key AND h.channel = {text(candidate.channel)}")
+        reason, detail, source = static.texts("static_verdict", index)
+        return (f"SELECT {self._CANDIDATE}, static_verdict, {reason} AS static_reason, {detail} AS static_detail, "
+                f"{source} AS static_source, {counting.settled('static_verdict', index)} AS settled "
+                f"FROM (SELECT *, {static.number(index)} AS static_verdict FROM ({row}))")
 
     def settled_sql(self) -> str:
         """The verdicts of the candidates stopped by a check before any check that counts chosen actions:
         no pass can change them."""
-        return ("SELECT position, account_id, action, channel, priority, action_order, action_stage, rank, "
-                "action_index, static_verdict AS verdict, static_reason AS reason, static_detail AS detail, "
-                "static_source AS source, send_at, send_at_utc, not_after FROM ready WHERE settled")
+        return (f"SELECT {self._CANDIDATE}, rank, static_verdict AS verdict, static_reason AS reason, "
+                "static_detail AS detail, static_source AS source FROM ready WHERE settled")
 
     def pass_sql(self, rank: int) -> str:
-        """The verdicts of the unsettled candidates of one rank: the first failing check, of those evaluated once
-        (``ready``) and of those counting the actions chosen in earlier ranks."""
+        """The verdicts of the unsettled candidates of one rank: the first failing check, of those evaluated
+        once (``ready``) and of those counting the actions chosen in earlier ranks."""
         counting = self.checks_sql[1]
+        if counting.empty:
+            return (f"SELECT {self._CANDIDATE}, rank, static_verdict AS verdict, static_reason AS reason, "
+                    f"static_detail AS detail, static_source AS source FROM ready WHERE rank = {rank} AND NOT settled")
         final = ("CASE WHEN static_verdict <> 0 AND (counted_verdict = 0 OR static_verdict < counted_verdict) "
                  "THEN static_verdict ELSE counted_verdict END")
         own = "counted_verdict <> 0 AND (static_verdict = 0 OR counted_verdict < static_verdict)"
         reason, detail, source = counting.texts("counted_verdict")
-        columns = ("position, account_id, action, channel, priority, action_order, action_stage, rank, action_index, "
-                   "{verdict}, "
-                   "{reason} AS reason, {detail} AS detail, {source} AS source, send_at, send_at_utc, not_after")
-        if counting.empty:
-            plain = columns.format(verdict="static_verdict AS verdict", reason="static_reason",
-                                   detail="static_detail", source="static_source")
-            return f"SELECT {plain} FROM ready WHERE rank = {rank} AND NOT settled"
         counts = "".join(f", k.{column}" for column, _ in self.counters())
         join = " LEFT JOIN chosen k ON k.position = r.position" if self._counters else ""
         row = (f"SELECT r.*, d.* EXCLUDE (position, account_id, hours_key){counts} FROM ready r "
                f"JOIN decided d ON d.position = r.position{join} WHERE r.rank = {rank} AND NOT r.settled")
-        chosen = columns.format(
-            verdict=f"{final} AS verdict",
-            reason=f"CASE WHEN {own} THEN {reason} ELSE static_reason END",
-            detail=f"CASE WHEN {own} THEN {detail} ELSE static_detail END",
-            source=f"CASE WHEN {own} THEN {source} ELSE static_source END")
-        return f"SELECT {chosen} FROM (SELECT *, {counting.number()} AS counted_verdict FROM ({row}))"
+        return (f"SELECT {self._CANDIDATE}, rank, {final} AS verdict, "
+                f"CASE WHEN {own} THEN {reason} ELSE static_reason END AS reason, "
+                f"CASE WHEN {own} THEN {detail} ELSE static_detail END AS detail, "
+                f"CASE WHEN {own} THEN {source} ELSE static_source END AS source "
+                f"FROM (SELECT *, {counting.number()} AS counted_verdict FROM ({row}))")
 
     def chosen_sql(self) -> str:
         """``chosen``: per account, the chosen actions each counter counts, over the verdicts so far."""

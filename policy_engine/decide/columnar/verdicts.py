@@ -48,32 +48,36 @@ class VerdictSql:
         """True when no candidate has a check in this set."""
         return not any(numbered for _, numbered in self.checks)
 
-    def number(self) -> str:
-        """The number of the row's first failing check of this set, 0 when none fails."""
+    def _of(self, candidate: int | None) -> NumberedChecks:
+        return [(index, numbered) for index, numbered in self.checks if candidate is None or index == candidate]
+
+    def number(self, candidate: int | None = None) -> str:
+        """The number of the row's first failing check of this set, 0 when none fails; with ``candidate``,
+        for rows of that candidate only."""
         whens = []
-        for index, numbered in self.checks:
+        for index, numbered in self._of(candidate):
             if numbered:
                 inner = " ".join(f"WHEN COALESCE({check.when}, FALSE) THEN {number}" for number, check in numbered)
                 whens.append(f"WHEN {index} THEN CASE {inner} ELSE 0 END")
         return f"CASE action_index {' '.join(whens)} ELSE 0 END" if whens else "0"
 
-    def settled(self, verdict: str) -> str:
+    def settled(self, verdict: str, candidate: int | None = None) -> str:
         """Whether the check numbered ``verdict`` (another set's, a column) stops the row before any check of
         this set could: it fails (not 0) and comes before the first check of this set for its candidate."""
-        whens = [f"WHEN {index} THEN {numbered[0][0]}" for index, numbered in self.checks if numbered]
+        whens = [f"WHEN {index} THEN {numbered[0][0]}" for index, numbered in self._of(candidate) if numbered]
         if not whens:
             return f"{verdict} <> 0"
         return f"({verdict} <> 0 AND {verdict} < CASE action_index {' '.join(whens)} ELSE {verdict} + 1 END)"
 
-    def texts(self, verdict: str) -> tuple[str, str, str]:
+    def texts(self, verdict: str, candidate: int | None = None) -> tuple[str, str, str]:
         """(reason, detail, source) SQL of the check numbered ``verdict`` (a column); NULL for 0."""
-        return (self._text(verdict, lambda check: text(check.reason.value)),
-                self._text(verdict, lambda check: check.detail),
-                self._text(verdict, _source))
+        return (self._text(verdict, lambda check: text(check.reason.value), candidate),
+                self._text(verdict, lambda check: check.detail, candidate),
+                self._text(verdict, _source, candidate))
 
-    def _text(self, verdict: str, of: Callable[[SqlCheck], str]) -> str:
+    def _text(self, verdict: str, of: Callable[[SqlCheck], str], candidate: int | None) -> str:
         whens = []
-        for index, numbered in self.checks:
+        for index, numbered in self._of(candidate):
             if numbered:
                 inner = " ".join(f"WHEN {number} THEN {of(check)}" for number, check in numbered)
                 whens.append(f"WHEN {index} THEN CASE {verdict} {inner} END")
