@@ -274,11 +274,15 @@ class Plan:
         else:
             offset = "o.offset_seconds"
             join = " JOIN zone_offsets o ON o.zone = a.zone AND h.at_utc >= o.start_utc AND h.at_utc < o.end_utc"
+        at_or_before = f"h.at_utc <= TIMESTAMP {text(instant)}"
+        # the order is numbered over three narrow columns and joined back: a window over every column of the
+        # events would sort all of them
+        order = ("SELECT h.position, ROW_NUMBER() OVER (PARTITION BY a.position ORDER BY h.at_utc, h.position) AS seq "
+                 f"FROM history h JOIN acct a ON a.account_id = h.account_id WHERE {at_or_before}")
         return (f"SELECT h.*, a.today, a.region, CAST(h.at_utc + TO_SECONDS({offset}) AS DATE) AS local_day, "
-                "a.position AS account_key, "
-                "ROW_NUMBER() OVER (PARTITION BY a.position ORDER BY h.at_utc, h.position) AS seq "
+                "a.position AS account_key, numbered.seq "
                 f"FROM history h JOIN acct a ON a.account_id = h.account_id{join} "
-                f"WHERE h.at_utc <= TIMESTAMP {text(instant)}")
+                f"JOIN ({order}) numbered ON numbered.position = h.position WHERE {at_or_before}")
 
     ev_sql_plain = "SELECT e.* FROM ev_base e"
     """``ev`` when it adds nothing to ``ev_base`` (then a view, not a copy)."""
