@@ -193,9 +193,14 @@ class Plan:
             stage_whens.append(f"WHEN {' AND '.join(parts)} THEN {text(stage.id)}")
         chosen_stage = f"CASE {' '.join(stage_whens)} END" if stage_whens else "CAST(NULL AS VARCHAR)"
         offers = "".join(f", {cond(offer.when)} AS offer_{index}" for index, offer in enumerate(policy.offers))
-        return (f"SELECT *{holds}, {chosen_stage} AS stage{offers} FROM "
-                f"(SELECT *, {segment} AS segment, {self._variant_sql()} AS variant FROM "
-                f"(SELECT *, {scope} AS in_scope FROM base))")
+        decided = (f"SELECT *{holds}, {chosen_stage} AS stage{offers} FROM "
+                   f"(SELECT *, {segment} AS segment, {self._variant_sql()} AS variant FROM "
+                   f"(SELECT *, {scope} AS in_scope FROM base))")
+        if not self.candidates:
+            return decided
+        applies = ", ".join(f"COALESCE(in_scope AND {spec.applies}, FALSE) AS applies_{index}"
+                            for index, spec in enumerate(self.candidates))
+        return f"SELECT *, {applies} FROM ({decided})"
 
     def _variant_sql(self) -> str:
         """The champion/challenger variant (as :func:`policy_engine.decide.engine.variant_for`): the SHA-256
@@ -376,9 +381,15 @@ class Plan:
                     "CAST(NULL AS TIMESTAMP) AS send_at_utc, "
                     f"{none} AS not_after, 0 AS static_verdict, {none} AS static_reason, {none} AS static_detail, "
                     f"{none} AS static_source, FALSE AS settled, CAST(0 AS BIGINT) AS rank FROM decided WHERE FALSE")
-        union = " UNION ALL ".join(parts)
-        return ("SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.position ORDER BY c.priority, c.action_order) "
-                f"AS rank FROM ({union}) c")
+        return " UNION ALL ".join(parts)
+
+    def _rank(self, index: int) -> str:
+        """The candidate's rank among the account's applicable candidates, by (priority, order): one more than
+        the applicable candidates that come before it (no two candidates of one account share both)."""
+        key = (self.candidates[index].candidate.priority, self.candidates[index].candidate.order)
+        before = [f"CAST(applies_{other} AS BIGINT)" for other, spec in enumerate(self.candidates)
+                  if (spec.candidate.priority, spec.candidate.order) < key]
+        return " + ".join(["CAST(1 AS BIGINT)", *before])
 
     def _ready_part(self, index: int, spec: CandidateSpec) -> str:
         static, counting = self.checks_sql
@@ -387,12 +398,12 @@ class Plan:
         row = (f"SELECT {text(candidate.action)} AS action, {text(candidate.channel)} AS channel, "
                f"{candidate.priority} AS priority, {candidate.order} AS action_order, {stage} AS action_stage, "
                f"{index} AS action_index, h.reason AS hours_reason, h.detail AS hours_detail, "
-               "h.source AS hours_source, h.send_at, h.send_at_utc, h.not_after, d.* "
-               f"FROM (SELECT * FROM decided WHERE in_scope AND {spec.applies}) d "
+               f"h.source AS hours_source, h.send_at, h.send_at_utc, h.not_after, {self._rank(index)} AS rank, d.* "
+               f"FROM (SELECT * FROM decided WHERE applies_{index}) d "
                f"JOIN hours_lookup h ON h.hours_key = d.hours_key AND h.channel = {text(candidate.channel)}")
         reason, detail, source = static.texts("static_verdict", index)
         return (f"SELECT {self._CANDIDATE}, static_verdict, {reason} AS static_reason, {detail} AS static_detail, "
-                f"{source} AS static_source, {counting.settled('static_verdict', index)} AS settled "
+                f"{source} AS static_source, {counting.settled('static_verdict', index)} AS settled, rank "
                 f"FROM (SELECT *, {static.number(index)} AS static_verdict FROM ({row}))")
 
     def settled_sql(self) -> str:
