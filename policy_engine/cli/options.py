@@ -111,8 +111,8 @@ DEFAULT_BACKEND_CHOICE = Backend(DEFAULT_BACKEND)
 """The default of the commands that work account by account (explain, test): the library's, the row engine."""
 BATCH_BACKEND_CHOICE = Backend.COLUMNAR
 """The default of the commands that decide whole portfolios (dry-run, run, simulate, diff, report): the
-columnar plan, which gives the same bytes as compiled (the differential tests) and is faster from a few
-thousand accounts (docs/engine.md, "Which backend a command uses")."""
+columnar plan, which gives the same bytes as compiled (the differential tests) and is faster on large
+portfolios (docs/engine.md, "Which backend a command uses", has the figures)."""
 
 
 def accepted_values(choices: type[StrEnum]) -> str:
