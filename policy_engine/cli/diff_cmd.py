@@ -11,10 +11,13 @@ import typer
 
 from policy_engine.cli.app import app
 from policy_engine.cli.common import load_history, load_policy_or_exit, output_stream, parse_as_of, report_rejects
-from policy_engine.cli.console import cell, plural, stdout_console, written
+from policy_engine.cli.console import cell, note, plural, stdout_console, written
 from policy_engine.cli.options import (
+    BATCH_BACKEND_CHOICE,
+    ROW_ENGINE_DECIDES,
     AccountsOption,
     AsOfOption,
+    BatchBackendOption,
     HistoryOption,
     OutputOption,
     RejectsOption,
@@ -151,15 +154,19 @@ def diff_command(
     output: OutputOption = None,
     limit: Annotated[int, typer.Option("--limit", metavar="N", min=0,
                                        help="Changed accounts shown in the text output.")] = 50,
+    backend: BatchBackendOption = BATCH_BACKEND_CHOICE,
     rejects: RejectsOption = None,
 ) -> None:
     """Decision-by-decision impact of a candidate policy: changed accounts, contacts, suppressions."""
     base_policy = load_policy_or_exit(base)
     candidate_policy = load_policy_or_exit(candidate)
+    engines = Engine(base_policy, backend), Engine(candidate_policy, backend)
+    if backend == "spark":
+        note(ROW_ENGINE_DECIDES)
     moment = parse_as_of(as_of, base_policy)
     with Rejects(rejects) as rejected:
         index = load_history(history, rejected)
-        result = diff_policies(Engine(base_policy), Engine(candidate_policy),
+        result = diff_policies(*engines,
                                read_accounts(accounts, rejects=rejected), index, moment, days)
     report_rejects(rejected)
     with output_stream(output) as out:

@@ -19,11 +19,11 @@ from policy_engine.cli.common import (
 )
 from policy_engine.cli.console import note, plural, stdout_console
 from policy_engine.cli.options import (
-    DEFAULT_BACKEND_CHOICE,
+    BATCH_BACKEND_CHOICE,
     ROW_ENGINE_EXPLAINS,
     AccountsOption,
     AsOfOption,
-    BackendOption,
+    BatchBackendOption,
     DecisionFormat,
     HistoryOption,
     OutputOption,
@@ -61,7 +61,7 @@ def dry_run(
         help="text: the plan for people (table is the same); json, jsonl or csv: the decisions for programs.",
     )] = DecisionFormat.TEXT,
     output: OutputOption = None,
-    backend: BackendOption = DEFAULT_BACKEND_CHOICE,
+    backend: BatchBackendOption = BATCH_BACKEND_CHOICE,
     explain: Annotated[bool, typer.Option("--explain", help="Add the trace of every rule and guardrail.")] = False,
     rejects: RejectsOption = None,
     strict_input: Annotated[bool, typer.Option("--strict-input", help="Exit 5 if any row is rejected.")] = False,

@@ -25,7 +25,9 @@ __all__ = [
     "AccountsOption",
     "AsOfOption",
     "Backend",
+    "BATCH_BACKEND_CHOICE",
     "BackendOption",
+    "BatchBackendOption",
     "DEFAULT_BACKEND_CHOICE",
     "ROW_ENGINE_DECIDES",
     "ROW_ENGINE_EXPLAINS",
@@ -101,11 +103,16 @@ class Backend(StrEnum):
 ROW_ENGINE_EXPLAINS = ("explaining with the row engine: the trace is its job (--backend columnar decides whole "
                        "portfolios, without a trace)")
 """The note --explain and explain print under --backend columnar."""
-ROW_ENGINE_DECIDES = ("deciding one account at a time with the row engine (the compiled rules): --backend columnar "
-                      "decides whole portfolios in dry-run")
-"""The note simulate and report print under --backend columnar (they decide account by account)."""
+ROW_ENGINE_DECIDES = ("deciding one account at a time with the row engine (the compiled rules): --backend spark "
+                      "decides whole portfolios in dry-run only")
+"""The note simulate, diff and report print under --backend spark (they then decide account by account)."""
 
-DEFAULT_BACKEND_CHOICE = Backend(DEFAULT_BACKEND)  # the library's default backend, as an option value
+DEFAULT_BACKEND_CHOICE = Backend(DEFAULT_BACKEND)
+"""The default of the commands that work account by account (explain, test): the library's, the row engine."""
+BATCH_BACKEND_CHOICE = Backend.COLUMNAR
+"""The default of the commands that decide whole portfolios (dry-run, run, simulate, diff, report): the
+columnar plan, which gives the same bytes as compiled (the differential tests) and is faster on large
+portfolios (docs/engine.md, "Which backend a command uses", has the figures)."""
 
 
 def accepted_values(choices: type[StrEnum]) -> str:
@@ -151,9 +158,17 @@ RejectsOption = Annotated[Path | None, typer.Option("--rejects", metavar="FILE",
                                                     help="Write rejected input rows here (JSON Lines).")]
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
                                                    help="Write here instead of stdout.")]
+_BACKENDS_HELP = ("compiled, durable, columnar (a relational plan on DuckDB for whole portfolios) or spark (the same "
+                  "plan on Apache Spark); all decide alike.")
 BackendOption = Annotated[Backend, choice_option(
     Backend, "--backend", metavar="BACKEND",
-    help="compiled, durable, columnar (a relational plan on DuckDB for whole portfolios) or spark (the same plan "
-         "on Apache Spark); all decide alike.")]
+    help=f"{_BACKENDS_HELP} The default here is compiled: this command works one account at a time.")]
+"""``--backend`` of the commands that work account by account (explain, test); default compiled."""
+BatchBackendOption = Annotated[Backend, choice_option(
+    Backend, "--backend", metavar="BACKEND",
+    help=f"{_BACKENDS_HELP} The default here is columnar: the whole portfolio at once, the same output as "
+         "compiled.")]
+"""``--backend`` of the commands that decide whole portfolios (dry-run, run, simulate, diff, report); default
+columnar."""
 TextFormatOption = Annotated[TextFormat, choice_option(TextFormat, "--format", "-f",
                                                        help="text for people, or json for programs.")]

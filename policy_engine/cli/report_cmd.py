@@ -13,11 +13,11 @@ from policy_engine.cli.app import app
 from policy_engine.cli.common import REJECTED_ROWS_SHOWN, load_history, load_policy_or_exit, parse_as_of, report_rejects
 from policy_engine.cli.console import note
 from policy_engine.cli.options import (
-    DEFAULT_BACKEND_CHOICE,
+    BATCH_BACKEND_CHOICE,
     ROW_ENGINE_DECIDES,
     AccountsOption,
     AsOfOption,
-    BackendOption,
+    BatchBackendOption,
     HistoryOption,
     PolicyOption,
     RejectsOption,
@@ -43,7 +43,7 @@ def report_command(
         "--candidate", metavar="FILE", help="A second policy, shown side by side.")] = None,
     sample: Annotated[int, typer.Option("--sample", metavar="N", min=0,
                                         help="Accounts whose timelines are shown.")] = 6,
-    backend: BackendOption = DEFAULT_BACKEND_CHOICE,
+    backend: BatchBackendOption = BATCH_BACKEND_CHOICE,
     rejects: RejectsOption = None,
 ) -> None:
     """Write one HTML report for a reviewer: what the policy does to a portfolio, and the limits it keeps.
@@ -55,7 +55,7 @@ def report_command(
     """
     loaded = load_policy_or_exit(policy)
     engines = [Engine(loaded, backend)]
-    if backend == "columnar":
+    if backend == "spark":
         note(ROW_ENGINE_DECIDES)
     if candidate is not None:
         engines.append(Engine(load_policy_or_exit(candidate), backend))

@@ -32,8 +32,10 @@ from policy_engine.cli.common import (
     stderr_is_terminal,
 )
 from policy_engine.cli.options import (
+    BATCH_BACKEND_CHOICE,
     AccountsOption,
     AsOfOption,
+    BatchBackendOption,
     HistoryOption,
     PolicyOption,
     RejectsOption,
@@ -157,6 +159,7 @@ def run(
     rehearsal: Annotated[bool, typer.Option(
         "--rehearsal", help="Rehearse against test sinks: dispatch's clock starts at --as-of instead of now, so "
         "send times and windows are judged as if the run happened then. Never against real gateways.")] = False,
+    backend: BatchBackendOption = BATCH_BACKEND_CHOICE,
 ) -> None:
     """Decide, then send every planned action exactly once through the channel plugins (exit 7 when some
     action failed permanently or was held in this run)."""
@@ -164,7 +167,7 @@ def run(
     moment = parse_as_of(as_of, loaded)
     if rehearsal and as_of is None:
         raise UsageError("--rehearsal needs --as-of: the instant the rehearsal pretends to run at")
-    engine = Engine(loaded)
+    engine = Engine(loaded, backend)
     config = check_config(config)
     registry = get_registry()
     _exit_on_configuration_problems(unconfigured_channels(loaded.policy, registry, config),

@@ -15,10 +15,10 @@ from policy_engine.cli.app import app
 from policy_engine.cli.common import load_history, load_policy_or_exit, output_stream, report_rejects
 from policy_engine.cli.console import cell, note, plural, stdout_console, written
 from policy_engine.cli.options import (
-    DEFAULT_BACKEND_CHOICE,
+    BATCH_BACKEND_CHOICE,
     ROW_ENGINE_DECIDES,
     AccountsOption,
-    BackendOption,
+    BatchBackendOption,
     HistoryOption,
     OutputOption,
     PolicyOption,
@@ -155,7 +155,7 @@ def simulate_command(
         SimulationFormat, "--format", "-f",
         help="jsonl: the contacts as history events; text: a timeline per account (timeline is the same).",
     )] = SimulationFormat.JSONL,
-    backend: BackendOption = DEFAULT_BACKEND_CHOICE,
+    backend: BatchBackendOption = BATCH_BACKEND_CHOICE,
     rejects: RejectsOption = None,
     strict_input: Annotated[bool, typer.Option("--strict-input", help="Exit 5 on a rejected row.")] = False,
 ) -> None:
@@ -167,7 +167,7 @@ def simulate_command(
     clock = parse_at(daily_at) if daily_at else DEFAULT_AT
     loaded = load_policy_or_exit(policy)
     engine = Engine(loaded, backend)
-    if backend == "columnar":
+    if backend == "spark":
         note(ROW_ENGINE_DECIDES)
     counts: Counter[str] = Counter()
     with Rejects(rejects) as rejected:

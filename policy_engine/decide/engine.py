@@ -119,6 +119,11 @@ class Engine:
 
             self._columnar = SparkBackend(loaded)
 
+    @property
+    def portfolio_backend(self) -> Any:
+        """The backend that decides whole portfolios (the columnar plan on DuckDB, or on Spark), else None."""
+        return self._columnar
+
     def zone_of(self, account: Account) -> ZoneInfo:
         """The account's time zone, else the policy's."""
         return account.zone or self.zone

@@ -4,8 +4,9 @@ and, for a policy that declares champion/challenger variants, the variants withi
 
 At one instant (``days=None``) every account is decided at ``as_of`` by both policies. Over a span
 (``days=N``) both policies are simulated (:func:`policy_engine.lifecycle.simulate.simulate`) for N local days from
-the local date and wall time of ``as_of`` in the base policy's time zone. Accounts are streamed: each one
-is decided (or simulated) by both policies before the next is read.
+the local date and wall time of ``as_of`` in the base policy's time zone. With the row engine accounts are
+streamed: each one is decided (or simulated) by both policies before the next is read; with the columnar
+backend each policy decides the whole portfolio at once (:mod:`policy_engine.lifecycle.evaluations`).
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from policy_engine.data.history import HistoryIndex
 from policy_engine.data.records import Account
 from policy_engine.decide.decision import Decision
 from policy_engine.decide.engine import Engine
-from policy_engine.lifecycle.simulate import channel_info, simulate, start_of
+from policy_engine.lifecycle.evaluations import evaluations_per_policy
+from policy_engine.lifecycle.simulate import SimEvent, channel_info, start_of
 
 __all__ = ["AccountChange", "DiffResult", "Tally", "diff_policies"]
 
@@ -132,12 +134,8 @@ class DiffResult:
         return data
 
 
-def _decide(engine: Engine, account: Account, history: HistoryIndex, as_of: datetime,
-            span: tuple[date, time, int] | None) -> list[Day]:
-    if span is None:
-        return [(0, engine.decide(account, history.for_account(account.account_id), as_of))]
-    start, at, days = span
-    return [(s.day, s.decision) for s in simulate(engine, [account], history, start, days, at)]
+def _days(steps: list[SimEvent]) -> list[Day]:
+    return [(step.day, step.decision) for step in steps]
 
 
 def _actions(days: list[Day]) -> Counter[tuple[str, str]]:
@@ -179,9 +177,9 @@ def diff_policies(base: Engine, candidate: Engine, accounts: Iterable[Account], 
                         base_variants=_variant_tallies(base), candidate_variants=_variant_tallies(candidate))
     span = days is not None
     window = (*start_of(as_of, base.zone), days) if days is not None else None
-    for account in accounts:
-        b = _decide(base, account, index, as_of, window)
-        c = _decide(candidate, account, index, as_of, window)
+    for base_steps, candidate_steps in evaluations_per_policy([base, candidate], accounts, index, as_of, window):
+        account_id = base_steps[0].account.account_id
+        b, c = _days(base_steps), _days(candidate_steps)
         result.base_tally.add(base, b, span)
         result.candidate_tally.add(candidate, c, span)
         sides = ((base, result.base_variants, b), (candidate, result.candidate_variants, c))
@@ -189,7 +187,7 @@ def diff_policies(base: Engine, candidate: Engine, accounts: Iterable[Account], 
             variant = decided[0][1].variant
             if tallies is not None and variant is not None:
                 tallies[variant].add(engine, decided, span)
-        _compare(result, account.account_id, b, c)
+        _compare(result, account_id, b, c)
     return result
 
 

@@ -48,6 +48,10 @@ __all__ = [
     "contact_outcome",
     "simulate",
     "start_of",
+    "arrivals",
+    "make_contacts",
+    "split_at_start",
+    "with_payments",
     "write_contacts",
 ]
 
@@ -128,13 +132,20 @@ def simulate(engine: Engine, accounts: Iterable[Account], history_index: History
     zone (account.timezone, else the policy's): day ``i`` is evaluated at ``at`` on ``start + i`` local.
     To simulate from a policy test's ``as_of`` use ``start, at = start_of(as_of, engine.zone_of(account))``.
     ``days`` must be at least 1. Events are yielded account by account (input order), each account's days
-    in order; ``accounts`` is consumed lazily, one account at a time. ``history_index`` is only read: the
-    simulation keeps each account's growing history to itself. ``explain=True`` adds traces to decisions.
-    See the module docstring for how history events, payments and contact outcomes are applied.
+    in order; ``accounts`` is consumed lazily, one account at a time - except with an engine on the
+    ``columnar`` backend (and no ``explain``): the plan then decides the whole portfolio once per simulated
+    day (:mod:`policy_engine.lifecycle.simulate_columnar`), reading every account first. ``history_index``
+    is only read: the simulation keeps each account's growing history to itself. ``explain=True`` adds
+    traces to decisions. See the module docstring for how history events, payments and contact outcomes are applied.
     """
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     index = history_index if history_index is not None else HistoryIndex()
+    if engine.backend == "columnar" and not explain:  # one plan evaluation per day for the whole portfolio
+        from policy_engine.lifecycle.simulate_columnar import simulate_columnar  # noqa: PLC0415  (loads DuckDB)
+
+        yield from simulate_columnar(engine, accounts, index, start, days, at)
+        return
     for account in accounts:
         yield from _simulate_account(engine, account, index.for_account(account.account_id), start, days, at,
                                      explain)
@@ -143,34 +154,51 @@ def simulate(engine: Engine, accounts: Iterable[Account], history_index: History
 def _simulate_account(engine: Engine, account: Account, input_events: tuple[HistoryEvent, ...], start: date,
                       days: int, at: time, explain: bool) -> Iterator[SimEvent]:
     zone = engine.zone_of(account)
-    begin = datetime.combine(start, time(0, 0), tzinfo=zone)
-    pending = [e for e in input_events if e.at >= begin]  # in time order: they arrive one by one
-    history = [e for e in input_events if e.at < begin]
+    history, pending = split_at_start(input_events, start, zone)
     payments: list[HistoryEvent] = []
     for day in range(days):
         local_day = start + timedelta(days=day)
         as_of = datetime.combine(local_day, at, tzinfo=zone)
-        arrived = [e for e in pending if e.at <= as_of]
-        if arrived:
-            pending = pending[len(arrived):]
-            history.extend(arrived)
-            payments.extend(e for e in arrived if e.type == "payment")
-        state = _with_payments(account, payments)
+        arrived, pending = arrivals(pending, as_of)
+        history.extend(arrived)
+        payments.extend(e for e in arrived if e.type == "payment")
+        state = with_payments(account, payments)
         decision = engine.decide(state, history, as_of, explain)
-        contacts: list[SimContact] = []
-        for planned in decision.actions:
-            found = _recorded_contact(pending, planned, zone)
-            if found is not None:
-                pending.remove(found)
-                if found.action is None:  # the recorded contact is this action's contact
-                    found = found.model_copy(update={"action": planned.action, "notice": planned.notice})
-                contacts.append(SimContact(planned, found, recorded=True))
-                history.append(found)
-                continue
-            made = _contact_event(engine, account.account_id, planned)
-            contacts.append(SimContact(planned, made))
-            history.append(made)
+        contacts = make_contacts(engine, account.account_id, decision, pending, zone)
+        history.extend(contact.event for contact in contacts)
         yield SimEvent(state, day, local_day, as_of, decision, tuple(contacts), tuple(arrived))
+
+
+def split_at_start(input_events: Iterable[HistoryEvent], start: date,
+                   zone: ZoneInfo) -> tuple[list[HistoryEvent], list[HistoryEvent]]:
+    """(history, pending): an account's input events (in time order) before the local start date, and the
+    ones from it on, which arrive one by one as their time comes."""
+    begin = datetime.combine(start, time(0, 0), tzinfo=zone)
+    events = list(input_events)
+    return [e for e in events if e.at < begin], [e for e in events if e.at >= begin]
+
+
+def arrivals(pending: list[HistoryEvent], as_of: datetime) -> tuple[list[HistoryEvent], list[HistoryEvent]]:
+    """(arrived, still pending): the pending events (in time order) that took effect at ``as_of``."""
+    arrived = [e for e in pending if e.at <= as_of]
+    return arrived, pending[len(arrived):] if arrived else pending
+
+
+def make_contacts(engine: Engine, account_id: str, decision: Decision, pending: list[HistoryEvent],
+                  zone: ZoneInfo) -> list[SimContact]:
+    """The contacts of a decision's planned actions, in its order: an input contact that records one (taken
+    out of ``pending``), else a new event with the assumed outcome."""
+    contacts: list[SimContact] = []
+    for planned in decision.actions:
+        found = _recorded_contact(pending, planned, zone)
+        if found is not None:
+            pending.remove(found)
+            if found.action is None:  # the recorded contact is this action's contact
+                found = found.model_copy(update={"action": planned.action, "notice": planned.notice})
+            contacts.append(SimContact(planned, found, recorded=True))
+            continue
+        contacts.append(SimContact(planned, _contact_event(engine, account_id, planned)))
+    return contacts
 
 
 def _recorded_contact(pending: list[HistoryEvent], planned: PlannedAction,
@@ -191,7 +219,7 @@ def _contact_event(engine: Engine, account_id: str, planned: PlannedAction) -> H
                         action=planned.action, notice=planned.notice)
 
 
-def _with_payments(account: Account, payments: list[HistoryEvent]) -> Account:
+def with_payments(account: Account, payments: list[HistoryEvent]) -> Account:
     """The account after the payments made since the start: lower balances; cured when nothing is past due."""
     paid = sum((p.amount for p in payments if p.amount is not None), Decimal(0))
     if paid <= 0:

@@ -164,18 +164,19 @@ def test_explaining_under_columnar_uses_the_row_engine_and_says_so(tmp_path: Pat
     assert first["trace"]
 
 
-def test_simulate_under_columnar_decides_with_the_row_engine_and_says_so(tmp_path: Path) -> None:
+def test_simulate_decides_with_the_plan_under_columnar_and_with_the_row_engine_under_spark(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
-    outputs = []
-    for backend in ("compiled", "columnar"):
+    outputs = {}
+    for backend in ("compiled", "columnar", "spark"):
         result = CliRunner().invoke(app, ["simulate", "--policy", str(root / "policies/examples/cn-card-issuer.toml"),
                                           "--accounts", str(root / "examples/portfolio/accounts.jsonl"), "--start",
                                           "2026-11-24", "--days", "2", "--format", "jsonl", "--backend", backend])
         assert result.exit_code == 0, result.output
-        outputs.append((result.stdout, result.stderr))
-    assert outputs[1][0] == outputs[0][0] and outputs[0][0]
-    assert "deciding one account at a time with the row engine" in outputs[1][1]
-    assert "row engine" not in outputs[0][1]
+        outputs[backend] = (result.stdout, result.stderr)
+    assert outputs["columnar"] == outputs["compiled"] and outputs["compiled"][0]
+    assert outputs["spark"][0] == outputs["compiled"][0]
+    assert "deciding one account at a time with the row engine" in outputs["spark"][1]
+    assert "row engine" not in outputs["columnar"][1]
 
 
 def test_duckdb_running_out_of_memory_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -139,3 +139,44 @@ def test_run_refuses_to_start_when_a_channel_the_policy_uses_is_not_configured(t
     assert "channel 'legal' is not configured: set drop_folder or url" in result.stderr
     assert "channel 'sms'" not in result.stderr
     assert not ledger.exists()  # nothing was decided, recorded or sent
+
+
+LEDGER_CONTENTS = {
+    "decisions": "account_id, as_of, policy_id, policy_version, policy_digest, body",
+    "dispatches": "idempotency_key, account_id, action, channel, template, notice, send_at, state, attempts",
+    "history": "account_id, type, channel, outcome, action, notice, idempotency_key",
+    "agent_tasks": "idempotency_key, account_id, action, channel, template, state",
+}
+"""What a run records, without the instants of the run itself (when it recorded, sent or finished; a
+contact's ``at`` is when it went out)."""
+
+
+def test_run_records_the_same_ledger_and_summary_under_either_backend(
+        tmp_path: Path, provider: tuple[Provider, str], smtp: tuple[MailSink, int]) -> None:
+    _, gateway = provider
+    _, port = smtp
+    policy = ROOT / "policies" / "examples" / "us-card-issuer.toml"  # Latin letters: the built-in font will do
+    recorded = {}
+    for backend in ("compiled", "columnar"):
+        folder = tmp_path / backend
+        folder.mkdir()
+        config = _config(folder, gateway, port, "")
+        config.write_text(config.read_text(encoding="utf-8").replace('font_path = ""\n', ""), encoding="utf-8")
+        ledger = f"sqlite:///{folder / 'ledger.db'}"
+        result = CliRunner().invoke(app, [
+            "run", "--policy", str(policy), "--accounts", str(ACCOUNTS), "--history", str(HISTORY),
+            "--as-of", "2026-11-27T10:00:00-05:00", "--rehearsal", "--ledger", ledger, "--config", str(config),
+            "--format", "json", "--backend", backend])
+        assert result.exit_code == 0, result.stdout + result.stderr
+        summary = json.loads(result.stdout)
+        del summary["seconds"], summary["ledger"]
+        engine = sa.create_engine(ledger)
+        with engine.connect() as conn:
+            tables = {table: sorted(map(tuple, conn.execute(sa.text(f"SELECT {columns} FROM {table}")).all()))
+                      for table, columns in LEDGER_CONTENTS.items()}
+        engine.dispose()
+        recorded[backend] = (summary, tables)
+    assert recorded["columnar"] == recorded["compiled"]
+    summary, tables = recorded["columnar"]
+    assert summary["accounts"] == 300 and len(tables["decisions"]) > 50  # the decisions with actions
+    assert summary["dispatch"]["totals"]["sent"] > 50 and tables["history"] and tables["agent_tasks"]

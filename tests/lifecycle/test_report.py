@@ -277,7 +277,7 @@ def test_how_the_report_was_made(lc: Workspace, monkeypatch: pytest.MonkeyPatch)
 
     html = scoped_report(lc, monkeypatch, "--days", "3")
     about = section(html, "about")
-    assert f"policy-engine {__version__} (rule backend compiled)" in about
+    assert f"policy-engine {__version__} (rule backend columnar)" in about  # report's default backend
     assert "2026-11-30T00:53:20+00:00" in about  # SOURCE_DATE_EPOCH 1796000000
     for name in ("scoped.toml", "scoped.jsonl", "scoped_history.jsonl"):
         digest = "sha256:" + hashlib.sha256((lc.root / name).read_bytes()).hexdigest()

@@ -36,6 +36,8 @@ MAX_INLINE_SPANS: Final = 400
 """Offset spans written into the plan as a CASE expression (more: a range join with ``zone_offsets``)."""
 FETCH_ROWS: Final = 10_000
 """Rows fetched from DuckDB at a time."""
+_EVALUATION_RESULTS: Final = ("verdicts", "chosen", "candidates", "decided")
+"""The tables :meth:`ColumnarBackend._run` leaves besides its inputs (the registered tables are replaced)."""
 
 
 def _threads(value: str | None) -> int:
@@ -144,7 +146,26 @@ class ColumnarBackend:
             connection.unregister("incoming")
         return kept
 
-    def _run(self, connection: Any, as_of: datetime) -> None:
+    # -- for a day loop (the columnar simulation): inputs kept between evaluations ---------------------
+
+    def session(self) -> contextlib.AbstractContextManager[tuple[Any, str]]:
+        """A DuckDB session as :meth:`decide` opens it: (connection, spill directory); DuckDB's errors
+        become one-line plan errors."""
+        return self._session()
+
+    def evaluate(self, connection: Any, as_of: datetime) -> DecisionWriter:
+        """Run the plan at ``as_of`` over the session's ``accounts`` and ``history`` relations, keeping them;
+        the writer reads the decisions (:meth:`DecisionWriter.decisions`). :meth:`clear` before the next."""
+        self._run(connection, as_of, keep_inputs=True)
+        return DecisionWriter(self.loaded, self.plan, as_of)
+
+    @staticmethod
+    def clear(connection: Any) -> None:
+        """Drop the relations one evaluation left (all but the inputs)."""
+        for relation in _EVALUATION_RESULTS:
+            connection.execute(f"DROP TABLE IF EXISTS {relation}")
+
+    def _run(self, connection: Any, as_of: datetime, keep_inputs: bool = False) -> None:
         plan = self.plan
         zone = plan.zone
         zones = [row[0] for row in connection.execute(
@@ -184,7 +205,8 @@ class ColumnarBackend:
         connection.execute("DROP VIEW base")
         connection.execute(f"DROP {ev_kind} ev")
         # decided holds all the rest reads: the memory of what came before goes back to the pool
-        for relation in ("ev_base", "history", "facts", "promise_facts", "acct", "accounts", "hours_keys"):
+        inputs = () if keep_inputs else ("history", "accounts")
+        for relation in ("ev_base", *inputs, "facts", "promise_facts", "acct", "hours_keys"):
             connection.execute(f"DROP TABLE IF EXISTS {relation}")
         connection.execute(f"CREATE TABLE ready AS {plan.ready_sql()}")
         ranks = connection.execute("SELECT COALESCE(MAX(rank), 0) FROM ready").fetchall()[0][0]

@@ -2,7 +2,9 @@
 
 Without ``days`` every account is decided once at ``as_of``; with ``days`` it is simulated for that many
 local days from the local date and wall time of ``as_of`` in the first policy's time zone. Accounts are
-streamed; only the sampled accounts' timelines and the legal referrals are kept.
+streamed (with the columnar backend each policy decides the whole portfolio at once, see
+:mod:`policy_engine.lifecycle.evaluations`); only the sampled accounts' timelines and the legal referrals are
+kept.
 
 Rules the numbers keep:
 
@@ -21,7 +23,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from policy_engine.data.history import HistoryIndex
@@ -29,7 +31,8 @@ from policy_engine.data.records import Account, HistoryEvent
 from policy_engine.decide.decision import Decision
 from policy_engine.decide.engine import Engine
 from policy_engine.guardrails.base import contact_kind
-from policy_engine.lifecycle.simulate import SimContact, SimEvent, channel_info, simulate, start_of
+from policy_engine.lifecycle.evaluations import evaluations_per_policy
+from policy_engine.lifecycle.simulate import SimContact, SimEvent, channel_info, start_of
 
 __all__ = ["WINDOW_DAYS", "LegalReferral", "PolicyReport", "TimelineRow", "collect_reports", "sample_key"]
 
@@ -171,17 +174,6 @@ class _Collector:
                                    stage_order=[stage.id for stage in policy.stages] + [NO_STAGE],
                                    segment_order=[segment.id for segment in policy.segments] + [NO_SEGMENT])
 
-    def steps(self, account: Account, history: HistoryIndex,
-              window: tuple[date, time, int] | None) -> list[SimEvent]:
-        """The account's evaluations: one at ``as_of``, or one per simulated day."""
-        if window is None:
-            as_of = self.report.as_of
-            zone = self.engine.zone_of(account)
-            decision = self.engine.decide(account, history.for_account(account.account_id), as_of)
-            return [SimEvent(account, 0, as_of.astimezone(zone).date(), as_of, decision)]
-        start, at, days = window
-        return list(simulate(self.engine, [account], history, start, days, at))
-
     def add(self, steps: list[SimEvent], history: tuple[HistoryEvent, ...]) -> None:
         """Count one account's evaluations (nothing but the count when it is out of scope)."""
         report = self.report
@@ -248,15 +240,15 @@ def collect_reports(engines: list[Engine], accounts: Iterable[Account], history:
     window = (*start_of(as_of, engines[0].zone), days) if days is not None else None
     collectors = [_Collector(engine, as_of, days) for engine in engines]
     kept: dict[str, list[list[TimelineRow]]] = {}
-    for account in accounts:
-        events = tuple(index.for_account(account.account_id))
-        per_policy = [collector.steps(account, index, window) for collector in collectors]
+    for per_policy in evaluations_per_policy(engines, accounts, index, as_of, window):
+        account_id = per_policy[0][0].account.account_id
+        events = tuple(index.for_account(account_id))
         for collector, steps in zip(collectors, per_policy, strict=True):
             collector.add(steps, events)
-        key = sample_key(account.account_id)
+        key = sample_key(account_id)
         in_scope = per_policy[0][0].decision.in_scope
         if in_scope and sample > 0 and (len(kept) < sample or key < max(sample_key(k) for k in kept)):
-            kept[account.account_id] = [collector.timeline(steps)
+            kept[account_id] = [collector.timeline(steps)
                                         for collector, steps in zip(collectors, per_policy, strict=True)]
             if len(kept) > sample:
                 del kept[max(kept, key=sample_key)]
