@@ -36,7 +36,7 @@ MAX_INLINE_SPANS: Final = 400
 """Offset spans written into the plan as a CASE expression (more: a range join with ``zone_offsets``)."""
 FETCH_ROWS: Final = 10_000
 """Rows fetched from DuckDB at a time."""
-_EVALUATION_RESULTS: Final = ("verdicts", "chosen", "candidates", "decided")
+_EVALUATION_RESULTS: Final = ("verdicts", "chosen", "ready", "decided")
 """The tables :meth:`ColumnarBackend._run` leaves besides its inputs (the registered tables are replaced)."""
 
 
