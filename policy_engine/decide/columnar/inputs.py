@@ -11,15 +11,16 @@ there (``json_extract_string``/``json_type``); CSV records are split by Python's
 reader uses, so quoting, line breaks in cells and unclosed quotes behave the same) and go to DuckDB as
 cells. The conservative SQL screen of :mod:`.screen` converts every row it is sure of; every other row is
 parsed and validated by the row readers' own code, which accepts it (converted like :mod:`.load` does)
-or rejects it with the exact message. Parquet files are read by the row reader and converted by
-:mod:`.load` (no screen yet). Duplicate account ids are found in SQL, chunk by chunk, and rejected
+or rejects it with the exact message. Parquet files are read by DuckDB (``read_parquet``) as cells
+(:mod:`.parquet_cells`), and the rows the screen is not sure of come from the row reader's own Parquet
+rows (:mod:`.parquet_rows`). Duplicate account ids are found in SQL, chunk by chunk, and rejected
 naming the line that came first. Memory stays bounded by the chunk size and DuckDB's memory limit.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 
@@ -43,10 +44,13 @@ from policy_engine.data.readers import (
 )
 from policy_engine.data.records import NESTED_GROUPS, Account, HistoryEvent
 from policy_engine.decide.columnar.load import account_batches, history_batches
+from policy_engine.decide.columnar.parquet_cells import parquet_cells
+from policy_engine.decide.columnar.parquet_rows import ParquetRows
 from policy_engine.decide.columnar.schema import ACCOUNT_COLUMNS, HISTORY_COLUMNS, create_statement
 from policy_engine.decide.columnar.screen import (
     ACCOUNT_FIELDS,
     ACCOUNT_GROUPS,
+    ATTRIBUTE_KEY,
     HISTORY_FIELDS,
     Field,
     account_screen,
@@ -68,7 +72,6 @@ Relation = Literal["accounts", "history"]
 # more digits (a double could round it) or a decimal ending in 0 (DuckDB writes 1.50 back as 1.5).
 _JSON_GUARD: Final = (r"\\|,\s*[}\]]|[:,\[]\s*-?(?i:nan|inf)|[0-9][eE]|[0-9][0-9.]{15,}"
                       r"|\.[0-9]*[0-9]0[^0-9]")
-_ATTRIBUTE_KEY: Final = "[A-Za-z0-9_]{1,64}"
 _ATTRIBUTE_TEXT: Final = r"[^\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]{0,200}"
 _ATTRIBUTE_INTEGER: Final = "0|-?[1-9][0-9]{0,14}"
 
@@ -143,8 +146,11 @@ def _read_into(connection: duckdb.DuckDBPyConnection, source: InputSource, kind:
     _zones_table(connection)
     counts = InputCounts()
     try:
-        for chunk in _chunks(source):
-            _screen_chunk(connection, source, kind, chunk, staged, counts, rejects)
+        if source.kind == "parquet":
+            _read_parquet(connection, source, kind, staged, counts, rejects)
+        else:
+            for chunk in _chunks(source):
+                _screen_chunk(connection, source, kind, chunk, staged, counts, rejects)
     finally:
         warn_unknown_fields(rejects, source.name, counts.unknown)
     if kind.relation == "accounts" and counts.accepted == 0:
@@ -167,7 +173,7 @@ def _zones_table(connection: duckdb.DuckDBPyConnection) -> None:
 @dataclass
 class _Chunk:
     """Rows of one chunk: JSON Lines lines for DuckDB to parse, CSV rows parsed into cells, or rows only the
-    record validation reads (a line with a problem, every Parquet row)."""
+    record validation reads (a line with a problem)."""
 
     lines: list[tuple[int, str]] = field(default_factory=list)
     cells: list[RawRow] = field(default_factory=list)
@@ -175,6 +181,10 @@ class _Chunk:
 
     def __len__(self) -> int:
         return len(self.lines) + len(self.cells) + len(self.validate)
+
+    def raws(self) -> dict[int, str]:
+        """The text of each row, by line."""
+        return {**dict(self.lines), **{row.line: row.raw for row in (*self.cells, *self.validate)}}
 
 
 def _chunks(source: InputSource) -> Iterator[_Chunk]:
@@ -191,7 +201,7 @@ def _chunks(source: InputSource) -> Iterator[_Chunk]:
                 chunk = _Chunk()
     else:
         for row in source_rows(source):
-            (chunk.cells if row.error is None and source.kind == "csv" else chunk.validate).append(row)
+            (chunk.cells if row.error is None else chunk.validate).append(row)
             if len(chunk) >= CHUNK_ROWS:
                 yield chunk
                 chunk = _Chunk()
@@ -217,18 +227,77 @@ def _screen_chunk(connection: duckdb.DuckDBPyConnection, source: InputSource, ki
     first_line: int | None = None
     for cells_sql, table in _cells(kind, chunk):
         connection.register("_chunk", table)
-        screen = account_screen if kind.relation == "accounts" else history_screen
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE _screened AS {screen(cells_sql)}")
-        connection.unregister("_chunk")
-        connection.execute(f'INSERT INTO "{staged}" SELECT * EXCLUDE (passed) FROM _screened WHERE passed')
-        passed = connection.execute("SELECT count(*), min(position) FROM _screened WHERE passed").fetchone()
-        assert passed is not None
-        counts.accepted += passed[0]
-        if passed[1] is not None:
-            first_line = passed[1] if first_line is None else min(first_line, passed[1])
-        doubtful.extend(_doubtful_rows(connection, chunk, table))
+        try:
+            _screen(connection, kind, cells_sql)
+        finally:
+            connection.unregister("_chunk")
+        first_line = _earliest(first_line, _stage_passed(connection, staged, counts))
+        doubtful.extend(_doubtful_rows(connection, chunk))
         connection.execute("DROP TABLE _screened")
     doubtful.sort(key=lambda row: row.line)
+    _settle(connection, source, kind, doubtful, first_line, staged, counts, rejects,
+            lambda lines: [raws[line] for raws in [chunk.raws()] for line in lines])
+
+
+def _read_parquet(connection: duckdb.DuckDBPyConnection, source: InputSource, kind: _Kind, staged: str,
+                  counts: InputCounts, rejects: Rejects | None) -> None:
+    """A Parquet file, :data:`CHUNK_ROWS` rows at a time: DuckDB reads and screens each chunk's rows
+    (:mod:`.parquet_cells`), the row reader's rows (:mod:`.parquet_rows`) go to the record validation."""
+    assert source.path is not None
+    with ParquetRows(source.path, source.name) as rows:
+        cells = parquet_cells(connection, source.path, rows.schema, kind.fields, kind.groups)
+        done = 0
+        while (end := rows.decode_to(done + CHUNK_ROWS)) > done:
+            doubtful_lines: Iterable[int] = range(done + 1, end + 1)
+            first_line: int | None = None
+            if cells is not None and _screened_by_duckdb(connection, kind, cells.sql(done, end)):
+                first_line = _stage_passed(connection, staged, counts)
+                doubtful_lines = [line for (line,) in connection.execute(
+                    "SELECT position FROM _screened WHERE NOT passed ORDER BY position").fetchall()]
+                connection.execute("DROP TABLE _screened")
+            _settle(connection, source, kind, rows.rows(doubtful_lines), first_line, staged, counts, rejects,
+                    lambda lines: [row.raw for row in rows.rows(lines)])
+            rows.release(end)
+            done = end
+        if rows.failure is not None:
+            raise rows.failure
+
+
+def _earliest(first: int | None, other: int | None) -> int | None:
+    return other if first is None else first if other is None else min(first, other)
+
+
+def _screened_by_duckdb(connection: duckdb.DuckDBPyConnection, kind: _Kind, cells_sql: str) -> bool:
+    """Screen Parquet cells into ``_screened``; False when DuckDB cannot read them (the row reader's rows
+    then decide: they read the same or fail as the row reader fails)."""
+    try:
+        _screen(connection, kind, cells_sql)
+    except (duckdb.OutOfMemoryException, duckdb.InterruptException):
+        raise
+    except duckdb.Error:
+        return False
+    return True
+
+
+def _screen(connection: duckdb.DuckDBPyConnection, kind: _Kind, cells_sql: str) -> None:
+    screen = account_screen if kind.relation == "accounts" else history_screen
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE _screened AS {screen(cells_sql)}")
+
+
+def _stage_passed(connection: duckdb.DuckDBPyConnection, staged: str, counts: InputCounts) -> int | None:
+    """Stage the rows of ``_screened`` that passed; the first line staged."""
+    connection.execute(f'INSERT INTO "{staged}" SELECT * EXCLUDE (passed) FROM _screened WHERE passed')
+    passed = connection.execute("SELECT count(*), min(position) FROM _screened WHERE passed").fetchone()
+    assert passed is not None
+    counts.accepted += passed[0]
+    return None if passed[1] is None else int(passed[1])
+
+
+def _settle(connection: duckdb.DuckDBPyConnection, source: InputSource, kind: _Kind, doubtful: list[RawRow],
+            first_line: int | None, staged: str, counts: InputCounts, rejects: Rejects | None,
+            raws_of: Callable[[list[int]], list[str]]) -> None:
+    """Validate the doubtful rows of a chunk (in line order) with the row readers' code, stage the valid
+    ones, find the chunk's duplicate accounts, and reject the rest in line order."""
     records: list[tuple[int, Any]] = []
     refused: list[tuple[int, str, str]] = []
     for row in doubtful:
@@ -241,15 +310,16 @@ def _screen_chunk(connection: duckdb.DuckDBPyConnection, source: InputSource, ki
     if records:
         _stage_records(connection, kind, records, staged)
         counts.accepted += len(records)
-        first_line = records[0][0] if first_line is None else min(first_line, records[0][0])
+        first_line = _earliest(first_line, records[0][0])
     if kind.relation == "accounts" and first_line is not None:
-        for line, account_id, first in _duplicates(connection, staged, first_line):
-            refused.append((line, f"account_id {account_id} already appeared on line {first}", ""))
+        found = _duplicates(connection, staged, first_line)
+        for (line, account_id, first), raw in zip(found, raws_of([line for line, _, _ in found]), strict=True):
+            refused.append((line, f"account_id {account_id} already appeared on line {first}", raw))
             counts.accepted -= 1
-    _reject(source, sorted(refused), rejects, counts, chunk)
+    _reject(source, sorted(refused), rejects, counts)
 
 
-def _doubtful_rows(connection: duckdb.DuckDBPyConnection, chunk: _Chunk, table: pa.Table) -> list[RawRow]:
+def _doubtful_rows(connection: duckdb.DuckDBPyConnection, chunk: _Chunk) -> list[RawRow]:
     """The rows of the screened chunk that did not pass: the raw line for JSON Lines, the parsed row for CSV."""
     lines = [line for (line,) in connection.execute(
         "SELECT position FROM _screened WHERE NOT passed ORDER BY position").fetchall()]
@@ -292,14 +362,8 @@ def _duplicates(connection: duckdb.DuckDBPyConnection, staged: str, first_line: 
 
 
 def _reject(source: InputSource, refused: list[tuple[int, str, str]], rejects: Rejects | None,
-            counts: InputCounts, chunk: _Chunk) -> None:
-    raws: dict[int, str] | None = None
+            counts: InputCounts) -> None:
     for line, reason, raw in refused:
-        if not raw and reason.startswith("account_id ") and " already appeared on line " in reason:
-            if raws is None:
-                raws = {**dict(chunk.lines), **{row.line: row.raw for row in chunk.cells},
-                        **{row.line: row.raw for row in chunk.validate}}
-            raw = raws.get(line, raw)
         counts.rejected += 1
         error = RowError(source.name, line, reason, raw)
         if rejects is None:
@@ -387,7 +451,7 @@ def _json_cells(kind: _Kind) -> str:
 def _attributes_map() -> str:
     """The attribute object as a MAP, for objects with unique keys of letters, digits and underscores."""
     keys_ok = (f"len(list_distinct(keys_attributes)) = len(keys_attributes) AND "
-               f"list_bool_and(list_transform(keys_attributes, lambda k: regexp_full_match(k, '{_ATTRIBUTE_KEY}')))")
+               f"list_bool_and(list_transform(keys_attributes, lambda k: regexp_full_match(k, '{ATTRIBUTE_KEY}')))")
     return (f"CASE WHEN is_object AND gk[4] = 'OBJECT' AND len(keys_attributes) > 0 AND {keys_ok} "
             f"THEN CAST(json_extract(raw, '$.attributes') AS MAP(VARCHAR, JSON)) END AS attribute_map")
 
