@@ -233,6 +233,19 @@ def test_generated_rows_read_the_same(seed: int, tmp_path: Path) -> None:
     assert_same(accounts, history)
 
 
+def test_rows_read_in_small_chunks_read_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each chunk's accepted rows join the relation as the chunk ends: positions count on across chunks,
+    and an account id seen in an earlier chunk is a duplicate naming that chunk's line."""
+    monkeypatch.setattr(inputs, "CHUNK_ROWS", 17)
+    monkeypatch.setattr(inputs, "jsonl_line_blocks",  # chunks end at a block's end: blocks of a few lines
+                        lambda stream, name: jsonl_line_blocks(stream, name, block_bytes=2048))
+    accounts, history = _generated_files(tmp_path, 5)
+    lines = accounts.read_text(encoding="utf-8").splitlines()
+    accounts.write_text("\n".join([*lines, lines[0], lines[40]]) + "\n", encoding="utf-8")
+    assert_same(accounts, history)
+    assert "already appeared on line 1" in str(reference(accounts, None)["rejects"])
+
+
 def test_generated_rows_read_the_same_as_csv(tmp_path: Path) -> None:
     rng = random.Random(4)
     header = ["account_id", "balance", "credit_score", "delinquent_since", "timezone", "contact.phone",
