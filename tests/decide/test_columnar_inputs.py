@@ -433,6 +433,18 @@ def test_parquet_history_of_other_types_reads_the_same(variant: str, tmp_path: P
     assert_same(PORTFOLIO / "accounts.jsonl", history)
 
 
+def test_parquet_duckdb_cannot_read_goes_to_the_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file DuckDB fails to read where pyarrow reads it: every row of the chunk is the row reader's."""
+    from policy_engine.decide.columnar.parquet_cells import ParquetCells  # noqa: PLC0415
+
+    accounts = _typed_parquet(PORTFOLIO / "accounts.jsonl", tmp_path / "accounts.parquet")
+    unreadable = ParquetCells(str(tmp_path / "missing.parquet"), "file_row_number + 1 AS line")
+    monkeypatch.setattr(inputs, "parquet_cells", lambda *args: unreadable)
+    validated = _validated_lines(monkeypatch)
+    assert_same(accounts)
+    assert len(validated) == 300
+
+
 def test_unreadable_parquet_fails_the_same(tmp_path: Path) -> None:
     """Not Parquet at all, no row, no valid row, and a file whose data breaks off after its first row
     groups: the same error, after the same rejects."""
