@@ -11,6 +11,8 @@ from __future__ import annotations
 import codecs
 import json
 import random
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +233,19 @@ def test_generated_rows_read_the_same(seed: int, tmp_path: Path) -> None:
     assert_same(accounts, history)
 
 
+def test_rows_read_in_small_chunks_read_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each chunk's accepted rows join the relation as the chunk ends: positions count on across chunks,
+    and an account id seen in an earlier chunk is a duplicate naming that chunk's line."""
+    monkeypatch.setattr(inputs, "CHUNK_ROWS", 17)
+    monkeypatch.setattr(inputs, "jsonl_line_blocks",  # chunks end at a block's end: blocks of a few lines
+                        lambda stream, name: jsonl_line_blocks(stream, name, block_bytes=2048))
+    accounts, history = _generated_files(tmp_path, 5)
+    lines = accounts.read_text(encoding="utf-8").splitlines()
+    accounts.write_text("\n".join([*lines, lines[0], lines[40]]) + "\n", encoding="utf-8")
+    assert_same(accounts, history)
+    assert "already appeared on line 1" in str(reference(accounts, None)["rejects"])
+
+
 def test_generated_rows_read_the_same_as_csv(tmp_path: Path) -> None:
     rng = random.Random(4)
     header = ["account_id", "balance", "credit_score", "delinquent_since", "timezone", "contact.phone",
@@ -261,6 +276,228 @@ def test_parquet_reads_the_same(tmp_path: Path) -> None:
     path = tmp_path / "accounts.parquet"
     pq.write_table(pa.Table.from_pylist(flat), path)
     assert_same(path)
+
+
+def _typed_parquet(source: Path, target: Path) -> Path:
+    """A JSON Lines file as Parquet the way a warehouse would type it: DuckDB's inferred types (dates, UTC
+    timestamps, integers, booleans, structs for the nested groups), money as DECIMAL(18, 2)."""
+    connection = duckdb.connect()
+    read = f"read_json('{source}')"
+    columns = connection.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()
+    selected = ", ".join(f'CAST("{name}" AS DECIMAL(18, 2)) AS "{name}"' if kind == "DOUBLE" else f'"{name}"'
+                         for name, kind, *_ in columns)
+    connection.execute(f"COPY (SELECT {selected} FROM {read}) TO '{target}' (ROW_GROUP_SIZE 64)")
+    return target
+
+
+def _validated_lines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    validated: list[int] = []
+    original = inputs.validate_row
+
+    def counting(row: Any, *args: Any) -> Any:
+        validated.append(row.line)
+        return original(row, *args)
+
+    monkeypatch.setattr(inputs, "validate_row", counting)
+    return validated
+
+
+def test_typed_parquet_reads_the_same_and_passes_the_screen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example portfolio as typed Parquet: the same relations as the row reader, and no row needs the
+    record validation (DuckDB reads and screens them all)."""
+    accounts = _typed_parquet(PORTFOLIO / "accounts.jsonl", tmp_path / "accounts.parquet")
+    history = _typed_parquet(PORTFOLIO / "history.jsonl", tmp_path / "history.parquet")
+    assert pq.read_schema(history).field("at").type == pa.timestamp("us", tz="UTC")
+    validated = _validated_lines(monkeypatch)
+    monkeypatch.setattr(inputs, "CHUNK_ROWS", 100)  # several chunks, each reading only its row groups
+    assert_same(accounts, history)
+    assert validated == []
+
+
+def _account_records() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (PORTFOLIO / "accounts.jsonl").read_text("utf-8").splitlines()][:80]
+
+
+def _event_records() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (PORTFOLIO / "history.jsonl").read_text("utf-8").splitlines()][:300]
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _money(value: Any, places: int = 2) -> Any:
+    return None if value is None else Decimal(str(value)).scaleb(-places + 2).quantize(Decimal(1).scaleb(-places))
+
+
+_DECIMAL = pa.decimal128(18, 2)
+# Each variant: column name -> (values from a record and its index, Arrow type or None to infer).
+_PARQUET_ACCOUNT_VARIANTS: dict[str, dict[str, tuple[Any, Any]]] = {
+    "ids as integers": {"account_id": (lambda r, i: i % 70, pa.int64())},
+    "scores as text": {"credit_score": (lambda r, i: [str(r.get("credit_score")), "7e2", " 700", None][i % 4],
+                                        pa.string())},
+    "scores as floats": {"credit_score": (lambda r, i: float(r.get("credit_score") or 0) + (i % 2) / 2, pa.float64())},
+    "balances as floats": {"balance": (lambda r, i: r["balance"], pa.float64())},
+    "balances of eight places": {"balance": (lambda r, i: _money(r["balance"], 2 + i % 7),
+                                             pa.decimal128(30, 8))},
+    "balances as text": {"balance": (lambda r, i: [str(r["balance"]), "1e3", "-0", "x"][i % 4], pa.string())},
+    "balances as integers": {"balance": (lambda r, i: [int(r["balance"]), -5, 10**18, 2**62][i % 4], pa.int64())},
+    "scores as unsigned integers": {"credit_score": (lambda r, i: [r.get("credit_score"), 0, 2**63][i % 3],
+                                                     pa.uint64())},
+    "balances missing": {"balance": (lambda r, i: None, _DECIMAL)},
+    "dates as text": {"delinquent_since": (lambda r, i: [r.get("delinquent_since"), "2026-02-30", "1899-01-01",
+                                                         "2026-1-5"][i % 4], pa.string())},
+    "dates as timestamps": {"delinquent_since": (lambda r, i: _instant("2026-10-01T00:00:00+00:00"),
+                                                 pa.timestamp("us", tz="UTC"))},
+    "old dates": {"delinquent_since": (lambda r, i: _instant("1850-10-01T00:00:00").date(), pa.date32())},
+    "flags as dotted columns": {"flags.dispute": (lambda r, i: [True, False, None, True][i % 4], pa.bool_()),
+                                "flags.hardship": (lambda r, i: [0, 1, 2, None][i % 4], pa.int8()),
+                                "flags.attorney": (lambda r, i: ["yes", "NO", "maybe", ""][i % 4], pa.string())},
+    "groups with unknown keys": {
+        "contact": (lambda r, i: {**(r.get("contact") or {}), "fax": "1" if i % 3 == 0 else None}, None),
+        "consent": (lambda r, i: {**(r.get("consent") or {}), "chat": True if i % 4 == 0 else None}, None)},
+    "groups as text": {"contact": (lambda r, i: None if i % 2 else "+8613800000000", pa.string())},
+    "a group as a struct and as dotted columns": {"contact.phone": (lambda r, i: "+8613800000000", pa.string())},
+    "attributes as a map": {"attributes": (lambda r, i: None if i % 3 == 0 else [
+        (key, str(value)) for key, value in (r.get("attributes") or {"a": True}).items()],
+        pa.map_(pa.string(), pa.string()))},
+    "attributes of every kind": {"attributes": (lambda r, i: {
+        "n": [1, -2, None, 2**62][i % 4], "f": [None, 1.5, None, float("nan")][i % 4],
+        "text": ['say "hi"', "plain", "line\nbreak", None, "上海", "\\"][i % 6], "ok": [True, None, False][i % 3],
+        "nested": [None, {"k": 1}][i % 2 if i % 5 == 0 else 0], "bad-key": [None, 1][i % 7 == 0]}, None)},
+    "attributes as dotted columns": {"attributes.score": (lambda r, i: i if i % 3 else None, pa.int32()),
+                                     "attributes.tag": (lambda r, i: ["a", None, "b\u2028"][i % 3], pa.string())},
+    "extra columns": {"surprise": (lambda r, i: "x" if i % 5 == 0 else None, pa.string()),
+                      "preferred_hours": (lambda r, i: {"start": "09:00", "end": "12:00"} if i % 6 == 0 else None,
+                                          None),
+                      "timezones": (lambda r, i: ["Asia/Shanghai"] if i % 7 == 0 else None, pa.list_(pa.string()))},
+    "names differing in case": {"Region": (lambda r, i: "CN", pa.string())},
+    "text of every kind": {"name": (lambda r, i: ["王 小明", " Ann", "Ann  Lee", "A\u200bB", None, 7][i % 6]
+                                    if i % 6 != 5 else "7", pa.string()),
+                           "timezone": (lambda r, i: [r.get("timezone"), "Mars/Olympus", "UTC", None][i % 4],
+                                        pa.dictionary(pa.int8(), pa.string()))},
+}
+_PARQUET_EVENT_VARIANTS: dict[str, dict[str, tuple[Any, Any]]] = {
+    "instants as UTC timestamps": {"at": (lambda r, i: _instant(r["at"]), pa.timestamp("ms", tz="UTC"))},
+    "instants in a zone": {"at": (lambda r, i: _instant(r["at"]), pa.timestamp("us", tz="Asia/Shanghai"))},
+    "instants without a zone": {"at": (lambda r, i: _instant(r["at"]).replace(tzinfo=None), pa.timestamp("us"))},
+    "instants as text": {"at": (lambda r, i: [r["at"], "2026-11-01T09:00:00", "2026-02-30T09:00:00Z"][i % 3],
+                                pa.string())},
+    "amounts as floats": {"amount": (lambda r, i: r.get("amount"), pa.float64())},
+    "amounts as decimals": {"amount": (lambda r, i: _money(r.get("amount")), _DECIMAL)},
+    "tiny amounts": {"amount": (lambda r, i: _money(r.get("amount") and (0 if i % 5 == 0 else r["amount"]), 12),
+                                pa.decimal128(24, 12))},
+    "booleans as text": {"granted": (lambda r, i: ["yes", "0", "maybe", None][i % 4], pa.string())},
+    "types as integers": {"type": (lambda r, i: 3 if i % 9 == 0 else None, pa.int64())},
+    "extra columns": {"note": (lambda r, i: "x" if i % 11 == 0 else None, pa.string())},
+}
+
+
+def _write_parquet(records: list[dict[str, Any]], variant: dict[str, tuple[Any, Any]], path: Path,
+                   seed: int) -> Path:
+    """Records as Parquet with a variant's columns replaced or added, some cells made null at random."""
+    rng = random.Random(seed)
+    names = list(dict.fromkeys([*(name for record in records for name in record), *variant]))
+    columns: dict[str, pa.Array] = {}
+    for name in names:
+        if name in variant:
+            values, arrow_type = variant[name]
+            column = [values(record, index) for index, record in enumerate(records)]
+        else:
+            arrow_type = {"balance": _DECIMAL, "amount_past_due": _DECIMAL, "minimum_due": _DECIMAL,
+                          "amount": _DECIMAL}.get(name)
+            column = [_money(r.get(name)) if arrow_type else r.get(name) for r in records]
+        if name not in ("account_id", "balance", "at", "type"):
+            column = [None if rng.random() < 0.1 else value for value in column]
+        columns[name] = pa.array(column, arrow_type)
+    pq.write_table(pa.table(columns), path, row_group_size=16)
+    return path
+
+
+@pytest.mark.parametrize("variant", list(_PARQUET_ACCOUNT_VARIANTS))
+def test_parquet_accounts_of_other_types_read_the_same(variant: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Typed columns that give other values than text (integers, floats, decimals, dates, timestamps, maps,
+    structs with unknown keys, extra columns): the same rows accepted and rejected, the same warning."""
+    monkeypatch.setattr(inputs, "CHUNK_ROWS", 30)  # duplicates across chunks, batches across chunks
+    records = _account_records()
+    records[50] = {**records[50], "account_id": records[3]["account_id"]}
+    assert_same(_write_parquet(records, _PARQUET_ACCOUNT_VARIANTS[variant], tmp_path / "accounts.parquet", 5))
+
+
+@pytest.mark.parametrize("variant", list(_PARQUET_EVENT_VARIANTS))
+def test_parquet_history_of_other_types_reads_the_same(variant: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inputs, "CHUNK_ROWS", 70)
+    history = _write_parquet(_event_records(), _PARQUET_EVENT_VARIANTS[variant], tmp_path / "history.parquet", 6)
+    assert_same(PORTFOLIO / "accounts.jsonl", history)
+
+
+def test_parquet_duckdb_cannot_read_goes_to_the_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file DuckDB fails to read where pyarrow reads it: every row of the chunk is the row reader's."""
+    from policy_engine.decide.columnar.parquet_cells import ParquetCells  # noqa: PLC0415
+
+    accounts = _typed_parquet(PORTFOLIO / "accounts.jsonl", tmp_path / "accounts.parquet")
+    unreadable = ParquetCells(str(tmp_path / "missing.parquet"), "file_row_number + 1 AS line")
+    monkeypatch.setattr(inputs, "parquet_cells", lambda *args: unreadable)
+    validated = _validated_lines(monkeypatch)
+    assert_same(accounts)
+    assert len(validated) == 300
+
+
+def test_unreadable_parquet_fails_the_same(tmp_path: Path) -> None:
+    """Not Parquet at all, no row, no valid row, and a file whose data breaks off after its first row
+    groups: the same error, after the same rejects."""
+    not_parquet = tmp_path / "not.parquet"
+    not_parquet.write_text('{"account_id": "A", "balance": 1}\n', encoding="utf-8")
+    assert_same(not_parquet)
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"account_id": pa.array([], pa.string()), "balance": pa.array([], _DECIMAL)}), empty)
+    assert_same(empty)
+    no_balance = tmp_path / "no_balance.parquet"
+    pq.write_table(pa.table({"account_id": pa.array(["A", "B"])}), no_balance)
+    assert_same(no_balance)
+    records = [{**record, "balance": None} if index % 50 == 7 else record
+               for index, record in enumerate(_account_records() * 125)]
+    for index, record in enumerate(records):
+        record["account_id"] = f"A{index}"
+    whole = _write_parquet(records, {}, tmp_path / "whole.parquet", 7)
+    pq.write_table(pq.read_table(whole), whole, row_group_size=1000, compression="snappy")
+    data = bytearray(whole.read_bytes())
+    start = pq.ParquetFile(whole).metadata.row_group(9).column(0).data_page_offset
+    data[start:start + 64] = bytes(64)  # zeros over the page header of the last row group's first column
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(bytes(data))
+    expected = reference(broken, None)
+    assert expected["error"] and "read failed" in expected["error"]
+    assert expected["count"] > 0
+    assert_same(broken)
+
+
+@pytest.mark.parametrize("policy", ["cn-card-issuer", "uk-card-issuer"])
+def test_dry_run_on_parquet_writes_the_same_bytes_as_compiled(policy: str, tmp_path: Path) -> None:
+    """The example portfolio as Parquet (typed history, accounts with some bad rows among them): `dry-run
+    --backend columnar` writes the decisions, rejects and messages of `--backend compiled`."""
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from policy_engine.cli import app  # noqa: PLC0415
+
+    records = [json.loads(line) for line in (PORTFOLIO / "accounts.jsonl").read_text("utf-8").splitlines()]
+    accounts = _write_parquet(records, _PARQUET_ACCOUNT_VARIANTS["scores as text"], tmp_path / "accounts.parquet", 8)
+    history = _typed_parquet(PORTFOLIO / "history.jsonl", tmp_path / "history.parquet")
+    results = {}
+    for backend in ("compiled", "columnar"):
+        out, rejected = tmp_path / f"{backend}.jsonl", tmp_path / f"{backend}-rejects.jsonl"
+        result = CliRunner().invoke(app, [
+            "dry-run", "--policy", str(ROOT / "policies" / "examples" / f"{policy}.toml"), "--accounts", str(accounts),
+            "--history", str(history), "--as-of", "2026-11-28T09:00:00+08:00", "--format", "jsonl",
+            "--backend", backend, "--output", str(out), "--rejects", str(rejected)])
+        assert result.exit_code == 0, result.output
+        notes = result.stderr.replace(f"{backend}-rejects.jsonl", "*").replace(f"{backend}.jsonl", "*")
+        results[backend] = (notes, out.read_bytes(), rejected.read_bytes())
+    assert results["columnar"] == results["compiled"]
+    assert results["columnar"][1].count(b"\n") > 200 and b'"actions": [{' in results["columnar"][1]
+    assert b"accounts.parquet" in results["columnar"][2]  # the bad rows, set aside alike
 
 
 def test_unusable_files_fail_the_same(tmp_path: Path) -> None:

@@ -11,15 +11,19 @@ there (``json_extract_string``/``json_type``); CSV records are split by Python's
 reader uses, so quoting, line breaks in cells and unclosed quotes behave the same) and go to DuckDB as
 cells. The conservative SQL screen of :mod:`.screen` converts every row it is sure of; every other row is
 parsed and validated by the row readers' own code, which accepts it (converted like :mod:`.load` does)
-or rejects it with the exact message. Parquet files are read by the row reader and converted by
-:mod:`.load` (no screen yet). Duplicate account ids are found in SQL, chunk by chunk, and rejected
-naming the line that came first. Memory stays bounded by the chunk size and DuckDB's memory limit.
+or rejects it with the exact message. Parquet files are read by DuckDB (``read_parquet``) as cells
+(:mod:`.parquet_cells`), and the rows the screen is not sure of come from the row reader's own Parquet
+rows (:mod:`.parquet_rows`). Duplicate account ids are found in SQL, chunk by chunk, and rejected
+naming the line that came first. Each chunk is staged on its own and its accepted rows join the relation
+as it ends, numbered on from the rows before them (no pass over the whole relation to number it).
+Memory stays bounded by the chunk size and DuckDB's memory limit.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 
@@ -43,10 +47,13 @@ from policy_engine.data.readers import (
 )
 from policy_engine.data.records import NESTED_GROUPS, Account, HistoryEvent
 from policy_engine.decide.columnar.load import account_batches, history_batches
+from policy_engine.decide.columnar.parquet_cells import parquet_cells
+from policy_engine.decide.columnar.parquet_rows import ParquetRows
 from policy_engine.decide.columnar.schema import ACCOUNT_COLUMNS, HISTORY_COLUMNS, create_statement
 from policy_engine.decide.columnar.screen import (
     ACCOUNT_FIELDS,
     ACCOUNT_GROUPS,
+    ATTRIBUTE_KEY,
     HISTORY_FIELDS,
     Field,
     account_screen,
@@ -68,7 +75,6 @@ Relation = Literal["accounts", "history"]
 # more digits (a double could round it) or a decimal ending in 0 (DuckDB writes 1.50 back as 1.5).
 _JSON_GUARD: Final = (r"\\|,\s*[}\]]|[:,\[]\s*-?(?i:nan|inf)|[0-9][eE]|[0-9][0-9.]{15,}"
                       r"|\.[0-9]*[0-9]0[^0-9]")
-_ATTRIBUTE_KEY: Final = "[A-Za-z0-9_]{1,64}"
 _ATTRIBUTE_TEXT: Final = r"[^\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]{0,200}"
 _ATTRIBUTE_INTEGER: Final = "0|-?[1-9][0-9]{0,14}"
 
@@ -137,24 +143,72 @@ def read_history_into(
 
 def _read_into(connection: duckdb.DuckDBPyConnection, source: InputSource, kind: _Kind,
                rejects: Rejects | None, table: str) -> InputCounts:
-    staged = f"_staged_{table}"
-    connection.execute(f'DROP TABLE IF EXISTS "{staged}"')
-    connection.execute(create_statement(staged, kind.columns).replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+    connection.execute(f'DROP TABLE IF EXISTS "{table}"')
+    connection.execute(create_statement(table, kind.columns))
     _zones_table(connection)
-    counts = InputCounts()
+    if kind.relation == "accounts":
+        connection.execute("CREATE OR REPLACE TEMP TABLE _seen (account_id VARCHAR, line BIGINT)")
+    stage = _Stage(connection, kind, table)
     try:
-        for chunk in _chunks(source):
-            _screen_chunk(connection, source, kind, chunk, staged, counts, rejects)
+        try:
+            if source.kind == "parquet":
+                _read_parquet(source, stage, rejects)
+            else:
+                for chunk in _chunks(source):
+                    _screen_chunk(source, chunk, stage, rejects)
+        finally:
+            warn_unknown_fields(rejects, source.name, stage.counts.unknown)
+        if kind.relation == "accounts" and stage.counts.accepted == 0:
+            raise no_valid_account(source.name, stage.counts.rejected, rejects)
+    except BaseException:
+        with suppress(duckdb.Error):  # no relation from a file that cannot be used
+            connection.execute(f'DROP TABLE IF EXISTS "{table}"')
+        raise
     finally:
-        warn_unknown_fields(rejects, source.name, counts.unknown)
-    if kind.relation == "accounts" and counts.accepted == 0:
-        raise no_valid_account(source.name, counts.rejected, rejects)
-    names = ", ".join(f'"{name}"' for name, _ in kind.columns[1:])
-    connection.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT '
-                       f'row_number() OVER (ORDER BY "position") - 1 AS "position", {names} '
-                       f'FROM "{staged}" ORDER BY "position"')
-    connection.execute(f'DROP TABLE "{staged}"')
-    return counts
+        with suppress(duckdb.Error):
+            connection.execute("DROP TABLE IF EXISTS _screened")
+            connection.execute("DROP TABLE IF EXISTS _seen")
+    return stage.counts
+
+
+@dataclass
+class _Stage:
+    """Where one chunk's rows are staged (``_screened``: the relation's columns and ``passed``, the line as
+    the position) before they join the relation, numbered on from the rows before them."""
+
+    connection: duckdb.DuckDBPyConnection
+    kind: _Kind
+    table: str
+    counts: InputCounts = field(default_factory=InputCounts)
+    written: int = 0
+
+    def begin(self) -> None:
+        """An empty stage for the next chunk."""
+        columns = (*self.kind.columns, ("passed", "BOOLEAN"))
+        statement = create_statement("_screened", columns).replace("CREATE TABLE", "CREATE OR REPLACE TEMP TABLE", 1)
+        self.connection.execute(statement)
+
+    def screen(self, cells_sql: str) -> None:
+        """Screen cells into the stage; the rows that pass are accepted."""
+        screen = account_screen if self.kind.relation == "accounts" else history_screen
+        self.connection.execute(f"INSERT INTO _screened {screen(cells_sql)}")
+        (passed,), = self.connection.execute("SELECT count(*) FROM _screened WHERE passed").fetchall()
+        self.counts.accepted += passed
+
+    def doubtful_lines(self) -> list[int]:
+        """The lines the screen did not pass, in order."""
+        return [line for (line,) in self.connection.execute(
+            "SELECT position FROM _screened WHERE NOT passed ORDER BY position").fetchall()]
+
+    def flush(self) -> None:
+        """Append the chunk's accepted rows to the relation, positions counted on in line order."""
+        names = ", ".join(f'"{name}"' for name, _ in self.kind.columns[1:])
+        self.connection.execute(
+            f'INSERT INTO "{self.table}" SELECT row_number() OVER (ORDER BY "position") - 1 + {self.written}, '
+            f'{names} FROM _screened WHERE passed ORDER BY "position"')
+        if self.kind.relation == "accounts":
+            self.connection.execute('INSERT INTO _seen SELECT account_id, "position" FROM _screened WHERE passed')
+        self.written = self.counts.accepted
 
 
 def _zones_table(connection: duckdb.DuckDBPyConnection) -> None:
@@ -167,7 +221,7 @@ def _zones_table(connection: duckdb.DuckDBPyConnection) -> None:
 @dataclass
 class _Chunk:
     """Rows of one chunk: JSON Lines lines for DuckDB to parse, CSV rows parsed into cells, or rows only the
-    record validation reads (a line with a problem, every Parquet row)."""
+    record validation reads (a line with a problem)."""
 
     lines: list[tuple[int, str]] = field(default_factory=list)
     cells: list[RawRow] = field(default_factory=list)
@@ -175,6 +229,10 @@ class _Chunk:
 
     def __len__(self) -> int:
         return len(self.lines) + len(self.cells) + len(self.validate)
+
+    def raws(self) -> dict[int, str]:
+        """The text of each row, by line."""
+        return {**dict(self.lines), **{row.line: row.raw for row in (*self.cells, *self.validate)}}
 
 
 def _chunks(source: InputSource) -> Iterator[_Chunk]:
@@ -191,7 +249,7 @@ def _chunks(source: InputSource) -> Iterator[_Chunk]:
                 chunk = _Chunk()
     else:
         for row in source_rows(source):
-            (chunk.cells if row.error is None and source.kind == "csv" else chunk.validate).append(row)
+            (chunk.cells if row.error is None else chunk.validate).append(row)
             if len(chunk) >= CHUNK_ROWS:
                 yield chunk
                 chunk = _Chunk()
@@ -210,25 +268,61 @@ def _line_blocks(source: InputSource) -> Iterator[list[Line]]:
         raise InputUnusableError(f"{source.name}: read failed ({exc.strerror or exc})") from exc
 
 
-def _screen_chunk(connection: duckdb.DuckDBPyConnection, source: InputSource, kind: _Kind, chunk: _Chunk,
-                  staged: str, counts: InputCounts, rejects: Rejects | None) -> None:
+def _screen_chunk(source: InputSource, chunk: _Chunk, stage: _Stage, rejects: Rejects | None) -> None:
     """Screen one chunk, stage what passes or validates, and reject the rest in line order."""
+    stage.begin()
     doubtful: list[RawRow] = list(chunk.validate)
-    first_line: int | None = None
-    for cells_sql, table in _cells(kind, chunk):
-        connection.register("_chunk", table)
-        screen = account_screen if kind.relation == "accounts" else history_screen
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE _screened AS {screen(cells_sql)}")
-        connection.unregister("_chunk")
-        connection.execute(f'INSERT INTO "{staged}" SELECT * EXCLUDE (passed) FROM _screened WHERE passed')
-        passed = connection.execute("SELECT count(*), min(position) FROM _screened WHERE passed").fetchone()
-        assert passed is not None
-        counts.accepted += passed[0]
-        if passed[1] is not None:
-            first_line = passed[1] if first_line is None else min(first_line, passed[1])
-        doubtful.extend(_doubtful_rows(connection, chunk, table))
-        connection.execute("DROP TABLE _screened")
+    cells = _cells(stage.kind, chunk)
+    if cells is not None:
+        cells_sql, table = cells
+        stage.connection.register("_chunk", table)
+        try:
+            stage.screen(cells_sql)
+        finally:
+            stage.connection.unregister("_chunk")
+        doubtful.extend(_doubtful_rows(stage, chunk))
     doubtful.sort(key=lambda row: row.line)
+    _settle(source, doubtful, stage, rejects, lambda lines: [raws[line] for raws in [chunk.raws()] for line in lines])
+
+
+def _read_parquet(source: InputSource, stage: _Stage, rejects: Rejects | None) -> None:
+    """A Parquet file, :data:`CHUNK_ROWS` rows at a time: DuckDB reads and screens each chunk's rows
+    (:mod:`.parquet_cells`), the row reader's rows (:mod:`.parquet_rows`) go to the record validation."""
+    assert source.path is not None
+    with ParquetRows(source.path, source.name) as rows:
+        cells = parquet_cells(stage.connection, source.path, rows.schema, stage.kind.fields, stage.kind.groups)
+        done = 0
+        while (end := rows.decode_to(done + CHUNK_ROWS)) > done:
+            stage.begin()
+            doubtful_lines: Iterable[int] = range(done + 1, end + 1)
+            if cells is not None and _screened_by_duckdb(stage, cells.sql(done, end)):
+                doubtful_lines = stage.doubtful_lines()
+            _settle(source, rows.rows(doubtful_lines), stage, rejects,
+                    lambda lines: [row.raw for row in rows.rows(lines)])
+            rows.release(end)
+            done = end
+        if rows.failure is not None:
+            raise rows.failure
+
+
+def _screened_by_duckdb(stage: _Stage, cells_sql: str) -> bool:
+    """Screen Parquet cells into the stage; False when DuckDB cannot read them (the row reader's rows
+    then decide: they read the same or fail as the row reader fails)."""
+    try:
+        stage.screen(cells_sql)
+    except (duckdb.OutOfMemoryException, duckdb.InterruptException):
+        raise
+    except duckdb.Error:
+        stage.begin()
+        return False
+    return True
+
+
+def _settle(source: InputSource, doubtful: list[RawRow], stage: _Stage, rejects: Rejects | None,
+            raws_of: Callable[[list[int]], list[str]]) -> None:
+    """Validate the doubtful rows of a chunk (in line order) with the row readers' code, stage the valid
+    ones, find the chunk's duplicate accounts, reject the rest in line order, and append the chunk."""
+    kind, counts = stage.kind, stage.counts
     records: list[tuple[int, Any]] = []
     refused: list[tuple[int, str, str]] = []
     for row in doubtful:
@@ -239,20 +333,20 @@ def _screen_chunk(connection: duckdb.DuckDBPyConnection, source: InputSource, ki
         else:
             records.append((row.line, record))
     if records:
-        _stage_records(connection, kind, records, staged)
+        _stage_records(stage.connection, kind, records)
         counts.accepted += len(records)
-        first_line = records[0][0] if first_line is None else min(first_line, records[0][0])
-    if kind.relation == "accounts" and first_line is not None:
-        for line, account_id, first in _duplicates(connection, staged, first_line):
-            refused.append((line, f"account_id {account_id} already appeared on line {first}", ""))
+    if kind.relation == "accounts":
+        found = _duplicates(stage.connection)
+        for (line, account_id, first), raw in zip(found, raws_of([line for line, _, _ in found]), strict=True):
+            refused.append((line, f"account_id {account_id} already appeared on line {first}", raw))
             counts.accepted -= 1
-    _reject(source, sorted(refused), rejects, counts, chunk)
+    _reject(source, sorted(refused), rejects, counts)
+    stage.flush()
 
 
-def _doubtful_rows(connection: duckdb.DuckDBPyConnection, chunk: _Chunk, table: pa.Table) -> list[RawRow]:
+def _doubtful_rows(stage: _Stage, chunk: _Chunk) -> list[RawRow]:
     """The rows of the screened chunk that did not pass: the raw line for JSON Lines, the parsed row for CSV."""
-    lines = [line for (line,) in connection.execute(
-        "SELECT position FROM _screened WHERE NOT passed ORDER BY position").fetchall()]
+    lines = stage.doubtful_lines()
     if not lines:
         return []
     if chunk.cells:
@@ -262,8 +356,7 @@ def _doubtful_rows(connection: duckdb.DuckDBPyConnection, chunk: _Chunk, table: 
     return [RawRow(line, by_line_raw[line], None) for line in lines]
 
 
-def _stage_records(connection: duckdb.DuckDBPyConnection, kind: _Kind, records: list[tuple[int, Any]],
-                   staged: str) -> None:
+def _stage_records(connection: duckdb.DuckDBPyConnection, kind: _Kind, records: list[tuple[int, Any]]) -> None:
     """Convert validated records like :mod:`.load` does, keeping their line as the position."""
     lines = [line for line, _ in records]
     batches: Iterable[pa.RecordBatch] = (account_batches(record for _, record in records)
@@ -275,31 +368,27 @@ def _stage_records(connection: duckdb.DuckDBPyConnection, kind: _Kind, records: 
         start += batch.num_rows
         relabelled = batch.set_column(0, batch.schema.field(0), positions)
         connection.register("_records", relabelled)
-        connection.execute(f'INSERT INTO "{staged}" SELECT * FROM _records')
+        connection.execute("INSERT INTO _screened SELECT *, true FROM _records")
         connection.unregister("_records")
 
 
-def _duplicates(connection: duckdb.DuckDBPyConnection, staged: str, first_line: int) -> list[tuple[int, str, int]]:
-    """Accounts of this chunk whose id an earlier accepted row already has (removed from the stage)."""
+def _duplicates(connection: duckdb.DuckDBPyConnection) -> list[tuple[int, str, int]]:
+    """Accounts of the chunk whose id an earlier accepted row already has (taken out of the stage)."""
     found = connection.execute(
-        f'SELECT c.position, c.account_id, min(p.position) FROM "{staged}" c '
-        f'JOIN "{staged}" p ON p.account_id = c.account_id AND p.position < c.position '
-        f'WHERE c.position >= ? GROUP BY c.position, c.account_id ORDER BY c.position', [first_line]).fetchall()
+        "SELECT c.position, c.account_id, min(p.line) FROM _screened c "
+        "JOIN (SELECT account_id, line FROM _seen UNION ALL "
+        "      SELECT account_id, position FROM _screened WHERE passed) p "
+        "ON p.account_id = c.account_id AND p.line < c.position "
+        "WHERE c.passed GROUP BY c.position, c.account_id ORDER BY c.position").fetchall()
     if found:
-        connection.execute(f'DELETE FROM "{staged}" WHERE position IN (SELECT unnest(?))',
+        connection.execute("UPDATE _screened SET passed = false WHERE position IN (SELECT unnest(?))",
                            [[line for line, _, _ in found]])
     return [(int(line), str(account_id), int(first)) for line, account_id, first in found]
 
 
 def _reject(source: InputSource, refused: list[tuple[int, str, str]], rejects: Rejects | None,
-            counts: InputCounts, chunk: _Chunk) -> None:
-    raws: dict[int, str] | None = None
+            counts: InputCounts) -> None:
     for line, reason, raw in refused:
-        if not raw and reason.startswith("account_id ") and " already appeared on line " in reason:
-            if raws is None:
-                raws = {**dict(chunk.lines), **{row.line: row.raw for row in chunk.cells},
-                        **{row.line: row.raw for row in chunk.validate}}
-            raw = raws.get(line, raw)
         counts.rejected += 1
         error = RowError(source.name, line, reason, raw)
         if rejects is None:
@@ -307,14 +396,16 @@ def _reject(source: InputSource, refused: list[tuple[int, str, str]], rejects: R
         rejects.add(error)
 
 
-def _cells(kind: _Kind, chunk: _Chunk) -> Iterator[tuple[str, pa.Table]]:
-    """The chunk's cells relations: SQL over ``_chunk``, and the Arrow table to register as ``_chunk``."""
+def _cells(kind: _Kind, chunk: _Chunk) -> tuple[str, pa.Table] | None:
+    """The chunk's cells relation, if it has rows to screen: SQL over ``_chunk``, and the Arrow table to
+    register as ``_chunk`` (a chunk holds JSON Lines lines or CSV rows, never both)."""
     if chunk.lines:
         lines = pa.table({"line": pa.array([line for line, _ in chunk.lines], pa.int64()),
                           "raw": pa.array([raw for _, raw in chunk.lines], pa.string())})
-        yield _json_cells(kind), lines
+        return _json_cells(kind), lines
     if chunk.cells:  # CSV: nested fields are dotted columns (flags.dispute)
-        yield _csv_cells_sql(kind), _csv_cells(kind, chunk.cells)
+        return _csv_cells_sql(kind), _csv_cells(kind, chunk.cells)
+    return None
 
 
 def _csv_cells_sql(kind: _Kind) -> str:
@@ -333,7 +424,9 @@ def _json_cells(kind: _Kind) -> str:
     DuckDB parses the text again at every JSON function, so each row goes through as few calls as can
     be: one ``json_valid``, then one ``json_type``, one ``json_keys`` and one ``json_extract_string``
     over lists of paths (the line itself, every field, every nested group), and ``json_extract`` of the
-    attributes only where they may be mapped."""
+    attributes only where they may be mapped. The steps are not materialized: DuckDB inlines them, which
+    screens 100,000 history lines in about half the time (the CASE guards still keep every JSON function
+    away from a line that is not valid JSON)."""
     field_paths = [f"$.{f.key}" for f in kind.fields]
     per_field = ",\n         ".join(f"vs[{i}] AS v_{f.name}, ks[{i}] AS k_{f.name}"
                                     for i, f in enumerate(kind.fields, start=1))
@@ -357,14 +450,14 @@ def _json_cells(kind: _Kind) -> str:
         extra, structure = "", f"is_object AND len(keys) = {keys_given(f.name for f in kind.fields)}"
         attribute_map, attributes = "NULL AS attribute_map", "'{}' AS attributes_json"
     return f"""(
-    WITH typed AS MATERIALIZED (
+    WITH typed AS (
         SELECT line, raw,
                CASE WHEN json_valid(raw) AND NOT regexp_matches(raw, '{_JSON_GUARD.replace("'", "''")}')
                     THEN json_type(raw, {type_paths}) END AS kinds
         FROM _chunk
     ), parsed AS (
         SELECT line, raw, kinds, coalesce(kinds[1] = 'OBJECT', false) AS is_object FROM typed
-    ), listed AS MATERIALIZED (
+    ), listed AS (
         SELECT line, raw, kinds, is_object,
                CASE WHEN is_object THEN json_keys(raw, {key_paths}) END AS all_keys,
                CASE WHEN is_object THEN json_extract_string(raw, {_sql_list(field_paths)}) END AS vs
@@ -373,7 +466,7 @@ def _json_cells(kind: _Kind) -> str:
         SELECT line, raw, is_object, all_keys[1] AS keys, vs,
                CASE WHEN is_object THEN kinds[2:{fields + 1}] END AS ks{extra}
         FROM listed
-    ), mapped AS MATERIALIZED (
+    ), mapped AS (
         SELECT *, {attribute_map} FROM extracted
     ), shaped AS (
         SELECT *, {attributes} FROM mapped
@@ -387,7 +480,7 @@ def _json_cells(kind: _Kind) -> str:
 def _attributes_map() -> str:
     """The attribute object as a MAP, for objects with unique keys of letters, digits and underscores."""
     keys_ok = (f"len(list_distinct(keys_attributes)) = len(keys_attributes) AND "
-               f"list_bool_and(list_transform(keys_attributes, lambda k: regexp_full_match(k, '{_ATTRIBUTE_KEY}')))")
+               f"list_bool_and(list_transform(keys_attributes, lambda k: regexp_full_match(k, '{ATTRIBUTE_KEY}')))")
     return (f"CASE WHEN is_object AND gk[4] = 'OBJECT' AND len(keys_attributes) > 0 AND {keys_ok} "
             f"THEN CAST(json_extract(raw, '$.attributes') AS MAP(VARCHAR, JSON)) END AS attribute_map")
 

@@ -3,7 +3,8 @@
 A native reader hands DuckDB a relation of *cells*: per row its ``line``, its ``raw`` text, the ``keys`` it
 gives and, per field of :data:`ACCOUNT_FIELDS` / :data:`HISTORY_FIELDS`, the value as text (``v_<field>``)
 and its JSON kind (``k_<field>``: ``VARCHAR``, ``BOOLEAN``, ``UBIGINT``, ``BIGINT``, ``DOUBLE``,
-``OBJECT``, ``ARRAY``, ``NULL``; NULL when the row does not give the field). The screen turns each row into
+``OBJECT``, ``ARRAY``, ``NULL``; NULL when the row does not give the field; Parquet columns also give
+``DATE`` and ``TIMESTAMP``, which only the date and instant rules accept). The screen turns each row into
 the columns of :mod:`.schema` and a verdict ``passed``.
 
 A row passes only when every value has a plain form whose meaning is beyond doubt: ids of printable
@@ -26,7 +27,8 @@ from typing import Final, get_args
 from policy_engine.data.records import MAX_ID_LENGTH, BreathingSpace, EventType, Outcome
 from policy_engine.decide.columnar.schema import ACCOUNT_COLUMNS, FLAG_NAMES, HISTORY_COLUMNS, MONEY
 
-__all__ = ["ACCOUNT_FIELDS", "HISTORY_FIELDS", "Field", "account_screen", "history_screen", "keys_given", "known_zones"]
+__all__ = ["ACCOUNT_FIELDS", "ATTRIBUTE_KEY", "HISTORY_FIELDS", "Field", "account_screen", "history_screen",
+           "keys_given", "known_zones"]
 
 _SAFE_CHAR: Final = r"[^\x00-\x20\x7f-\xa0\x{1680}\x{2000}-\x{200f}\x{2028}-\x{202f}\x{205f}-\x{206f}\x{3000}\x{feff}]"
 SAFE_TEXT: Final = f"{_SAFE_CHAR}+( {_SAFE_CHAR}+)*"
@@ -41,6 +43,8 @@ _PHONE: Final = r"\+[1-9][0-9]{1,14}"
 _ATOM: Final = r"[A-Za-z0-9_%+-]+"
 _LABEL: Final = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL: Final = f"{_ATOM}(\\.{_ATOM})*@{_LABEL}(\\.{_LABEL})+"
+ATTRIBUTE_KEY: Final = "[A-Za-z0-9_]{1,64}"
+"""The attribute keys the screen passes: letters, digits and underscores."""
 _BOOL_TEXT: Final = "('true', 'false', 'yes', 'no', '1', '0')"
 _NUMBER_KINDS: Final = "('VARCHAR', 'UBIGINT', 'BIGINT', 'DOUBLE')"
 
@@ -97,9 +101,10 @@ RULES: Final[dict[str, Rule]] = {
                   lambda v, k: f"TRY_CAST({v} AS {MONEY})"),
     "count": Rule(lambda v, k: f"({k} IN ('VARCHAR', 'UBIGINT') AND {_matches(v, _COUNT)})",
                   lambda v, k: f"TRY_CAST({v} AS BIGINT)"),
-    "date": Rule(lambda v, k: f"({k} = 'VARCHAR' AND {_matches(v, _DATE)} AND TRY_CAST({v} AS DATE) IS NOT NULL)",
+    "date": Rule(lambda v, k: f"({k} IN ('VARCHAR', 'DATE') AND {_matches(v, _DATE)} "
+                              f"AND TRY_CAST({v} AS DATE) IS NOT NULL)",
                  lambda v, k: f"TRY_CAST({v} AS DATE)"),
-    "instant": Rule(lambda v, k: f"({k} = 'VARCHAR' AND {_matches(v, _INSTANT)} "
+    "instant": Rule(lambda v, k: f"({k} IN ('VARCHAR', 'TIMESTAMP') AND {_matches(v, _INSTANT)} "
                                  f"AND TRY_CAST(substr({v}, 1, 10) AS DATE) IS NOT NULL)", lambda v, k: v),
     "bool": Rule(_bool_passes, _bool_value),
     "event_type": _enum_rule(get_args(EventType)),
