@@ -31,7 +31,7 @@ import json
 import re
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -53,6 +53,7 @@ __all__ = [
     "ALLOWED_SUFFIXES",
     "MAX_LINE_BYTES",
     "MAX_ROW_NESTING",
+    "PARQUET_BATCH_ROWS",
     "STDIN",
     "InputSource",
     "RawRow",
@@ -61,6 +62,7 @@ __all__ = [
     "jsonl_lines",
     "no_valid_account",
     "open_source",
+    "parquet_batch_rows",
     "parse_jsonl_line",
     "read_accounts",
     "read_history",
@@ -79,7 +81,7 @@ _KINDS: Final[dict[str, Literal["jsonl", "csv", "parquet"]]] = {
     ".parquet": "parquet",
 }
 ALLOWED_SUFFIXES: Final = tuple(sorted(_KINDS))
-_PARQUET_BATCH: Final = 4096
+PARQUET_BATCH_ROWS: Final = 4096
 MAX_LINE_BYTES: Final = 1024 * 1024
 """The longest line read: 1 MiB. A longer line is rejected (its first 200 characters kept) and skipped."""
 MAX_ROW_NESTING: Final = 32
@@ -622,15 +624,45 @@ def _csv_attribute(cell: str) -> Any:
     return cell
 
 
+def parquet_batch_rows(batch: Any, lines: Iterable[int]) -> list[RawRow]:
+    """The rows of one Parquet record batch as the row reader gives them, numbered ``lines``: each row's
+    values and its JSON text; a row holding a value Python cannot represent (a date after 9999, say) comes
+    with the reason instead of its values, naming the column."""
+    numbers = list(lines)
+    try:
+        records = batch.to_pylist()
+    except (ValueError, OverflowError) as exc:  # some value has no Python form: find the rows it is in
+        return [_parquet_row(batch, index, line, exc) for index, line in enumerate(numbers)]
+    return [RawRow(line, json.dumps(data, default=str, ensure_ascii=False), data)
+            for line, data in zip(numbers, records, strict=True)]
+
+
+def _parquet_row(batch: Any, index: int, line: int, cause: Exception) -> RawRow:
+    readable: dict[str, Any] = {}
+    unreadable: list[str] = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            readable[name] = column[index].as_py()
+        except (ValueError, OverflowError):
+            unreadable.append(name)
+            readable[name] = "?"
+    raw = json.dumps(readable, default=str, ensure_ascii=False)
+    if not unreadable:
+        return RawRow(line, raw, readable)
+    reason = (f"{', '.join(unreadable)}: a value that cannot be read "
+              f"({str(cause) or type(cause).__name__}; dates and times must lie within years 1-9999)")
+    return RawRow(line, raw, None, reason)
+
+
 def _parquet_rows(path: Path, name: str) -> Iterator[RawRow]:
     """Parquet, one record batch at a time; the row number stands in for the line."""
     pq, arrow_error = _pyarrow()
     number = 0
     try:
         with pq.ParquetFile(path) as parquet:
-            for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH):
-                for data in batch.to_pylist():
-                    number += 1
-                    yield RawRow(number, json.dumps(data, default=str, ensure_ascii=False), data)
+            for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+                rows = parquet_batch_rows(batch, range(number + 1, number + 1 + batch.num_rows))
+                number += batch.num_rows
+                yield from rows
     except arrow_error as exc:
         raise InputUnusableError(f"{name}: Parquet read failed after row {number} ({exc})") from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import random
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -549,3 +549,39 @@ def test_line_blocks_are_the_row_readers_lines(tmp_path: Path) -> None:
             except InputUnusableError as exc:
                 got = str(exc)
             assert got == expected, (block_bytes, lines)
+
+
+def test_parquet_value_without_a_python_form_is_one_rejected_row(tmp_path: Path) -> None:
+    """A Parquet date past year 9999 (pyarrow cannot make it a Python date) rejects its row, named by row
+    number and column, on both backends; the other rows are decided, and nothing prints a traceback."""
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from policy_engine.cli import app  # noqa: PLC0415
+
+    records = [json.loads(line) for line in (PORTFOLIO / "accounts.jsonl").read_text("utf-8").splitlines()][:40]
+    columns = {name: [record.get(name) for record in records] for name in ("account_id", "balance",
+                                                                           "amount_past_due", "currency")}
+    days = [(date.fromisoformat(record["delinquent_since"]) - date(1970, 1, 1)).days
+            if record.get("delinquent_since") else None for record in records]
+    days[6] = 3_000_000  # about the year 10183
+    table = pa.table({**{name: pa.array([None if value is None else str(value) for value in values], pa.string())
+                         for name, values in columns.items()},
+                      "delinquent_since": pa.array(days, pa.date32())})
+    accounts = tmp_path / "accounts.parquet"
+    pq.write_table(table, accounts, row_group_size=16)
+    results = {}
+    for backend in ("compiled", "columnar"):
+        out, rejected = tmp_path / f"{backend}.jsonl", tmp_path / f"{backend}-rejects.jsonl"
+        result = CliRunner().invoke(app, [
+            "dry-run", "--policy", str(ROOT / "policies" / "examples" / "cn-card-issuer.toml"),
+            "--accounts", str(accounts), "--as-of", "2026-11-28T09:00:00+08:00", "--format", "jsonl",
+            "--backend", backend, "--output", str(out), "--rejects", str(rejected)])
+        assert result.exit_code == 0, result.output
+        assert "Traceback" not in result.output
+        notes = result.stderr.replace(f"{backend}-rejects.jsonl", "*").replace(f"{backend}.jsonl", "*")
+        results[backend] = (notes, out.read_bytes(), rejected.read_bytes())
+    assert results["columnar"] == results["compiled"]
+    notes, decisions, rejects = results["columnar"]
+    assert "accounts.parquet:7: delinquent_since: a value that cannot be read" in notes
+    assert decisions.count(b"\n") == 39
+    assert json.loads(rejects.splitlines()[0])["line"] == 7

@@ -9,7 +9,6 @@ is asked for) makes a file that cannot be decoded fail at the same row, with the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -18,8 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from policy_engine._exceptions import InputUnusableError
-from policy_engine.data.readers import _PARQUET_BATCH as ROW_READER_BATCH
-from policy_engine.data.readers import RawRow
+from policy_engine.data.readers import PARQUET_BATCH_ROWS as ROW_READER_BATCH
+from policy_engine.data.readers import RawRow, parquet_batch_rows
 
 __all__ = ["ParquetRows"]
 
@@ -72,8 +71,7 @@ class ParquetRows:
                 index += 1
             if taken:
                 offsets = pa.array([line - 1 - before for line in taken], pa.int64())
-                for line, data in zip(taken, batch.take(offsets).to_pylist(), strict=True):
-                    found.append(RawRow(line, json.dumps(data, default=str, ensure_ascii=False), data))
+                found.extend(parquet_batch_rows(batch.take(offsets), taken))
         assert index == len(wanted), "rows asked for that are not decoded or were released"
         return found
 
