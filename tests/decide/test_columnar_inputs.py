@@ -246,6 +246,30 @@ def test_rows_read_in_small_chunks_read_the_same(tmp_path: Path, monkeypatch: py
     assert "already appeared on line 1" in str(reference(accounts, None)["rejects"])
 
 
+def test_long_lines_end_a_chunk_by_their_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk also ends once its lines hold CHUNK_TEXT characters (long account lines make smaller chunks,
+    so memory follows the text, not the count of lines): the rows, rejects and duplicates across chunks are
+    the row reader's."""
+    monkeypatch.setattr(inputs, "CHUNK_TEXT", 3000)
+    monkeypatch.setattr(inputs, "jsonl_line_blocks",
+                        lambda stream, name: jsonl_line_blocks(stream, name, block_bytes=2048))
+    chunks: list[int] = []
+    split = inputs._chunks
+
+    def counted(source: Any) -> Any:
+        for chunk in split(source):
+            chunks.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(inputs, "_chunks", counted)
+    accounts, history = _generated_files(tmp_path, 6)
+    lines = accounts.read_text(encoding="utf-8").splitlines()
+    accounts.write_text("\n".join([*lines, lines[2]]) + "\n", encoding="utf-8")
+    assert_same(accounts, history)
+    assert len(chunks) > 4 and max(chunks) < 100  # many chunks, ended by their text, not CHUNK_ROWS
+    assert "already appeared on line 3" in str(reference(accounts, None)["rejects"])
+
+
 def test_generated_rows_read_the_same_as_csv(tmp_path: Path) -> None:
     rng = random.Random(4)
     header = ["account_id", "balance", "credit_score", "delinquent_since", "timezone", "contact.phone",
