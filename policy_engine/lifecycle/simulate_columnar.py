@@ -6,8 +6,8 @@ docstring says how input events, payments and contacts are applied); only the wa
 * the accounts go once into DuckDB (``sim_accounts``, with their input positions), and the input events
   before the start into ``history``;
 * each simulated day, the input events that took effect are appended to ``history`` and the accounts a
-  payment changed are rewritten; then the accounts whose evaluation instant (local ``at`` on the day, in
-  their own zone) is the same are decided by one plan evaluation (one zone: one evaluation per day);
+  payment changed are rewritten; then one plan evaluation decides every account at its own evaluation
+  instant (local ``at`` on the day, in its own zone);
 * the contacts the day's decisions make (or find recorded in the input) are appended to ``history``
   before the next day, after the day's arrivals, as the row engine appends them to each account's
   history: events at the same instant keep the same order in both.
@@ -25,7 +25,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -37,7 +37,6 @@ from policy_engine.decide.columnar.backend import FETCH_ROWS, ColumnarBackend
 from policy_engine.decide.columnar.load import account_batches, history_batches
 from policy_engine.decide.columnar.schema import ACCOUNT_COLUMNS, HISTORY_COLUMNS, create_statement
 from policy_engine.decide.engine import Engine
-from policy_engine.guardrails.sql import text, text_list
 from policy_engine.lifecycle.simulate import SimEvent, arrivals, make_contacts, split_at_start, with_payments
 
 __all__ = ["simulate_columnar"]
@@ -178,47 +177,40 @@ def _arrive(tracks: list[_Track], local_day: date, at: time, history: _History,
     _rewrite_accounts(connection, changed)
 
 
-def _instants(tracks: list[_Track], local_day: date, at: time) -> dict[datetime, list[str]]:
-    """The day's evaluation instants (UTC), each with the zones whose local ``at`` falls on it, sorted."""
-    zones = {track.zone_name: track.zone for track in tracks}
-    grouped: dict[datetime, list[str]] = {}
-    for name, zone in zones.items():
-        instant = datetime.combine(local_day, at, tzinfo=zone).astimezone(UTC)
-        grouped.setdefault(instant, []).append(name)
-    return dict(sorted(grouped.items()))
+def _instants(tracks: list[_Track], local_day: date, at: time) -> dict[str, datetime]:
+    """Each zone's evaluation instant on the day: local ``at`` there."""
+    return {track.zone_name: datetime.combine(local_day, at, tzinfo=track.zone) for track in tracks}
 
 
 def simulate_columnar(engine: Engine, accounts: Iterable[Account], history: HistoryIndex, start: date,
                       days: int, at: time) -> Iterator[SimEvent]:
     """The SimEvents of :func:`~policy_engine.lifecycle.simulate.simulate` for an engine on the columnar
-    backend: one plan evaluation per simulated day and evaluation instant, for the whole portfolio."""
+    backend: one plan evaluation per simulated day, for the whole portfolio."""
     backend = engine.portfolio_backend
     if not isinstance(backend, ColumnarBackend):
         raise ValueError(f"simulate_columnar needs an engine on the columnar backend, not '{engine.backend}'")
-    policy_zone = backend.plan.zone
     with backend.session() as (connection, _):
         loaded = _History(connection)
         tracks = _tracks(engine, accounts, history, start, loaded)
         if not tracks:
             return
         _load_accounts(connection, tracks)
+        connection.execute("CREATE VIEW accounts AS SELECT * FROM sim_accounts")
         steps = _Steps(connection)
         for day in range(days):
             local_day = start + timedelta(days=day)
             _arrive(tracks, local_day, at, loaded, connection)
             made: list[HistoryEvent] = []
-            for zones in _instants(tracks, local_day, at).values():
-                connection.execute("CREATE OR REPLACE VIEW accounts AS SELECT * FROM sim_accounts WHERE "
-                                   f"COALESCE(timezone, {text(policy_zone)}) IN {text_list(zones)}")
-                writer = backend.evaluate(connection, datetime.combine(local_day, at, tzinfo=ZoneInfo(zones[0])))
-                for position, decision in writer.decisions(connection, FETCH_ROWS):
-                    track = tracks[position]
-                    decision.as_of = datetime.combine(local_day, at, tzinfo=track.zone)
-                    contacts = make_contacts(engine, track.account.account_id, decision, track.pending, track.zone)
-                    made.extend(contact.event for contact in contacts)
-                    state = None if track.state is track.account else track.state
-                    steps.add(position, day, (state, decision, tuple(contacts), track.arrived))
-                backend.clear(connection)
+            instants = _instants(tracks, local_day, at)
+            writer = backend.evaluate(connection, min(instants.values()), instants)
+            for position, decision in writer.decisions(connection, FETCH_ROWS):
+                track = tracks[position]
+                decision.as_of = datetime.combine(local_day, at, tzinfo=track.zone)
+                contacts = make_contacts(engine, track.account.account_id, decision, track.pending, track.zone)
+                made.extend(contact.event for contact in contacts)
+                state = None if track.state is track.account else track.state
+                steps.add(position, day, (state, decision, tuple(contacts), track.arrived))
+            backend.clear(connection)
             loaded.append(made)
         connection.execute("DROP VIEW accounts")
         connection.execute("DROP TABLE history")

@@ -1,10 +1,10 @@
 """The batch commands give the same results with `--backend columnar` (their default) as with `compiled`.
 
 `simulate` (the contacts file and the text timelines), `diff` and `report` over every shipped example
-policy and the shipped example portfolio (seven time zones, so one plan evaluation per zone and day), with
+policy and the shipped example portfolio (seven time zones, each evaluated at its own local time), with
 the same rejects and the same messages; and a library-level simulation of a portfolio in several zones
 across New York's spring clock change, with payments, recorded contacts and contacts at the same instant as input
-events, compared evaluation by evaluation.
+events, compared evaluation by evaluation, in one plan evaluation per simulated day.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from policy_engine.cli import app
 from policy_engine.cli.console import plural
 from policy_engine.data.history import HistoryIndex
 from policy_engine.data.records import Account, HistoryEvent
+from policy_engine.decide.columnar.backend import ColumnarBackend
 from policy_engine.decide.engine import Engine
 from policy_engine.lifecycle.simulate import simulate
 from policy_engine.policy.loader import load_policy
@@ -154,12 +155,26 @@ def _events(accounts: list[Account]) -> list[HistoryEvent]:
 
 
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda path: path.stem)
-def test_a_portfolio_in_several_zones_is_simulated_alike(policy: Path) -> None:
+def test_a_portfolio_in_several_zones_is_simulated_alike(policy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     loaded = load_policy(policy)
     accounts = _accounts(240, policy.stem.split("-")[0].upper())
     index = HistoryIndex.from_events(_events(accounts))
     row = list(simulate(Engine(loaded, "compiled"), accounts, index, START, 3, time(8, 30)))
+    evaluations: list[dict[str, datetime]] = []
+    evaluate = ColumnarBackend.evaluate
+
+    def counted(backend: ColumnarBackend, connection: Any, as_of: datetime,
+                instants: dict[str, datetime] | None = None) -> Any:
+        evaluations.append(dict(instants or {}))
+        return evaluate(backend, connection, as_of, instants)
+
+    monkeypatch.setattr(ColumnarBackend, "evaluate", counted)
     plan = list(simulate(Engine(loaded, "columnar"), iter(accounts), index, START, 3, time(8, 30)))
+    # one evaluation a day for every zone, each at 08:30 local: on the 8th New York is an hour nearer UTC
+    named = {zone for zone in ZONES if zone}
+    assert len(evaluations) == 3 and all(named <= set(instants) for instants in evaluations)
+    new_york = [instants["America/New_York"] - instants["Europe/London"] for instants in evaluations]
+    assert new_york == [timedelta(hours=5), timedelta(hours=4), timedelta(hours=4)]
     assert len(row) == 240 * 3
     for expected, got in zip(row, plan, strict=True):
         assert got == expected, (expected.account.account_id, expected.day)

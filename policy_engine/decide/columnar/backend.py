@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -153,10 +153,15 @@ class ColumnarBackend:
         become one-line plan errors."""
         return self._session()
 
-    def evaluate(self, connection: Any, as_of: datetime) -> DecisionWriter:
+    def evaluate(self, connection: Any, as_of: datetime,
+                 instants: Mapping[str, datetime] | None = None) -> DecisionWriter:
         """Run the plan at ``as_of`` over the session's ``accounts`` and ``history`` relations, keeping them;
-        the writer reads the decisions (:meth:`DecisionWriter.decisions`). :meth:`clear` before the next."""
-        self._run(connection, as_of, keep_inputs=True)
+        the writer reads the decisions (:meth:`DecisionWriter.decisions`). :meth:`clear` before the next.
+
+        ``instants`` (zone name to instant) evaluates the accounts of each zone it names at their own
+        instant instead (a simulated day at one local time in every zone: one evaluation, not one per zone);
+        their decisions still carry ``as_of``."""
+        self._run(connection, as_of, keep_inputs=True, instants=instants)
         return DecisionWriter(self.loaded, self.plan, as_of)
 
     @staticmethod
@@ -165,26 +170,30 @@ class ColumnarBackend:
         for relation in _EVALUATION_RESULTS:
             connection.execute(f"DROP TABLE IF EXISTS {relation}")
 
-    def _run(self, connection: Any, as_of: datetime, keep_inputs: bool = False) -> None:
+    def _run(self, connection: Any, as_of: datetime, keep_inputs: bool = False,
+             instants: Mapping[str, datetime] | None = None) -> None:
         plan = self.plan
         zone = plan.zone
         zones = [row[0] for row in connection.execute(
             f"SELECT DISTINCT COALESCE(timezone, '{zone}') FROM accounts").fetchall()] or [zone]
         first, last = connection.execute("SELECT MIN(at_utc), MAX(at_utc) FROM history").fetchall()[0]
-        as_of_utc = as_of.astimezone(UTC).replace(tzinfo=None)
-        offsets = zone_offsets_table(zones, first or as_of_utc, max(last or as_of_utc, as_of_utc))
-        days = zone_days_table(zones, as_of)
+        moments = {(instants or {}).get(name, as_of) for name in zones} | {as_of}
+        per_zone = len(moments) > 1
+        latest = max(moment.astimezone(UTC).replace(tzinfo=None) for moment in moments)
+        earliest = min(moment.astimezone(UTC).replace(tzinfo=None) for moment in moments)
+        offsets = zone_offsets_table(zones, first or earliest, max(last or latest, latest))
+        days = zone_days_table(zones, as_of, instants)
         connection.register("zone_offsets", offsets)
         connection.register("zone_days", days)
         connection.execute("CREATE TABLE hours_keys AS SELECT ROW_NUMBER() OVER () AS hours_key, * FROM (SELECT "
                            "DISTINCT timezone, timezones, preferred_start, preferred_end, region FROM accounts)")
         keys = [(row[0], row[1:]) for row in connection.execute("SELECT * FROM hours_keys").fetchall()]
         channels = {spec.candidate.channel for spec in plan.candidates}
-        connection.register("hours_lookup", hours_table(self.loaded, keys, channels, as_of))
+        connection.register("hours_lookup", hours_table(self.loaded, keys, channels, as_of, instants))
         connection.execute(f"CREATE TABLE acct AS {plan.acct_sql()}")
         spans = list(zip(*(offsets.column(name).to_pylist() for name in offsets.column_names), strict=True))
         inline = spans if len(spans) <= MAX_INLINE_SPANS else None
-        connection.execute(f"CREATE TABLE ev_base AS {plan.ev_base_sql(as_of, inline)}")
+        connection.execute(f"CREATE TABLE ev_base AS {plan.ev_base_sql(as_of, inline, per_zone)}")
         if plan.facts.deemed_service:
             pairs = connection.execute(f"SELECT DISTINCT {plan.calendar_sql()}, local_day FROM ev_base "
                                        "WHERE type = 'contact' AND outcome = 'sent'").fetchall()

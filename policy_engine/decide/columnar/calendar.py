@@ -2,14 +2,16 @@
 
 * ``zone_offsets``: per zone, the UTC offset in force over each span of instants (DST-correct), covering
   every instant the history holds; an event's local day is the date of ``at_utc + offset``.
-* ``zone_days``: per zone, the local date of ``as_of`` (today).
+* ``zone_days``: per zone, the local date of ``as_of`` (today) and ``as_of`` itself as a UTC instant (a
+  simulation evaluates each zone at its own local time, so ``as_of`` may differ by zone).
 * ``deemed_service``: per holiday calendar and local day, the business day a posted notice is deemed
   served on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -48,8 +50,12 @@ def _change_at(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
     return high
 
 
-def _spans(zone_name: str, first: datetime, last: datetime) -> list[tuple[str, datetime, datetime, int]]:
+@functools.lru_cache(maxsize=256)
+def _spans(zone_name: str, first_year: int, last_year: int) -> tuple[tuple[str, datetime, datetime, int], ...]:
+    """The zone's offset spans over whole years (a day loop asks again and again for the same years)."""
     zone = ZoneInfo(zone_name)
+    first = max(datetime(first_year, 1, 1), _EARLIEST + timedelta(days=1))
+    last = min(datetime(last_year + 1, 1, 1), _LATEST - timedelta(days=1))
     spans: list[tuple[str, datetime, datetime, int]] = []
     span_start, current = _EARLIEST, _offset(zone, first)
     cursor = first
@@ -63,7 +69,7 @@ def _spans(zone_name: str, first: datetime, last: datetime) -> list[tuple[str, d
         else:
             cursor = following
     spans.append((zone_name, span_start, _LATEST, current))
-    return spans
+    return tuple(spans)
 
 
 def zone_offsets_table(zones: Iterable[str], first: datetime, last: datetime) -> pa.Table:
@@ -71,7 +77,7 @@ def zone_offsets_table(zones: Iterable[str], first: datetime, last: datetime) ->
     ``first`` and ``last`` (naive UTC); the first and last spans stretch to the years 1900 and 2999."""
     first = max(first - timedelta(days=2), _EARLIEST + timedelta(days=1))
     last = min(last + timedelta(days=2), _LATEST - timedelta(days=1))
-    rows = [span for name in sorted(set(zones)) for span in _spans(name, first, last)]
+    rows = [span for name in sorted(set(zones)) for span in _spans(name, first.year, last.year)]
     return pa.table({
         "zone": pa.array([row[0] for row in rows], pa.string()),
         "start_utc": pa.array([row[1] for row in rows], pa.timestamp("us")),
@@ -80,12 +86,18 @@ def zone_offsets_table(zones: Iterable[str], first: datetime, last: datetime) ->
     })
 
 
-def zone_days_table(zones: Iterable[str], as_of: datetime) -> pa.Table:
-    """(zone, today): the local date of ``as_of`` in each zone."""
+def zone_days_table(zones: Iterable[str], as_of: datetime, instants: Mapping[str, datetime] | None = None) -> pa.Table:
+    """(zone, today, as_of_utc): each zone's ``as_of`` (its entry in ``instants``, else ``as_of``) as a UTC
+    instant and its local date there (today)."""
     names = sorted(set(zones))
+    moments = [(instants or {}).get(name, as_of) for name in names]
     return pa.table({
         "zone": pa.array(names, pa.string()),
-        "today": pa.array([as_of.astimezone(ZoneInfo(name)).date() for name in names], pa.date32()),
+        "today": pa.array([moment.astimezone(ZoneInfo(name)).date() for name, moment in zip(names, moments,
+                                                                                             strict=True)],
+                          pa.date32()),
+        "as_of_utc": pa.array([moment.astimezone(UTC).replace(tzinfo=None) for moment in moments],
+                              pa.timestamp("us")),
     })
 
 

@@ -3,12 +3,13 @@
 The hours check depends only on the channel and on the account's ``timezone``, ``timezones``, preferred
 hours and region (``as_of`` is one instant per run). A portfolio has few distinct such keys, so the row
 check itself runs once per (key, channel) and the plan joins its verdict, ``send_at`` and ``not_after``:
-DST, holidays, days off and candidate zones come out exactly as the row engine has them.
+DST, holidays, days off and candidate zones come out exactly as the row engine has them. A key is checked at
+its zone's ``as_of`` (a simulation evaluates each zone at its own local time).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -44,9 +45,11 @@ def _account(key: Sequence[Any]) -> Account:
 
 
 def hours_table(loaded: LoadedPolicy, keys: Iterable[tuple[int, Sequence[Any]]], channels: Iterable[str],
-                as_of: datetime) -> pa.Table:
-    """(hours_key, channel, reason, detail, source, send_at, send_at_utc, not_after) for each key and channel."""
-    policy_zone = ZoneInfo(loaded.policy.policy.timezone or "UTC")
+                as_of: datetime, instants: Mapping[str, datetime] | None = None) -> pa.Table:
+    """(hours_key, channel, reason, detail, source, send_at, send_at_utc, not_after) for each key and channel,
+    checked at the key's zone's entry in ``instants`` (zone name to ``as_of``), else at ``as_of``."""
+    policy_zone_name = loaded.policy.policy.timezone or "UTC"
+    policy_zone = ZoneInfo(policy_zone_name)
     index = ChannelIndex(loaded.channels)
     notices = {notice.id: notice for notice in loaded.policy.notices}
     channel_list = sorted(set(channels))
@@ -54,7 +57,8 @@ def hours_table(loaded: LoadedPolicy, keys: Iterable[tuple[int, Sequence[Any]]],
     for key_id, key in keys:
         account = _account(key)
         zone = account.zone or policy_zone
-        ctx = FactContext(account, (), as_of, zone)
+        moment = (instants or {}).get(account.timezone or policy_zone_name, as_of)
+        ctx = FactContext(account, (), moment, zone)
         for channel in channel_list:
             state = GuardrailState(ctx, loaded.policy.guardrails, [], [], loaded.sources, index, notices)
             candidate = Candidate(channel, channel, None, None, None, (), None, None, False, 0, None, 0)

@@ -268,25 +268,30 @@ class Plan:
                 "a.preferred_start AND k.preferred_end IS NOT DISTINCT FROM a.preferred_end "
                 "AND k.region IS NOT DISTINCT FROM a.region")
 
-    def ev_base_sql(self, as_of: datetime, spans: Sequence[tuple[str, datetime, datetime, int]] | None = None) -> str:
+    def ev_base_sql(self, as_of: datetime, spans: Sequence[tuple[str, datetime, datetime, int]] | None = None,
+                    per_zone: bool = False) -> str:
         """``ev_base``: the events at or before ``as_of`` with their local day and order per account.
 
         With ``spans`` (zone, start, end, offset seconds: few enough to write out) the offset is a CASE
-        expression; else a range join with the ``zone_offsets`` relation."""
-        instant = as_of.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        expression; else a range join with the ``zone_offsets`` relation. With ``per_zone``, each account's
+        events are those at or before its zone's ``as_of`` (``zone_days.as_of_utc``), not ``as_of``."""
         if spans is not None:
             offset, join = _offset_case(spans), ""
         else:
             offset = "o.offset_seconds"
             join = " JOIN zone_offsets o ON o.zone = a.zone AND h.at_utc >= o.start_utc AND h.at_utc < o.end_utc"
-        at_or_before = f"h.at_utc <= TIMESTAMP {text(instant)}"
+        if per_zone:
+            instant, by_zone = "z.as_of_utc", " JOIN zone_days z ON z.zone = a.zone"
+        else:
+            instant, by_zone = f"TIMESTAMP {text(as_of.astimezone(UTC).replace(tzinfo=None).isoformat(sep=' '))}", ""
+        at_or_before = f"h.at_utc <= {instant}"
         # the order is numbered over three narrow columns and joined back: a window over every column of the
         # events would sort all of them
         order = ("SELECT h.position, ROW_NUMBER() OVER (PARTITION BY a.position ORDER BY h.at_utc, h.position) AS seq "
-                 f"FROM history h JOIN acct a ON a.account_id = h.account_id WHERE {at_or_before}")
+                 f"FROM history h JOIN acct a ON a.account_id = h.account_id{by_zone} WHERE {at_or_before}")
         return (f"SELECT h.*, a.today, a.region, CAST(h.at_utc + TO_SECONDS({offset}) AS DATE) AS local_day, "
                 "a.position AS account_key, numbered.seq "
-                f"FROM history h JOIN acct a ON a.account_id = h.account_id{join} "
+                f"FROM history h JOIN acct a ON a.account_id = h.account_id{join}{by_zone} "
                 f"JOIN ({order}) numbered ON numbered.position = h.position WHERE {at_or_before}")
 
     ev_sql_plain = "SELECT e.* FROM ev_base e"
