@@ -34,6 +34,10 @@ DEFAULT_THREADS: Final = 2
 DEFAULT_MEMORY_LIMIT: Final = "512MB"
 MAX_INLINE_SPANS: Final = 400
 """Offset spans written into the plan as a CASE expression (more: a range join with ``zone_offsets``)."""
+CHECKPOINT_THRESHOLD: Final = "1TB"
+"""Write-ahead log size at which DuckDB checkpoints. Its default (16 MB) made the in-memory session checkpoint
+and vacuum the dropped relations in the middle of the plan (0.5 s and 0.3 s in one verdict pass at 200,000
+accounts); nothing of the session outlives it, so it never checkpoints."""
 FETCH_ROWS: Final = 10_000
 """Rows fetched from DuckDB at a time."""
 _EVALUATION_RESULTS: Final = ("verdicts", "chosen", "ready", "decided")
@@ -107,7 +111,8 @@ class ColumnarBackend:
             connection = None
             try:
                 connection = duckdb.connect(config={"threads": self.threads, "memory_limit": self.memory_limit,
-                                                    "temp_directory": spill, "preserve_insertion_order": False})
+                                                    "temp_directory": spill, "preserve_insertion_order": False,
+                                                    "checkpoint_threshold": CHECKPOINT_THRESHOLD})
                 connection.execute("SET enable_progress_bar = false")  # DuckDB prints it on stdout, even into a pipe
                 yield connection, spill
             except duckdb.Error as error:
