@@ -210,10 +210,12 @@ class _Stage:
 
     def flush(self) -> None:
         """Append the chunk's accepted rows to the relation, positions counted on in line order."""
-        names = ", ".join(f'"{name}"' for name, _ in self.kind.columns[1:])
+        names = ", ".join(f's."{name}"' for name, _ in self.kind.columns[1:])
+        # numbered over the one narrow column and joined back: a window over every column would sort them all
         self.connection.execute(
-            f'INSERT INTO "{self.table}" SELECT row_number() OVER (ORDER BY "position") - 1 + {self.written}, '
-            f'{names} FROM _screened WHERE passed ORDER BY "position"')
+            f'INSERT INTO "{self.table}" SELECT n.number - 1 + {self.written}, {names} FROM _screened s '
+            'JOIN (SELECT "position", row_number() OVER (ORDER BY "position") AS number FROM _screened '
+            'WHERE passed) n ON n."position" = s."position" WHERE s.passed')
         if self.kind.relation == "accounts":
             self.connection.execute('INSERT INTO _seen SELECT account_id, "position" FROM _screened WHERE passed')
         self.written = self.counts.accepted
