@@ -233,7 +233,7 @@ class _Chunk:
     """Rows of one chunk: JSON Lines lines for DuckDB to parse, CSV rows parsed into cells, or rows only the
     record validation reads (a line with a problem)."""
 
-    lines: list[tuple[int, str]] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
     cells: list[RawRow] = field(default_factory=list)
     validate: list[RawRow] = field(default_factory=list)
 
@@ -242,7 +242,8 @@ class _Chunk:
 
     def raws(self) -> dict[int, str]:
         """The text of each row, by line."""
-        return {**dict(self.lines), **{row.line: row.raw for row in (*self.cells, *self.validate)}}
+        return {**{line: raw for line, raw, _ in self.lines},
+                **{row.line: row.raw for row in (*self.cells, *self.validate)}}
 
 
 def _chunks(source: InputSource) -> Iterator[_Chunk]:
@@ -250,12 +251,15 @@ def _chunks(source: InputSource) -> Iterator[_Chunk]:
     if source.kind == "jsonl":
         text = 0
         for block in _line_blocks(source):
-            for line, raw, problem in block:
-                text += len(raw)
-                if problem is None:
-                    chunk.lines.append((line, raw))
-                else:
-                    chunk.validate.append(RawRow(line, raw, None, problem))
+            text += sum(len(raw) for _, raw, _ in block)
+            if all(problem is None for _, _, problem in block):  # the usual block: taken whole, not line by line
+                chunk.lines.extend(block)
+            else:
+                for line, raw, problem in block:
+                    if problem is None:
+                        chunk.lines.append((line, raw, None))
+                    else:
+                        chunk.validate.append(RawRow(line, raw, None, problem))
             if len(chunk) >= CHUNK_ROWS or text >= CHUNK_TEXT:
                 yield chunk
                 chunk, text = _Chunk(), 0
@@ -364,7 +368,7 @@ def _doubtful_rows(stage: _Stage, chunk: _Chunk) -> list[RawRow]:
     if chunk.cells:
         by_line = {row.line: row for row in chunk.cells}
         return [by_line[line] for line in lines]
-    by_line_raw = dict(chunk.lines)
+    by_line_raw = {line: raw for line, raw, _ in chunk.lines}
     return [RawRow(line, by_line_raw[line], None) for line in lines]
 
 
@@ -412,8 +416,8 @@ def _cells(kind: _Kind, chunk: _Chunk) -> tuple[str, pa.Table] | None:
     """The chunk's cells relation, if it has rows to screen: SQL over ``_chunk``, and the Arrow table to
     register as ``_chunk`` (a chunk holds JSON Lines lines or CSV rows, never both)."""
     if chunk.lines:
-        lines = pa.table({"line": pa.array([line for line, _ in chunk.lines], pa.int64()),
-                          "raw": pa.array([raw for _, raw in chunk.lines], pa.string())})
+        lines = pa.table({"line": pa.array([line for line, _, _ in chunk.lines], pa.int64()),
+                          "raw": pa.array([raw for _, raw, _ in chunk.lines], pa.string())})
         return _json_cells(kind), _in_batches(lines)
     if chunk.cells:  # CSV: nested fields are dotted columns (flags.dispute)
         return _csv_cells_sql(kind), _in_batches(_csv_cells(kind, chunk.cells))
