@@ -6,7 +6,8 @@ the number of its first failing check, 0 when it passes them all. The plan split
 number of the two, which is exactly the first failing check of all.
 
 The SQL is nested by candidate (``action_index``): a row is compared with its own candidate's checks only,
-so a row costs one comparison per candidate plus its own checks, not one per check of the whole policy.
+so a row costs one comparison per candidate plus its own checks, not one per check of the whole policy. For
+the rows of one candidate (``candidate`` given) it is that candidate's checks alone, with no nesting.
 """
 
 from __future__ import annotations
@@ -58,16 +59,22 @@ class VerdictSql:
         for index, numbered in self._of(candidate):
             if numbered:
                 inner = " ".join(f"WHEN COALESCE({check.when}, FALSE) THEN {number}" for number, check in numbered)
-                whens.append(f"WHEN {index} THEN CASE {inner} ELSE 0 END")
-        return f"CASE action_index {' '.join(whens)} ELSE 0 END" if whens else "0"
+                whens.append((index, f"CASE {inner} ELSE 0 END"))
+        if candidate is not None:
+            return whens[0][1] if whens else "0"
+        cases = " ".join(f"WHEN {index} THEN {sql}" for index, sql in whens)
+        return f"CASE action_index {cases} ELSE 0 END" if whens else "0"
 
     def settled(self, verdict: str, candidate: int | None = None) -> str:
         """Whether the check numbered ``verdict`` (another set's, a column) stops the row before any check of
         this set could: it fails (not 0) and comes before the first check of this set for its candidate."""
-        whens = [f"WHEN {index} THEN {numbered[0][0]}" for index, numbered in self._of(candidate) if numbered]
-        if not whens:
+        firsts = [(index, numbered[0][0]) for index, numbered in self._of(candidate) if numbered]
+        if not firsts:
             return f"{verdict} <> 0"
-        return f"({verdict} <> 0 AND {verdict} < CASE action_index {' '.join(whens)} ELSE {verdict} + 1 END)"
+        if candidate is not None:
+            return f"({verdict} <> 0 AND {verdict} < {firsts[0][1]})"
+        whens = " ".join(f"WHEN {index} THEN {first}" for index, first in firsts)
+        return f"({verdict} <> 0 AND {verdict} < CASE action_index {whens} ELSE {verdict} + 1 END)"
 
     def texts(self, verdict: str, candidate: int | None = None) -> tuple[str, str, str]:
         """(reason, detail, source) SQL of the check numbered ``verdict`` (a column); NULL for 0."""
@@ -80,7 +87,10 @@ class VerdictSql:
         for index, numbered in self._of(candidate):
             if numbered:
                 inner = " ".join(f"WHEN {number} THEN {of(check)}" for number, check in numbered)
-                whens.append(f"WHEN {index} THEN CASE {verdict} {inner} END")
+                whens.append((index, f"CASE {verdict} {inner} END"))
         if not whens:
             return _NULL_TEXT
-        return f"CASE WHEN {verdict} = 0 THEN {_NULL_TEXT} ELSE CASE action_index {' '.join(whens)} END END"
+        if candidate is not None:
+            return f"CASE WHEN {verdict} = 0 THEN {_NULL_TEXT} ELSE {whens[0][1]} END"
+        cases = " ".join(f"WHEN {index} THEN {sql}" for index, sql in whens)
+        return f"CASE WHEN {verdict} = 0 THEN {_NULL_TEXT} ELSE CASE action_index {cases} END END"
