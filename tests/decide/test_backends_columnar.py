@@ -10,7 +10,6 @@ must equal compiled's. Derandomised: CI sees the same accounts on every run.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,7 @@ from typer.testing import CliRunner
 from policy_engine._exceptions import UsageError
 from policy_engine.cli import app
 from policy_engine.data.history import HistoryIndex
-from policy_engine.data.readers import read_accounts
 from policy_engine.data.records import Account
-from policy_engine.decide.columnar import backend as columnar
-from policy_engine.decide.columnar.load import account_batches
-from policy_engine.decide.columnar.schema import ACCOUNT_COLUMNS, HISTORY_COLUMNS, create_statement
 from policy_engine.decide.engine import Engine
 from policy_engine.decide.rules import rules_of
 from policy_engine.policy import load_policy
@@ -208,30 +203,3 @@ def test_duckdb_threads_that_are_not_a_whole_number_are_a_usage_error(tmp_path: 
     assert result.exit_code == 2
     assert f"POLICY_ENGINE_DUCKDB_THREADS must be a whole number from 1, not '{threads}'" in result.stderr
     assert "Traceback" not in result.output
-
-
-
-@pytest.mark.parametrize(("asked", "limit", "expected"), [(None, None, 1), (None, 0, 2), ("2", None, 2), ("3", 0, 3)])
-def test_a_small_portfolio_is_evaluated_on_one_thread_unless_threads_were_asked_for(
-        monkeypatch: pytest.MonkeyPatch, asked: str | None, limit: int | None, expected: int) -> None:
-    """A day loop's evaluations of a portfolio below ONE_THREAD_BELOW accounts run on one DuckDB thread (the
-    second only adds to each statement's set-up there); POLICY_ENGINE_DUCKDB_THREADS is always kept."""
-    root = Path(__file__).resolve().parents[2]
-    if asked is None:
-        monkeypatch.delenv("POLICY_ENGINE_DUCKDB_THREADS", raising=False)
-    else:
-        monkeypatch.setenv("POLICY_ENGINE_DUCKDB_THREADS", asked)
-    if limit is not None:
-        monkeypatch.setattr(columnar, "ONE_THREAD_BELOW", limit)
-    backend = columnar.ColumnarBackend(load_policy(root / "policies/examples/cn-card-issuer.toml"))
-    accounts = list(read_accounts(root / "examples/portfolio/accounts.jsonl"))
-    with backend.session() as (connection, _):
-        connection.execute(create_statement("history", HISTORY_COLUMNS))
-        connection.execute(create_statement("accounts", ACCOUNT_COLUMNS))
-        for batch in account_batches(accounts):
-            connection.register("incoming", batch)
-            connection.execute("INSERT INTO accounts SELECT * FROM incoming")
-            connection.unregister("incoming")
-        writer = backend.evaluate(connection, datetime(2026, 11, 28, 9, tzinfo=UTC))
-        assert len(list(writer.decisions(connection, 1000))) == len(accounts) == 300
-        assert connection.execute("SELECT current_setting('threads')").fetchall()[0][0] == expected

@@ -38,11 +38,6 @@ CHECKPOINT_THRESHOLD: Final = "1TB"
 """Write-ahead log size at which DuckDB checkpoints. Its default (16 MB) made the in-memory session checkpoint
 and vacuum the dropped relations in the middle of the plan (0.5 s and 0.3 s in one verdict pass at 200,000
 accounts); nothing of the session outlives it, so it never checkpoints."""
-ONE_THREAD_BELOW: Final = 10_000
-"""Accounts below which :meth:`ColumnarBackend.evaluate` (a day loop's evaluations) runs on one DuckDB thread
-unless the threads were asked for: every relation then fits in one DuckDB row group, which one thread
-scans, and the second only adds its share of setting up each statement (the example portfolio simulated for
-10 days: 12.2-13.8 s on one thread, 14.5 s on two)."""
 FETCH_ROWS: Final = 10_000
 """Rows fetched from DuckDB at a time."""
 _EVALUATION_RESULTS: Final = ("verdicts", "chosen", "ready", "decided")
@@ -72,9 +67,7 @@ class ColumnarBackend:
         refuse_uncovered(loaded)
         self.loaded = loaded
         self.plan = Plan(loaded)
-        asked = os.environ.get("POLICY_ENGINE_DUCKDB_THREADS")
-        self.threads = threads or _threads(asked)
-        self.threads_asked = threads is not None or bool(asked and asked.strip())
+        self.threads = threads or _threads(os.environ.get("POLICY_ENGINE_DUCKDB_THREADS"))
         self.memory_limit = memory_limit or os.environ.get("POLICY_ENGINE_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)
         self.temp_directory = temp_directory
 
@@ -172,11 +165,7 @@ class ColumnarBackend:
 
         ``instants`` (zone name to instant) evaluates the accounts of each zone it names at their own
         instant instead (a simulated day at one local time in every zone: one evaluation, not one per zone);
-        their decisions still carry ``as_of``. Below :data:`ONE_THREAD_BELOW` accounts it runs on one DuckDB
-        thread, unless the threads were asked for."""
-        if not self.threads_asked:
-            (accounts,), = connection.execute("SELECT count(*) FROM accounts").fetchall()
-            connection.execute(f"SET threads = {1 if accounts < ONE_THREAD_BELOW else self.threads}")
+        their decisions still carry ``as_of``."""
         self._run(connection, as_of, keep_inputs=True, instants=instants)
         return DecisionWriter(self.loaded, self.plan, as_of)
 
