@@ -177,9 +177,9 @@ def _arrive(tracks: list[_Track], local_day: date, at: time, history: _History,
     _rewrite_accounts(connection, changed)
 
 
-def _instants(tracks: list[_Track], local_day: date, at: time) -> dict[str, datetime]:
+def _instants(zones: dict[str, ZoneInfo], local_day: date, at: time) -> dict[str, datetime]:
     """Each zone's evaluation instant on the day: local ``at`` there."""
-    return {track.zone_name: datetime.combine(local_day, at, tzinfo=track.zone) for track in tracks}
+    return {name: datetime.combine(local_day, at, tzinfo=zone) for name, zone in zones.items()}
 
 
 def simulate_columnar(engine: Engine, accounts: Iterable[Account], history: HistoryIndex, start: date,
@@ -197,15 +197,16 @@ def simulate_columnar(engine: Engine, accounts: Iterable[Account], history: Hist
         _load_accounts(connection, tracks)
         connection.execute("CREATE VIEW accounts AS SELECT * FROM sim_accounts")
         steps = _Steps(connection)
+        zones = {track.zone_name: track.zone for track in tracks}
         for day in range(days):
             local_day = start + timedelta(days=day)
             _arrive(tracks, local_day, at, loaded, connection)
             made: list[HistoryEvent] = []
-            instants = _instants(tracks, local_day, at)
+            instants = _instants(zones, local_day, at)
             writer = backend.evaluate(connection, min(instants.values()), instants)
             for position, decision in writer.decisions(connection, FETCH_ROWS):
                 track = tracks[position]
-                decision.as_of = datetime.combine(local_day, at, tzinfo=track.zone)
+                decision.as_of = instants[track.zone_name]
                 contacts = make_contacts(engine, track.account.account_id, decision, track.pending, track.zone)
                 made.extend(contact.event for contact in contacts)
                 state = None if track.state is track.account else track.state

@@ -117,14 +117,7 @@ def test_shipped_files_read_the_same(accounts: Path, history: Path | None) -> No
 
 def test_plain_rows_never_reach_the_record_validation(monkeypatch: pytest.MonkeyPatch) -> None:
     """The screen passes the example portfolio whole (the speed of the native readers depends on it)."""
-    validated: list[int] = []
-    original = inputs.validate_row
-
-    def counting(row: Any, *args: Any) -> Any:
-        validated.append(row.line)
-        return original(row, *args)
-
-    monkeypatch.setattr(inputs, "validate_row", counting)
+    validated = _validated_lines(monkeypatch)
     native(PORTFOLIO / "accounts.jsonl", PORTFOLIO / "history.jsonl")
     assert validated == []
     native(PORTFOLIO / "accounts_with_errors.jsonl", None)

@@ -298,7 +298,13 @@ def _screen_chunk(source: InputSource, chunk: _Chunk, stage: _Stage, rejects: Re
             stage.connection.unregister("_chunk")
         doubtful.extend(_doubtful_rows(stage, chunk))
     doubtful.sort(key=lambda row: row.line)
-    _settle(source, doubtful, stage, rejects, lambda lines: [raws[line] for raws in [chunk.raws()] for line in lines])
+    _settle(source, doubtful, stage, rejects, lambda lines: _texts(chunk, lines))
+
+
+def _texts(chunk: _Chunk, lines: list[int]) -> list[str]:
+    """The text of these lines of the chunk."""
+    raws = chunk.raws() if lines else {}
+    return [raws[line] for line in lines]
 
 
 def _read_parquet(source: InputSource, stage: _Stage, rejects: Rejects | None) -> None:
@@ -368,8 +374,7 @@ def _doubtful_rows(stage: _Stage, chunk: _Chunk) -> list[RawRow]:
     if chunk.cells:
         by_line = {row.line: row for row in chunk.cells}
         return [by_line[line] for line in lines]
-    by_line_raw = {line: raw for line, raw, _ in chunk.lines}
-    return [RawRow(line, by_line_raw[line], None) for line in lines]
+    return [RawRow(line, raw, None) for line, raw in zip(lines, _texts(chunk, lines), strict=True)]
 
 
 def _stage_records(connection: duckdb.DuckDBPyConnection, kind: _Kind, records: list[tuple[int, Any]]) -> None:

@@ -26,6 +26,8 @@ import duckdb
 import pyarrow as pa
 
 from policy_engine.decide.columnar.screen import ATTRIBUTE_KEY, Field
+from policy_engine.guardrails.sql import name as sql_name
+from policy_engine.guardrails.sql import text as sql_text
 
 __all__ = ["ParquetCells", "parquet_cells"]
 
@@ -47,7 +49,7 @@ class ParquetCells:
 
     def sql(self, first: int, end: int) -> str:
         """The cells of the rows numbered ``first + 1`` to ``end`` (DuckDB reads only their row groups)."""
-        return (f"(SELECT {self.columns}\n FROM read_parquet({_quote(self.path)}, file_row_number = true)\n"
+        return (f"(SELECT {self.columns}\n FROM read_parquet({sql_text(self.path)}, file_row_number = true)\n"
                 f" WHERE {_ROW_NUMBER} >= {first} AND {_ROW_NUMBER} < {end})")
 
 
@@ -85,14 +87,6 @@ def parquet_cells(connection: duckdb.DuckDBPyConnection, path: Path, schema: pa.
     return ParquetCells(where, ",\n        ".join(parts))
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _name(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
-
-
 def _named_alike(connection: duckdb.DuckDBPyConnection, path: str, schema: pa.Schema) -> bool:
     """True when DuckDB names the file's columns as pyarrow does, and no two names differ only in case."""
     names = list(schema.names)
@@ -100,7 +94,7 @@ def _named_alike(connection: duckdb.DuckDBPyConnection, path: str, schema: pa.Sc
         return False
     try:
         described = connection.execute(
-            f"DESCRIBE SELECT * FROM read_parquet({_quote(path)}, file_row_number = true)").fetchall()
+            f"DESCRIBE SELECT * FROM read_parquet({sql_text(path)}, file_row_number = true)").fetchall()
     except duckdb.Error:
         return False
     return [row[0] for row in described] == [*names, _ROW_NUMBER]
@@ -117,12 +111,12 @@ def _values(schema: pa.Schema, groups: frozenset[str]) -> dict[str, _Column] | N
             if len({child.name.lower() for child in children}) != len(children):
                 return None
             for child in children:
-                access = f"struct_extract({_name(field.name)}, {_quote(child.name)})"
+                access = f"struct_extract({sql_name(field.name)}, {sql_text(child.name)})"
                 values[f"{field.name}.{child.name}"] = _Column(access, child.type)
             continue
         if "." in field.name and head in groups:
             dotted.add(head)
-        values[field.name] = _Column(_name(field.name), field.type)
+        values[field.name] = _Column(sql_name(field.name), field.type)
     if dotted & set(schema.names) or len(values) != sum(_given(field, groups) for field in schema):
         return None  # a group given twice, or a key given by two columns: the row reader's order decides
     return values
@@ -167,7 +161,7 @@ def _attributes_json(attributes: dict[str, _Column]) -> str:
         value, arrow = column.sql, column.type
         if pa.types.is_dictionary(arrow):
             arrow = arrow.value_type
-        label = _quote(f'"{key}":')
+        label = sql_text(f'"{key}":')
         if not re.fullmatch(ATTRIBUTE_KEY, key):
             conditions.append(f"{value} IS NULL")
         elif pa.types.is_boolean(arrow):
@@ -175,7 +169,7 @@ def _attributes_json(attributes: dict[str, _Column]) -> str:
         elif pa.types.is_integer(arrow):
             parts.append(f"{label} || CAST({value} AS VARCHAR)")
         elif pa.types.is_string(arrow) or pa.types.is_large_string(arrow):
-            conditions.append(f"({value} IS NULL OR regexp_full_match({value}, {_quote(_ATTRIBUTE_TEXT)}))")
+            conditions.append(f"({value} IS NULL OR regexp_full_match({value}, {sql_text(_ATTRIBUTE_TEXT)}))")
             parts.append(f"{label} || '\"' || {value} || '\"'")
         else:
             conditions.append(f"{value} IS NULL")
