@@ -227,8 +227,15 @@ class ColumnarBackend:
         if plan.counters():
             connection.execute(f"CREATE TABLE chosen AS {plan.empty_chosen_sql()}")
         connection.execute(f"CREATE TABLE verdicts AS {plan.settled_sql()}")
+        counting = plan.counts_chosen()
+        if counting:
+            connection.execute(f"CREATE TABLE counted AS {plan.empty_counted_sql()}")
         for rank in range(1, ranks + 1):  # one pass per rank: the caps count what earlier ranks chose
             if plan.counters() and rank > 1:
                 connection.execute(f"CREATE OR REPLACE TABLE chosen AS {plan.chosen_sql()}")
-            connection.execute(f"INSERT INTO verdicts {plan.pass_sql(rank)}")
+            for statement in plan.pass_statements(rank):
+                connection.execute(statement)
+        if counting:  # the texts of the verdicts the counting checks gave, written once for every rank
+            connection.execute(f"INSERT INTO verdicts {plan.counted_texts_sql()}")
+            connection.execute("DROP TABLE counted")
         connection.execute("DROP TABLE ready")
