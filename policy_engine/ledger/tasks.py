@@ -10,7 +10,7 @@ see :mod:`policy_engine.deliver.task_limits`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -143,44 +143,29 @@ class AgentQueue:
         """Why ``task`` may not be worked at ``now``: outside its window, or a limit the decision applied
         (a cap, the pause after a conversation, the daily cap) counted again with the contacts recorded
         since; None when it may."""
-        if task.get("not_before") and now < parse_instant(str(task["not_before"])):
-            return f"its window opens at {task['not_before']}"
-        if task.get("not_after") and now >= parse_instant(str(task["not_after"])):
-            return f"its window closed at {task['not_after']}"
+        window = _window_refusal(task, now)
+        if window is not None:
+            return window
         limits = (task.get("payload") or {}).get("limits") or {}
         rules = limits.get("rules") or []
         if not rules:
             return None
-        zone = ZoneInfo(str(limits.get("timezone") or "UTC"))
+        view = HistoryView(self._events_since(task, limits), now, ZoneInfo(str(limits.get("timezone") or "UTC")))
+        return next((reason for rule in rules if (reason := _rule_refusal(rule, view)) is not None), None)
+
+    def _events_since(self, task: Mapping[str, Any], limits: Mapping[str, Any]) -> Sequence[HistoryEvent]:
+        """The account's history events recorded since the decision, but the decision's own actions (already
+        counted when it was made); a body that is no valid event is left out."""
         own = set(limits.get("decision_keys") or ())
-        events = []
+        events: list[HistoryEvent] = []
         for body in self.ledger.history_since(str(task["account_id"]), int(limits.get("mark") or 0)):
             if body.get("idempotency_key") in own and body.get("type") == "contact" and not body.get("task_action"):
-                continue  # the decision's own actions: already counted when it was made
+                continue
             try:
                 events.append(HistoryEvent.model_validate(body))
             except ValueError:
                 continue
-        view = HistoryView(events, now, zone)
-        for rule in rules:
-            channels = rule.get("channels")
-            if rule.get("rule") == "after_conversation":
-                last = view.last_conversation(channels)
-                if last is not None and (view.today - last).days < int(rule["days"]):
-                    return (f"a conversation on {last.isoformat()}: no call for {rule['days']} days after a "
-                            "conversation")
-            elif rule.get("rule") == "frequency_cap":
-                since = view.contacts(channels, int(rule["days"]), conversations_only=bool(rule.get("conversations")),
-                                      excluding=rule.get("excluding") or ())
-                if int(rule.get("counted") or 0) + since >= int(rule["max"]):
-                    named = "/".join(channels) if channels else "all channels"
-                    return (f"the cap of {rule['max']} on {named} in {rule['days']} days is reached "
-                            f"({since} contact(s) since the run)")
-            elif rule.get("rule") == "daily_cap":
-                today = view.contacts_today(None, excluding=rule.get("excluding") or ())
-                if int(rule.get("counted") or 0) + today >= int(rule["max"]):
-                    return f"the daily cap of {rule['max']} contacts is reached ({today} since the run)"
-        return None
+        return events
 
     def complete(self, task_id: int, *, agent: str, outcome: str, note: str | None = None) -> dict[str, Any]:
         """Close a task claimed by ``agent`` and write the contact's outcome to the history."""
@@ -217,3 +202,33 @@ class AgentQueue:
             )
             final = conn.execute(sa.select(t).where(t.c.id == task_id)).one()
         return dict(final._mapping)
+
+
+def _window_refusal(task: Mapping[str, Any], now: datetime) -> str | None:
+    """Why ``now`` is outside the task's window, if it is."""
+    if task.get("not_before") and now < parse_instant(str(task["not_before"])):
+        return f"its window opens at {task['not_before']}"
+    if task.get("not_after") and now >= parse_instant(str(task["not_after"])):
+        return f"its window closed at {task['not_after']}"
+    return None
+
+
+def _rule_refusal(rule: Mapping[str, Any], view: HistoryView) -> str | None:
+    """Why one limit the decision applied forbids the task now, counted again over ``view``, if it does."""
+    channels = rule.get("channels")
+    if rule.get("rule") == "after_conversation":
+        last = view.last_conversation(channels)
+        if last is not None and (view.today - last).days < int(rule["days"]):
+            return f"a conversation on {last.isoformat()}: no call for {rule['days']} days after a conversation"
+    elif rule.get("rule") == "frequency_cap":
+        since = view.contacts(channels, int(rule["days"]), conversations_only=bool(rule.get("conversations")),
+                              excluding=rule.get("excluding") or ())
+        if int(rule.get("counted") or 0) + since >= int(rule["max"]):
+            named = "/".join(channels) if channels else "all channels"
+            return (f"the cap of {rule['max']} on {named} in {rule['days']} days is reached "
+                    f"({since} contact(s) since the run)")
+    elif rule.get("rule") == "daily_cap":
+        today = view.contacts_today(None, excluding=rule.get("excluding") or ())
+        if int(rule.get("counted") or 0) + today >= int(rule["max"]):
+            return f"the daily cap of {rule['max']} contacts is reached ({today} since the run)"
+    return None

@@ -177,28 +177,42 @@ class ColumnarBackend:
 
     def _run(self, connection: Any, as_of: datetime, keep_inputs: bool = False,
              instants: Mapping[str, datetime] | None = None) -> None:
+        """Every statement of the plan at ``as_of`` over ``accounts`` and ``history``: the calendar tables,
+        ``decided``, then ``verdicts`` (the inputs are dropped on the way unless ``keep_inputs``)."""
+        spans, per_zone = self._calendar(connection, as_of, instants)
+        self._decided(connection, as_of, spans, per_zone, keep_inputs)
+        self._verdicts(connection)
+
+    def _calendar(self, connection: Any, as_of: datetime,
+                  instants: Mapping[str, datetime] | None) -> tuple[list[tuple[Any, ...]] | None, bool]:
+        """Register the small tables built in Python: each zone's UTC offsets over the history, its local day
+        at ``as_of`` (or its own instant), and the contact-hours verdict per hours key and channel. Gives
+        the offset spans to inline (None when there are too many) and whether the zones' instants differ."""
         plan = self.plan
-        zone = plan.zone
         zones = [row[0] for row in connection.execute(
-            f"SELECT DISTINCT COALESCE(timezone, '{zone}') FROM accounts").fetchall()] or [zone]
+            f"SELECT DISTINCT COALESCE(timezone, '{plan.zone}') FROM accounts").fetchall()] or [plan.zone]
         first, last = connection.execute("SELECT MIN(at_utc), MAX(at_utc) FROM history").fetchall()[0]
         moments = {(instants or {}).get(name, as_of) for name in zones} | {as_of}
-        per_zone = len(moments) > 1
         latest = max(moment.astimezone(UTC).replace(tzinfo=None) for moment in moments)
         earliest = min(moment.astimezone(UTC).replace(tzinfo=None) for moment in moments)
         offsets = zone_offsets_table(zones, first or earliest, max(last or latest, latest))
-        days = zone_days_table(zones, as_of, instants)
         connection.register("zone_offsets", offsets)
-        connection.register("zone_days", days)
+        connection.register("zone_days", zone_days_table(zones, as_of, instants))
         connection.execute("CREATE TABLE hours_keys AS SELECT ROW_NUMBER() OVER () AS hours_key, * FROM (SELECT "
                            "DISTINCT timezone, timezones, preferred_start, preferred_end, region FROM accounts)")
         keys = [(row[0], row[1:]) for row in connection.execute("SELECT * FROM hours_keys").fetchall()]
         channels = {spec.candidate.channel for spec in plan.candidates}
         connection.register("hours_lookup", hours_table(self.loaded, keys, channels, as_of, instants))
-        connection.execute(f"CREATE TABLE acct AS {plan.acct_sql()}")
         spans = list(zip(*(offsets.column(name).to_pylist() for name in offsets.column_names), strict=True))
-        inline = spans if len(spans) <= MAX_INLINE_SPANS else None
-        connection.execute(f"CREATE TABLE ev_base AS {plan.ev_base_sql(as_of, inline, per_zone)}")
+        return (spans if len(spans) <= MAX_INLINE_SPANS else None), len(moments) > 1
+
+    def _decided(self, connection: Any, as_of: datetime, spans: list[tuple[Any, ...]] | None, per_zone: bool,
+                 keep_inputs: bool) -> None:
+        """``decided``, from the events and their facts; then every relation before it is dropped but the
+        inputs kept on request."""
+        plan = self.plan
+        connection.execute(f"CREATE TABLE acct AS {plan.acct_sql()}")
+        connection.execute(f"CREATE TABLE ev_base AS {plan.ev_base_sql(as_of, spans, per_zone)}")
         if plan.facts.deemed_service:
             pairs = connection.execute(f"SELECT DISTINCT {plan.calendar_sql()}, local_day FROM ev_base "
                                        "WHERE type = 'contact' AND outcome = 'sent'").fetchall()
@@ -222,6 +236,11 @@ class ColumnarBackend:
         inputs = () if keep_inputs else ("history", "accounts")
         for relation in ("ev_base", *inputs, "facts", "promise_facts", "acct", "hours_keys"):
             connection.execute(f"DROP TABLE IF EXISTS {relation}")
+
+    def _verdicts(self, connection: Any) -> None:
+        """``verdicts``: the candidates ready with the checks that count nothing chosen, then one pass per rank
+        through those that count what earlier ranks chose."""
+        plan = self.plan
         connection.execute(f"CREATE TABLE ready AS {plan.ready_sql()}")
         ranks = connection.execute("SELECT COALESCE(MAX(rank), 0) FROM ready").fetchall()[0][0]
         if plan.counters():
