@@ -534,19 +534,9 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[RawRow]:
     again as rows of their own.
     """
     reader = csv.reader(lines)
-    try:
-        header = [cell.strip() for cell in next(reader)]
-    except StopIteration:
+    columns = _csv_columns(reader, lines, name)
+    if columns is None:
         return
-    except csv.Error as exc:
-        raise InputUnusableError(f"{name}:1: the CSV header cannot be read ({exc})") from exc
-    if len(lines.taken()) > 1:
-        raise InputUnusableError(f"{name}:1: the CSV header has a quote that is never closed")
-    lines.take()
-    columns = [cell or f"<column {i}>" for i, cell in enumerate(header, start=1)]
-    duplicates = sorted({c for c in columns if columns.count(c) > 1})
-    if duplicates:
-        raise InputUnusableError(f"{name}:1: column {duplicates[0]!r} appears more than once in the header")
     while True:
         start = lines.count + 1
         try:
@@ -556,9 +546,7 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[RawRow]:
             return
         except csv.Error as exc:
             cells, error = None, f"not valid CSV: {exc}"
-        taken = lines.taken()
-        at_end = len(taken) == 1 and cells is not None and any("\n" in cell for cell in cells)  # open at EOF
-        if at_end or len(taken) > 1 and (cells is None or _swallowed(cells, taken, columns)):
+        if _unclosed_quote(cells, lines.taken(), columns):
             lines.rewind(1)
             reader = csv.reader(lines)  # a fresh parser: the given-back lines start records of their own
             raw, _ = lines.take()
@@ -566,19 +554,52 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[RawRow]:
                        "the lines after it are read as rows of their own")
             continue
         raw, problem = lines.take()
-        if cells is None:
-            yield RawRow(start, raw, None, error)
-            continue
-        if not any(cell.strip() for cell in cells):
-            continue
-        if problem:
-            yield RawRow(start, raw, None, problem)
-        elif len(cells) != len(columns):
-            yield RawRow(start, raw, None, f"row has {len(cells)} cells but the header has {len(columns)}")
-        else:
-            data = {col: _csv_attribute(cell) if col.startswith("attributes.") else cell
-                    for col, cell in zip(columns, cells, strict=True) if cell.strip()}
-            yield RawRow(start, raw, data)
+        row = _csv_row(start, raw, cells, error or problem, columns)
+        if row is not None:
+            yield row
+
+
+def _csv_columns(reader: Iterator[list[str]], lines: _Lines, name: str) -> list[str] | None:
+    """The header's column names (an empty one named by its place); None for an empty file. A header that
+    cannot be read, has an unclosed quote or names a column twice makes the file unusable."""
+    try:
+        header = [cell.strip() for cell in next(reader)]
+    except StopIteration:
+        return None
+    except csv.Error as exc:
+        raise InputUnusableError(f"{name}:1: the CSV header cannot be read ({exc})") from exc
+    if len(lines.taken()) > 1:
+        raise InputUnusableError(f"{name}:1: the CSV header has a quote that is never closed")
+    lines.take()
+    columns = [cell or f"<column {i}>" for i, cell in enumerate(header, start=1)]
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        raise InputUnusableError(f"{name}:1: column {duplicates[0]!r} appears more than once in the header")
+    return columns
+
+
+def _unclosed_quote(cells: list[str] | None, taken: list[str], columns: list[str]) -> bool:
+    """Whether the record just read began with a quote that is never closed: open at the end of the file,
+    or swallowing lines that are not a cell's line breaks."""
+    at_end = len(taken) == 1 and cells is not None and any("\n" in cell for cell in cells)
+    return at_end or len(taken) > 1 and (cells is None or _swallowed(cells, taken, columns))
+
+
+def _csv_row(start: int, raw: str, cells: list[str] | None, problem: str | None,
+             columns: list[str]) -> RawRow | None:
+    """The row of one record: its cells by column (empty cells left out), or its problem; None for a blank
+    record. ``cells`` is None when the record is no valid CSV (``problem`` then says why)."""
+    if cells is None:
+        return RawRow(start, raw, None, problem)
+    if not any(cell.strip() for cell in cells):
+        return None
+    if problem:
+        return RawRow(start, raw, None, problem)
+    if len(cells) != len(columns):
+        return RawRow(start, raw, None, f"row has {len(cells)} cells but the header has {len(columns)}")
+    data = {col: _csv_attribute(cell) if col.startswith("attributes.") else cell
+            for col, cell in zip(columns, cells, strict=True) if cell.strip()}
+    return RawRow(start, raw, data)
 
 
 def _swallowed(cells: list[str], taken: list[str], columns: list[str]) -> bool:
