@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from html import escape
 from typing import Final
@@ -345,56 +346,83 @@ def _with_change(reports: Sequence[PolicyReport], panel: Callable[[PolicyReport]
     return body
 
 
-def render_page(reports: Sequence[PolicyReport], provenance: Provenance | None = None) -> str:
-    """The complete HTML document for one policy, or a base and a candidate side by side."""
-    if not reports:
-        raise ValueError("render_page needs at least one report")
-    first = reports[0]
-    days = _days(reports)
-    channel_colors = color_map([channel for report in reports for channel in report.channels])
-    segment_colors = color_map([segment for report in reports for _, segment in report.portfolio])
-    title = " vs ".join(_name(report) for report in reports)
+@dataclass(frozen=True)
+class _Scales:
+    """The largest count of each chart over all the reports, so that charts side by side share a scale."""
+
+    portfolio: int
+    day: int
+    suppression: int
+    offer: int
+    intensity: int
+
+
+def _scales(reports: Sequence[PolicyReport], days: Sequence[date]) -> _Scales:
+    """The shared scales of the charts."""
+    return _Scales(
+        portfolio=max((sum(count for (stage, _), count in report.portfolio.items() if stage == name)
+                       for report in reports for name in report.stage_order), default=0),
+        day=max((sum(report.per_day.get(day, Counter()).values()) for report in reports for day in days), default=0),
+        suppression=max((count for report in reports for count in report.suppressed.values()), default=0),
+        offer=max((count for report in reports for count in report.offers_made.values()), default=0),
+        intensity=max((count for report in reports for count in report.intensity.get(ALL_KINDS, Counter()).values()),
+                      default=0),
+    )
+
+
+def _summary_line(first: PolicyReport, days: Sequence[date]) -> str:
+    """The accounts in scope, those outside it, and the span the report covers."""
     span = (f"simulated for {_plural(first.days, 'day')} from {days[0].isoformat()} (daily at "
             f"{_e(first.as_of.strftime('%H:%M'))} local time)" if first.days and days else
             f"decided at {_e(first.as_of.isoformat())}")
     scope = (f" ({_plural(first.out_of_scope, 'more account')} outside the policy's scope, counted nowhere else)"
              if first.out_of_scope else "")
-    portfolio_top = max((sum(count for (stage, _), count in report.portfolio.items() if stage == name)
-                         for report in reports for name in report.stage_order), default=0)
-    day_top = max((sum(report.per_day.get(day, Counter()).values()) for report in reports for day in days),
-                  default=0)
-    suppression_top = max((count for report in reports for count in report.suppressed.values()), default=0)
-    offer_top = max((count for report in reports for count in report.offers_made.values()), default=0)
-    intensity_top = max((count for report in reports
-                         for count in report.intensity.get(ALL_KINDS, Counter()).values()), default=0)
+    return f"{_plural(first.in_scope, 'account')} in scope{scope}, {span}."
+
+
+def _sections(reports: Sequence[PolicyReport], provenance: Provenance | None, days: list[date]) -> list[str]:
+    """The report's sections, in the order of the page."""
+    first = reports[0]
+    scales = _scales(reports, days)
+    channel_colors = color_map([channel for report in reports for channel in report.channels])
+    segment_colors = color_map([segment for report in reports for _, segment in report.portfolio])
     kinds = [kind for kind in KIND_ORDER if any(kind in report.most_contacted for report in reports)]
-    sections = [
+    return [
         _section("about", "How this report was made", _provenance(provenance, first, days)),
         _section("policy", "Policy", _cols(reports, _policy_panel)),
         _section("limits", "Limits in force", _cols(reports, _limits_panel)),
         _section("portfolio", "Portfolio by stage and segment" + (" (first day)" if first.days else ""),
-                 _with_change(reports, lambda report: _portfolio_panel(report, segment_colors, portfolio_top),
+                 _with_change(reports, lambda report: _portfolio_panel(report, segment_colors, scales.portfolio),
                               "stage", lambda report: Counter({stage: count for (stage, _), count in
                                                                report.portfolio.items()}))),
         _section("channels", "Planned actions per channel per day",
-                 _with_change(reports, lambda report: _channels_panel(report, days, channel_colors, day_top),
+                 _with_change(reports, lambda report: _channels_panel(report, days, channel_colors, scales.day),
                               "channel", lambda report: report.channels)),
         _section("intensity", f"Contact intensity: the most contacts a customer gets in any {WINDOW_DAYS} days",
                  "<p class='muted'>Per customer and channel kind (call covers voice calls and agent tasks), counting "
                  f"the contacts the history records from {WINDOW_DAYS - 1} days before the span and those the "
                  "policy makes; letters and legal referrals to the bank's lawyers are not calls.</p>"
-                 + _with_change(reports, lambda report: _intensity_panel(report, intensity_top),
+                 + _with_change(reports, lambda report: _intensity_panel(report, scales.intensity),
                                 "highest, by channel kind", _intensity_counter, kinds)),
         _section("suppressions", "Suppressions by reason",
-                 _with_change(reports, lambda report: _suppressions_panel(report, suppression_top), "reason",
+                 _with_change(reports, lambda report: _suppressions_panel(report, scales.suppression), "reason",
                               lambda report: report.suppressed)),
-        _section("offers", "Offers", _with_change(reports, lambda report: _offers_panel(report, offer_top), "offer",
-                                                  lambda report: report.offers_made)),
+        _section("offers", "Offers", _with_change(reports, lambda report: _offers_panel(report, scales.offer),
+                                                  "offer", lambda report: report.offers_made)),
         _section("legal", "Legal referrals", _with_change(
             reports, _legal_panel, "legal referrals",
             lambda report: Counter({"legal referrals": report.legal_referrals}))),
         _section("timelines", "Timelines of sampled accounts", _timelines(reports, channel_colors)),
     ]
+
+
+def render_page(reports: Sequence[PolicyReport], provenance: Provenance | None = None) -> str:
+    """The complete HTML document for one policy, or a base and a candidate side by side."""
+    if not reports:
+        raise ValueError("render_page needs at least one report")
+    days = _days(reports)
+    title = " vs ".join(_name(report) for report in reports)
+    sections = _sections(reports, provenance, days)
     digests = " · ".join(f"{_e(_name(report))} {_e(report.stamp.get('digest'))}" for report in reports)
     generated = f" · generated {_e(provenance.generated_at.isoformat())}" if provenance else ""
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -403,6 +431,6 @@ def render_page(reports: Sequence[PolicyReport], provenance: Provenance | None =
             "<link rel='icon' href='data:,'>"
             f"<title>Policy report: {_e(title)}</title><style>{CSS}</style></head><body>"
             f"<header><h1>Collection policy report: {_e(title)}</h1>"
-            f"<p>{_plural(first.in_scope, 'account')} in scope{scope}, {span}.</p></header>"
+            f"<p>{_summary_line(reports[0], days)}</p></header>"
             + "".join(sections)
             + f"<footer>policy-engine report · {digests}{generated}</footer></body></html>\n")
