@@ -7,6 +7,7 @@ escape sequence is printed as written.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from policy_engine.cli.console import cell
@@ -75,31 +76,47 @@ def print_explanation(decision: Decision, account: Account, console: Console) ->
     for entry in decision.trace or []:
         step = entry.get("step")
         if step in sections:
-            node = sections[str(step)].add(_line(_mark(bool(entry.get("held"))), " ", (entry["id"], "")))
-            if "dpd" in entry:
-                dpd = entry["dpd"]
-                node.add(_line(_mark(dpd["held"]), f" DPD {dpd['value']} in {dpd['range']}"))
-            for key, label in (("segments", "segment"), ("variants", "variant")):
-                if key in entry:
-                    found = entry[key]
-                    node.add(_line(_mark(found["held"]), f" {label} ", (found["value"], ""), " in ",
-                                   (", ".join(map(str, found["allowed"])), "")))
-            if "condition" in entry:
-                _condition_node(node, entry["condition"])
-        elif step == "guardrail":
-            source = ("  — " + entry["source"], "dim") if entry.get("source") else ""
-            guard.add(_line(("✗", "red"), " ", (entry["action"], ""), ": ", (entry["reason"], "yellow"), " — ",
-                            (entry["detail"], ""), source))
-        elif step == "planned":
-            node = guard.add(_line(("✓", "green"), " ", (entry["action"], ""), " via ", (entry["channel"], ""),
-                                   f" at {entry['send_at']}"))
-            for met in entry.get("prerequisites", []):
-                node.add(_line(("✓", "green"), " ", (met, "")))
+            _rule_entry(sections[str(step)], entry)
+        elif step in ("guardrail", "planned"):
+            _guardrail_entry(guard, entry)
         elif step == "escalation":
             follow = "already escalated" if entry["already_escalated"] else "escalates with " + str(entry["id"])
             root.add(_line(f"broken promise due {entry['promise_due']} (broken {entry['broken_on']}): ",
                            (follow, "")))
-    verdict = root.add(_line(("decision", "bold")))
+    _verdict(root.add(_line(("decision", "bold"))), decision, account)
+    console.print(root)
+
+
+def _rule_entry(section: Tree, entry: Mapping[str, Any]) -> None:
+    """A scope, segment, hold, stage or action rule of the trace: whether it held, and why."""
+    node = section.add(_line(_mark(bool(entry.get("held"))), " ", (entry["id"], "")))
+    if "dpd" in entry:
+        dpd = entry["dpd"]
+        node.add(_line(_mark(dpd["held"]), f" DPD {dpd['value']} in {dpd['range']}"))
+    for key, label in (("segments", "segment"), ("variants", "variant")):
+        if key in entry:
+            found = entry[key]
+            node.add(_line(_mark(found["held"]), f" {label} ", (found["value"], ""), " in ",
+                           (", ".join(map(str, found["allowed"])), "")))
+    if "condition" in entry:
+        _condition_node(node, entry["condition"])
+
+
+def _guardrail_entry(guard: Tree, entry: Mapping[str, Any]) -> None:
+    """An action a guardrail stopped (its reason, detail and source), or one that passed them all."""
+    if entry.get("step") == "guardrail":
+        source = ("  — " + entry["source"], "dim") if entry.get("source") else ""
+        guard.add(_line(("✗", "red"), " ", (entry["action"], ""), ": ", (entry["reason"], "yellow"), " — ",
+                        (entry["detail"], ""), source))
+        return
+    node = guard.add(_line(("✓", "green"), " ", (entry["action"], ""), " via ", (entry["channel"], ""),
+                           f" at {entry['send_at']}"))
+    for met in entry.get("prerequisites", []):
+        node.add(_line(("✓", "green"), " ", (met, "")))
+
+
+def _verdict(verdict: Tree, decision: Decision, account: Account) -> None:
+    """What the decision sends, to which contact point and when, what it does not and why, and the offers."""
     for action in decision.actions:
         offer = f" with offer {action.offer['id']}" if action.offer else ""
         verdict.add(_line(("send", "green"), " ", (action.action, ""), " via ", (action.channel, ""), " to ",
@@ -115,7 +132,6 @@ def print_explanation(decision: Decision, account: Account, console: Console) ->
         verdict.add(_line("nothing to do", (holds, "")))
     if decision.offers:
         verdict.add(_line("eligible offers: ", (", ".join(decision.offers), "")))
-    console.print(root)
 
 
 def print_answer(result: Answer, account: Account, console: Console) -> None:
