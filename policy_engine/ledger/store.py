@@ -294,69 +294,54 @@ class Ledger:
     ) -> dict[str, ClaimOutcome]:
         if not keys:
             return {}
-        t = schema.dispatches
-        now_dt = self.clock()
-        now = utc_iso(now_dt)
-        token = uuid.uuid4().hex
-        lease = utc_iso(now_dt + timedelta(seconds=lease_seconds))
+        now = self.clock()
         outcomes: dict[str, ClaimOutcome] = {}
         # rows another run is claiming are skipped (PostgreSQL): in flight
         rows = rows_where_in(conn, "dispatches", "*", "idempotency_key", list(keys),
                               lock="FOR UPDATE SKIP LOCKED")
         by_key = {row.idempotency_key: row for row in rows}
-        claimable: list[Any] = []
+        claimable: list[tuple[Any, bool]] = []
         for key in keys:
             row = by_key.get(key)
             if row is None:
-                if conn.dialect.name == "postgresql" and conn.execute(
-                        sa.select(t.c.id).where(t.c.idempotency_key == key)).first() is not None:
-                    outcomes[key] = ClaimOutcome(None, "sending", "in_flight")
-                    continue
-                raise LedgerError(f"no dispatch row for idempotency key {key!r}")
-            if row.state == "delivered":
-                outcomes[key] = ClaimOutcome(None, row.state, "already_sent")
-            elif row.state == "failed_permanent":
-                outcomes[key] = ClaimOutcome(None, row.state, row.last_error or "failed_permanent",
-                                             row.failure or "permanent")
-            elif row.state == "sending":
-                lease_over = row.lease_until is None or parse_instant(row.lease_until) <= now_dt
-                if not (lease_over or _process_is_dead(row.claimed_by)):
-                    outcomes[key] = ClaimOutcome(None, row.state, "in_flight")
-                elif resend_crashed(row.channel):
-                    claimable.append((row, True))
-                else:
-                    conn.execute(
-                        t.update().where(t.c.id == row.id, t.c.state == "sending",
-                                         t.c.claim_token == row.claim_token)
-                        .values(state="failed_permanent", last_error=INTERRUPTED, failure="interrupted",
-                                updated_at=now, lease_until=None)
-                    )
-                    event = crashed_event(dict(row._mapping)) if crashed_event is not None else None
-                    if event is not None:
-                        self._insert_events(conn, [event])
-                    outcomes[key] = ClaimOutcome(None, "failed_permanent", INTERRUPTED, "interrupted",
-                                                 fresh=True)
-            else:
-                claimable.append((row, False))
-        for part in _chunks(claimable, 500):
-            # by primary key only: the rows are this transaction's (SQLite's write lock, PostgreSQL's row
-            # locks), and a state predicate would let PostgreSQL's planner pick the state index on a
-            # table it has no statistics of yet (a fresh ledger), scanning every pending row
-            ids = [int(row.id) for row, _ in part]
-            claim_set = ("SET state = 'sending', claim_token = {m}, claimed_by = {m}, lease_until = {m}, "
-                         "updated_at = {m}")
-            if conn.dialect.name == "postgresql":  # one statement, one round trip
-                done = conn.exec_driver_sql(f"UPDATE dispatches {claim_set.format(m='%s')} WHERE id = ANY(%s)",
-                                            (token, worker, lease, now, ids))
-            else:
-                done = conn.exec_driver_sql(f"UPDATE dispatches {claim_set.format(m='?')} WHERE id = ?",
-                                            [(token, worker, lease, now, dispatch_id) for dispatch_id in ids])
-            if done.rowcount != len(part):
-                raise LedgerError("a claimed dispatch row changed inside its own transaction")
-            for row, resumed in part:
-                outcomes[row.idempotency_key] = ClaimOutcome(
-                    Claim(int(row.id), row.idempotency_key, token, int(row.attempts), resumed), "sending")
+                outcomes[key] = _locked_elsewhere(conn, key)
+                continue
+            outcome = self._unclaimable(conn, row, now, resend_crashed, crashed_event)
+            if outcome is not None:
+                outcomes[key] = outcome
+            else:  # a crashed send taken up again is resumed: its provider drops the duplicate
+                claimable.append((row, row.state == "sending"))
+        outcomes.update(_claim_rows(conn, claimable, worker, utc_iso(now + timedelta(seconds=lease_seconds)),
+                                    utc_iso(now)))
         return outcomes
+
+    def _unclaimable(
+        self, conn: sa.Connection, row: Any, now: datetime, resend_crashed: Callable[[str], bool],
+        crashed_event: Callable[[Mapping[str, Any]], Mapping[str, Any] | None] | None,
+    ) -> ClaimOutcome | None:
+        """Why the locked row cannot be claimed now (sent, failed, still in flight, or a crashed send held for a
+        person); None when it can."""
+        if row.state == "delivered":
+            return ClaimOutcome(None, row.state, "already_sent")
+        if row.state == "failed_permanent":
+            return ClaimOutcome(None, row.state, row.last_error or "failed_permanent", row.failure or "permanent")
+        if row.state != "sending":
+            return None
+        lease_over = row.lease_until is None or parse_instant(row.lease_until) <= now
+        if not (lease_over or _process_is_dead(row.claimed_by)):
+            return ClaimOutcome(None, row.state, "in_flight")
+        if resend_crashed(row.channel):
+            return None
+        t = schema.dispatches
+        conn.execute(
+            t.update().where(t.c.id == row.id, t.c.state == "sending", t.c.claim_token == row.claim_token)
+            .values(state="failed_permanent", last_error=INTERRUPTED, failure="interrupted",
+                    updated_at=utc_iso(now), lease_until=None)
+        )
+        event = crashed_event(dict(row._mapping)) if crashed_event is not None else None
+        if event is not None:
+            self._insert_events(conn, [event])
+        return ClaimOutcome(None, "failed_permanent", INTERRUPTED, "interrupted", fresh=True)
 
     def record_attempt(
         self, claim: Claim, *, status: str, provider_id: str | None, detail: str | None, started: datetime
@@ -764,3 +749,39 @@ def open_ledger(
     """Open the ledger at ``url`` (default ``$POLICY_ENGINE_LEDGER_URL`` or ``sqlite:///policy-engine.db``)."""
     return Ledger.open(url or os.environ.get("POLICY_ENGINE_LEDGER_URL") or DEFAULT_URL, schema_name=schema_name,
                        clock=clock)
+
+
+def _locked_elsewhere(conn: sa.Connection, key: str) -> ClaimOutcome:
+    """A key whose row the lock did not give: another run is claiming it (PostgreSQL skips locked rows),
+    or it has no row at all (a LedgerError)."""
+    t = schema.dispatches
+    if conn.dialect.name == "postgresql" and conn.execute(
+            sa.select(t.c.id).where(t.c.idempotency_key == key)).first() is not None:
+        return ClaimOutcome(None, "sending", "in_flight")
+    raise LedgerError(f"no dispatch row for idempotency key {key!r}")
+
+
+def _claim_rows(conn: sa.Connection, claimable: list[tuple[Any, bool]], worker: str, lease: str,
+                now: str) -> dict[str, ClaimOutcome]:
+    """Claim the locked rows (row, resumed) under one new token, 500 to a statement."""
+    token = uuid.uuid4().hex
+    outcomes: dict[str, ClaimOutcome] = {}
+    for part in _chunks(claimable, 500):
+        # by primary key only: the rows are this transaction's (SQLite's write lock, PostgreSQL's row
+        # locks), and a state predicate would let PostgreSQL's planner pick the state index on a
+        # table it has no statistics of yet (a fresh ledger), scanning every pending row
+        ids = [int(row.id) for row, _ in part]
+        claim_set = ("SET state = 'sending', claim_token = {m}, claimed_by = {m}, lease_until = {m}, "
+                     "updated_at = {m}")
+        if conn.dialect.name == "postgresql":  # one statement, one round trip
+            done = conn.exec_driver_sql(f"UPDATE dispatches {claim_set.format(m='%s')} WHERE id = ANY(%s)",
+                                        (token, worker, lease, now, ids))
+        else:
+            done = conn.exec_driver_sql(f"UPDATE dispatches {claim_set.format(m='?')} WHERE id = ?",
+                                        [(token, worker, lease, now, dispatch_id) for dispatch_id in ids])
+        if done.rowcount != len(part):
+            raise LedgerError("a claimed dispatch row changed inside its own transaction")
+        for row, resumed in part:
+            outcomes[row.idempotency_key] = ClaimOutcome(
+                Claim(int(row.id), row.idempotency_key, token, int(row.attempts), resumed), "sending")
+    return outcomes
