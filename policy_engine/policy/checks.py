@@ -7,7 +7,7 @@ Each check returns located :class:`Issue` objects. Errors make the policy unusab
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING
 
 from policy_engine._exceptions import Issue, Location
@@ -16,7 +16,7 @@ from policy_engine.guardrails.content import content_key
 from policy_engine.policy.channels import ChannelKind
 from policy_engine.policy.conditions import OPERATORS, Condition, iter_compares
 from policy_engine.policy.jurisdictions import baseline_for, regions_named
-from policy_engine.policy.models import Action, Stage
+from policy_engine.policy.models import Action, Expectation, Stage
 from policy_engine.policy.origins import OriginKey
 from policy_engine.policy.suggest import allowed_list, did_you_mean
 from policy_engine.policy.templates import BANK_FIELDS, TEMPLATE_VARIABLES, validate_template
@@ -68,6 +68,13 @@ class PolicyChecker:
         for si, stage in enumerate(self.policy.stages):
             for ai, action in enumerate(stage.actions):
                 yield si, stage, ai, action
+
+    def known(self, path: tuple[str | int, ...], what: str, value: str, names: Collection[str],
+              hint: str | None = None) -> None:
+        """An error at ``path`` unless ``value`` is one of ``names``: "unknown <what> '<value>'" with the
+        closest name, code ``unknown_<what>``."""
+        if value not in names:
+            self.error(path, f"unknown {what} '{value}'{did_you_mean(value, names)}", f"unknown_{what}", hint)
 
     def condition(self, cond: Condition | None, path: tuple[str | int, ...]) -> None:
         """Errors for the unknown channels, notices and segments a condition names."""
@@ -163,6 +170,12 @@ class PolicyChecker:
                       "no_catch_all", "add a last [[segments]] with only an id")
 
     def stages(self) -> None:
+        ranges = self._stage_ranges()
+        self._dpd_gaps(sorted(ranges))
+
+    def _stage_ranges(self) -> list[tuple[int, float, int]]:
+        """Warn of stages that take everyone, cannot be reached, overlap an earlier one or have no actions;
+        give each DPD range (from, to, stage index)."""
         covered: list[tuple[int, float]] = []
         ranges: list[tuple[int, float, int]] = []
         for i, stage in enumerate(self.own.stages):
@@ -185,7 +198,10 @@ class PolicyChecker:
             self.condition(stage.when, ("stages", i, "when"))
             if not stage.actions:
                 self.warn(("stages", i), f"stage '{stage.id}' has no actions", "empty_stage")
-        spans = sorted(ranges)
+        return ranges
+
+    def _dpd_gaps(self, spans: list[tuple[int, float, int]]) -> None:
+        """Warn of the DPD no stage covers, between the sorted ranges and past the last one."""
         reach = 0.0
         first = True
         before: int | None = None  # the stage whose range reaches furthest so far
@@ -205,42 +221,37 @@ class PolicyChecker:
                       " get no action", "dpd_gap", "give the last stage an open end: dpd = { from = N }")
 
     def references(self) -> None:
-        notices = {n.id for n in self.policy.notices}
         offers = {o.id for o in self.policy.offers}
-        segments = {s.id for s in self.policy.segments}
         for si, _stage, ai, action in self.actions():
-            base = ("stages", si, "actions", ai)
-            self.channel(action.channel, base + ("channel",))
-            for j, seg in enumerate(action.segments):
-                if seg not in segments:
-                    self.error(base + ("segments", j), f"unknown segment '{seg}'{did_you_mean(seg, segments)}",
-                               "unknown_segment", f"segments: {allowed_list(segments)}" if segments else None)
-            variants = {v.id for v in self.policy.variants}
-            for j, var in enumerate(action.variants):
-                if var not in variants:
-                    self.error(base + ("variants", j), f"unknown variant '{var}'{did_you_mean(var, variants)}",
-                               "unknown_variant", f"variants: {allowed_list(variants)}" if variants
-                               else "declare it under [[variants]]")
-            if action.notice and action.notice not in notices:
-                self.error(base + ("notice",), f"unknown notice '{action.notice}'"
-                           f"{did_you_mean(action.notice, notices)}", "unknown_notice",
-                           f"notices: {allowed_list(notices)}" if notices else "define it under [[notices]]")
-            if action.offer and action.offer not in offers:
-                self.error(base + ("offer",), f"unknown offer '{action.offer}'{did_you_mean(action.offer, offers)}",
-                           "unknown_offer", f"offers: {allowed_list(offers)}" if offers else None)
-            for j, req in enumerate(action.requires):
-                if req.notice not in notices:
-                    self.error(base + ("requires", j, "notice"), f"unknown notice '{req.notice}'"
-                               f"{did_you_mean(req.notice, notices)}", "unknown_notice",
-                               f"notices: {allowed_list(notices)}" if notices else "define it under [[notices]]")
-            self.condition(action.when, base + ("when",))
+            self._action_references(("stages", si, "actions", ai), action)
         bp = self.policy.escalation.broken_promise
         if bp:
             self.channel(bp.action.channel, ("escalation", "broken_promise", "action", "channel"))
-            if bp.action.offer and bp.action.offer not in offers:
-                self.error(("escalation", "broken_promise", "action", "offer"),
-                           f"unknown offer '{bp.action.offer}'{did_you_mean(bp.action.offer, offers)}",
-                           "unknown_offer")
+            if bp.action.offer:
+                self.known(("escalation", "broken_promise", "action", "offer"), "offer", bp.action.offer, offers)
+
+    def _action_references(self, base: tuple[str | int, ...], action: Action) -> None:
+        """Errors for the channel, segments, variants, notices and offer an action names that do not exist."""
+        notices = {n.id for n in self.policy.notices}
+        offers = {o.id for o in self.policy.offers}
+        segments = {s.id for s in self.policy.segments}
+        variants = {v.id for v in self.policy.variants}
+        notice_hint = f"notices: {allowed_list(notices)}" if notices else "define it under [[notices]]"
+        self.channel(action.channel, base + ("channel",))
+        for j, seg in enumerate(action.segments):
+            self.known(base + ("segments", j), "segment", seg, segments,
+                       f"segments: {allowed_list(segments)}" if segments else None)
+        for j, var in enumerate(action.variants):
+            self.known(base + ("variants", j), "variant", var, variants,
+                       f"variants: {allowed_list(variants)}" if variants else "declare it under [[variants]]")
+        if action.notice:
+            self.known(base + ("notice",), "notice", action.notice, notices, notice_hint)
+        if action.offer:
+            self.known(base + ("offer",), "offer", action.offer, offers,
+                       f"offers: {allowed_list(offers)}" if offers else None)
+        for j, req in enumerate(action.requires):
+            self.known(base + ("requires", j, "notice"), "notice", req.notice, notices, notice_hint)
+        self.condition(action.when, base + ("when",))
 
     def notice_senders(self) -> dict[str, list[tuple[Stage, Action]]]:
         """Which stage actions send each notice."""
@@ -359,33 +370,28 @@ class PolicyChecker:
         if self.policy.escalation.broken_promise:
             actions.add(self.policy.escalation.broken_promise.action.id)
         for i, test in enumerate(self.own.tests):
-            for j, exp in enumerate(test.expect.actions or []):
-                if exp.action not in actions:
-                    self.error(self._expected(("tests", i, "expect", "actions", j)), f"unknown action '{exp.action}'"
-                               f"{did_you_mean(exp.action, actions)}", "unknown_action")
-            for j, sup in enumerate(test.expect.suppressed or []):
-                if sup.action not in actions:
-                    self.error(self._expected(("tests", i, "expect", "suppressed", j)), f"unknown action '{sup.action}'"
-                               f"{did_you_mean(sup.action, actions)}", "unknown_action")
-                if sup.reason not in REASONS and ":" not in sup.reason:
-                    self.error(("tests", i, "expect", "suppressed", j, "reason"), f"unknown reason '{sup.reason}'"
-                               f"{did_you_mean(sup.reason, REASONS)}", "unknown_reason",
-                               f"reasons: {allowed_list(REASONS)}")
-            # a misspelt stage, segment or hold in a test would only show up as a failing test later
-            expect = test.expect
-            known = {"stage": {s.id for s in self.policy.stages} | {"none"},
-                     "segment": {s.id for s in self.policy.segments} | {"none"}}
-            for kind in ("stage", "segment"):
-                value = getattr(expect, kind)
-                if value is not None and value not in known[kind]:
-                    self.error(("tests", i, "expect", kind), f"unknown {kind} '{value}'"
-                               f"{did_you_mean(value, known[kind])}", f"unknown_{kind}",
-                               f"{kind}s: {allowed_list(known[kind])}")
-            holds = {h.id for h in self.policy.holds} | {"promise_active"}
-            for j, hold in enumerate(expect.holds or []):
-                if hold not in holds:
-                    self.error(("tests", i, "expect", "holds", j), f"unknown hold '{hold}'{did_you_mean(hold, holds)}",
-                               "unknown_hold", f"holds: {allowed_list(holds)}")
+            self._test_references(i, test.expect, actions)
+
+    def _test_references(self, i: int, expect: Expectation, actions: set[str]) -> None:
+        """Errors for what the expectations of test ``i`` name that the policy does not have: a misspelt
+        action, reason, stage, segment or hold would only show up as a failing test later."""
+        for j, exp in enumerate(expect.actions or []):
+            self.known(self._expected(("tests", i, "expect", "actions", j)), "action", exp.action, actions)
+        for j, sup in enumerate(expect.suppressed or []):
+            self.known(self._expected(("tests", i, "expect", "suppressed", j)), "action", sup.action, actions)
+            if ":" not in sup.reason:
+                self.known(("tests", i, "expect", "suppressed", j, "reason"), "reason", sup.reason, REASONS,
+                           f"reasons: {allowed_list(REASONS)}")
+        known = {"stage": {s.id for s in self.policy.stages} | {"none"},
+                 "segment": {s.id for s in self.policy.segments} | {"none"}}
+        for kind in ("stage", "segment"):
+            value = getattr(expect, kind)
+            if value is not None:
+                self.known(("tests", i, "expect", kind), kind, value, known[kind],
+                           f"{kind}s: {allowed_list(known[kind])}")
+        holds = {h.id for h in self.policy.holds} | {"promise_active"}
+        for j, hold in enumerate(expect.holds or []):
+            self.known(("tests", i, "expect", "holds", j), "hold", hold, holds, f"holds: {allowed_list(holds)}")
 
 
 def _fmt(path: tuple[str | int, ...]) -> str:
