@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import jinja2
 from jinja2 import nodes
@@ -229,33 +229,63 @@ def _precheck_filter(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     value = args[0] if args else None
     if isinstance(value, list | tuple | dict | set | frozenset | range | str):
         _spend(len(value) if not isinstance(value, str) else 1)
-    if name == "center":
-        _check_count(_argument(args, kwargs, 1, "width", 80), "the centred text")
-    elif name == "indent":
-        width = _argument(args, kwargs, 1, "width", 4)
-        size = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
-        if size * (str(value).count("\n") + 1) + len(str(value)) > MAX_OUTPUT:
-            _too_big("the indented text")
-    elif name == "wordwrap":
-        width = _argument(args, kwargs, 1, "width", 79)
-        wrap = _argument(args, kwargs, 3, "wrapstring", None) or "\n"
-        breaks = len(str(value)) // max(width if isinstance(width, int) else 1, 1)
-        if len(str(value)) + breaks * len(str(wrap)) > MAX_OUTPUT:
-            _too_big("the wrapped text")
-    elif name in ("batch", "slice"):
-        _check_count(_argument(args, kwargs, 1, "linecount" if name == "batch" else "slices", 0),
-                     f"the '{name}' filter's result")
-    elif name == "replace" and isinstance(value, str):
+    precheck = _PRECHECKS.get(name)
+    if precheck is not None:
+        precheck(name, value, args, kwargs)
+
+
+_Precheck = Callable[[str, Any, tuple[Any, ...], Mapping[str, Any]], None]
+"""The size check of one filter before it runs: (filter name, value, arguments, keyword arguments)."""
+
+
+def _center_check(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    _check_count(_argument(args, kwargs, 1, "width", 80), "the centred text")
+
+
+def _indent_check(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    width = _argument(args, kwargs, 1, "width", 4)
+    size = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+    if size * (str(value).count("\n") + 1) + len(str(value)) > MAX_OUTPUT:
+        _too_big("the indented text")
+
+
+def _wordwrap_check(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    width = _argument(args, kwargs, 1, "width", 79)
+    wrap = _argument(args, kwargs, 3, "wrapstring", None) or "\n"
+    breaks = len(str(value)) // max(width if isinstance(width, int) else 1, 1)
+    if len(str(value)) + breaks * len(str(wrap)) > MAX_OUTPUT:
+        _too_big("the wrapped text")
+
+
+def _groups_check(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    _check_count(_argument(args, kwargs, 1, "linecount" if name == "batch" else "slices", 0),
+                 f"the '{name}' filter's result")
+
+
+def _replace_check(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    if isinstance(value, str):
         old, new = str(_argument(args, kwargs, 1, "old", "")), str(_argument(args, kwargs, 2, "new", ""))
         if _replacement_size(value, old, new, _argument(args, kwargs, 3, "count", None)) > MAX_OUTPUT:
             _too_big("the replaced text")
-    elif name == "format" and isinstance(value, str):
+
+
+def _format_check(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    if isinstance(value, str):
         _check_printf(value, tuple(args[1:]) + tuple(kwargs.values()))
-    elif name == "tojson":
-        indent = _argument(args, kwargs, 1, "indent", None)
-        size = len(indent) if isinstance(indent, str) else indent if isinstance(indent, int) else 0
-        if size > _MAX_JSON_INDENT:
-            _too_big("the JSON indentation")
+
+
+def _tojson_check(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    indent = _argument(args, kwargs, 1, "indent", None)
+    size = len(indent) if isinstance(indent, str) else indent if isinstance(indent, int) else 0
+    if size > _MAX_JSON_INDENT:
+        _too_big("the JSON indentation")
+
+
+_PRECHECKS: Final[dict[str, _Precheck]] = {
+    "center": _center_check, "indent": _indent_check, "wordwrap": _wordwrap_check, "batch": _groups_check,
+    "slice": _groups_check, "replace": _replace_check, "format": _format_check, "tojson": _tojson_check,
+}
+"""The filters whose result can outgrow its value, with the check that refuses it first."""
 
 
 def _bounded_join(join: Callable[..., Any]) -> Callable[..., Any]:
