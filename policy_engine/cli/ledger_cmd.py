@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -109,24 +110,7 @@ def history(
     if not any(record[part] for part in ("decisions", "dispatches", "history")):
         typer.echo(f"the ledger holds nothing about account {account!r}", err=True)
         raise typer.Exit(ExitCode.OK)
-    rows: list[tuple[str, str, str, str]] = []
-    for decision in record["decisions"]:
-        planned = ", ".join(f"{a.get('action')} ({a.get('channel')})" for a in decision.get("actions") or [])
-        suppressed = ", ".join(f"{s.get('action')}: {s.get('reason')}" for s in decision.get("suppressed") or [])
-        where = f"stage {decision.get('stage')}, dpd {decision.get('dpd')}"
-        outcome = f"planned {planned or '-'}; suppressed {suppressed or '-'}"
-        rows.append((str(decision.get("as_of")), "decision", where, outcome))
-    for dispatch in record["dispatches"]:
-        rows.append((str(dispatch["created_at"]), "dispatch", f"{dispatch['action']} ({dispatch['channel']})",
-                     f"{dispatch['state']}" + (f" [{dispatch['failure']}]" if dispatch.get("failure") else "")
-                     + (f": {dispatch['last_error']}" if dispatch.get("last_error") else "")))
-    for attempt in record["attempts"]:
-        rows.append((str(attempt["started_at"]), "attempt", f"#{attempt['attempt']} {attempt['idempotency_key'][:12]}",
-                     f"{attempt['status']}" + (f": {attempt['detail']}" if attempt.get("detail") else "")))
-    for event in record["history"]:
-        what = event.get("channel") or ""
-        rows.append((str(event.get("at")), str(event.get("type")), f"{what} {event.get('action') or ''}".strip(),
-                     str(event.get("outcome") or event.get("amount") or "")))
+    rows = _history_rows(record)
     table = Table(title=f"account {escape(account)}")
     for column in ("at", "what", "of", "outcome"):
         table.add_column(column)
@@ -134,3 +118,37 @@ def history(
         table.add_row(*(escape(cell) for cell in row))
     Console().print(table)
     raise typer.Exit(ExitCode.OK)
+
+
+_Row = tuple[str, str, str, str]
+"""One line of an account's history table: at, what, of what, outcome."""
+
+
+def _history_rows(record: Mapping[str, Any]) -> list[_Row]:
+    """The table rows of an account's record, each part in its own words (not yet sorted by time)."""
+    return [*map(_decision_row, record["decisions"]), *map(_dispatch_row, record["dispatches"]),
+            *map(_attempt_row, record["attempts"]), *map(_event_row, record["history"])]
+
+
+def _decision_row(decision: Mapping[str, Any]) -> _Row:
+    planned = ", ".join(f"{a.get('action')} ({a.get('channel')})" for a in decision.get("actions") or [])
+    suppressed = ", ".join(f"{s.get('action')}: {s.get('reason')}" for s in decision.get("suppressed") or [])
+    where = f"stage {decision.get('stage')}, dpd {decision.get('dpd')}"
+    return str(decision.get("as_of")), "decision", where, f"planned {planned or '-'}; suppressed {suppressed or '-'}"
+
+
+def _dispatch_row(dispatch: Mapping[str, Any]) -> _Row:
+    outcome = (f"{dispatch['state']}" + (f" [{dispatch['failure']}]" if dispatch.get("failure") else "")
+               + (f": {dispatch['last_error']}" if dispatch.get("last_error") else ""))
+    return str(dispatch["created_at"]), "dispatch", f"{dispatch['action']} ({dispatch['channel']})", outcome
+
+
+def _attempt_row(attempt: Mapping[str, Any]) -> _Row:
+    return (str(attempt["started_at"]), "attempt", f"#{attempt['attempt']} {attempt['idempotency_key'][:12]}",
+            f"{attempt['status']}" + (f": {attempt['detail']}" if attempt.get("detail") else ""))
+
+
+def _event_row(event: Mapping[str, Any]) -> _Row:
+    what = event.get("channel") or ""
+    return (str(event.get("at")), str(event.get("type")), f"{what} {event.get('action') or ''}".strip(),
+            str(event.get("outcome") or event.get("amount") or ""))

@@ -107,17 +107,27 @@ def test_command(
         typer.echo(_json(report, threshold))
     else:
         _print_text(report, coverage or threshold is not None, threshold)
+    _warn_not_run(report, untested)
+    raise typer.Exit(_exit_code(report, untested, threshold, paths))
+
+
+def _warn_not_run(report: RunReport, untested: list[SuiteResult]) -> None:
+    """Say which policies' tests did not run (invalid policy or test data) and which policies have none."""
     for path, why in report.invalid:
         what = "its test data is invalid" if why == "tests" else "the policy is invalid"
         typer.echo(f"error: the tests of {path} did not run: {what}", err=True)
     for suite in untested:
         warn(f"warning: {suite.policy_path} has no tests: write them as [[tests]] in the policy or in "
              f"{sibling_test_file(Path(suite.policy_path)).name} next to it")
+
+
+def _exit_code(report: RunReport, untested: list[SuiteResult], threshold: float | None, paths: list[Path]) -> int:
+    """3 for an invalid policy, 4 when no test ran, one failed or coverage is below the threshold, else 0."""
     if report.issues:
-        raise typer.Exit(ExitCode.POLICY_INVALID)
+        return ExitCode.POLICY_INVALID
     if untested and not any(suite.results for suite in report.suites):
         warn("error: no tests found in " + ", ".join(map(str, paths)) + " (exit 4)")
-        raise typer.Exit(ExitCode.TESTS_FAILED)
+        return ExitCode.TESTS_FAILED
     if report.failed or (threshold is not None and report.below(threshold)):
-        raise typer.Exit(ExitCode.TESTS_FAILED)
-    raise typer.Exit(ExitCode.OK)
+        return ExitCode.TESTS_FAILED
+    return ExitCode.OK

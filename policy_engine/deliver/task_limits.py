@@ -37,19 +37,32 @@ class TaskLimitsBuilder:
 
     def __call__(self, account: Account, decision: Decision, action: PlannedAction) -> dict[str, Any]:
         """The limits a claim of ``action``'s task re-checks (see the module doc)."""
-        guardrails = self.engine.policy.guardrails
-        index = self.engine.channels
         zone = self.engine.zone_of(account)
         view = HistoryView(self.history.for_account(account.account_id), decision.as_of, zone)
         ahead = _planned_ahead(decision, action)
-        rules: list[dict[str, Any]] = []
-        for pause in guardrails.after_conversation:
+        rules = [*self._pauses(action), *self._caps(account, action, view, ahead), *self._daily_cap(view, ahead)]
+        return {"timezone": str(zone), "mark": self.mark, "policy": dict(decision.policy),
+                "decision_keys": sorted(a.idempotency_key for a in decision.actions), "rules": rules}
+
+    def _pauses(self, action: PlannedAction) -> list[dict[str, Any]]:
+        """The pauses after a conversation that speak of the action's channel."""
+        index = self.engine.channels
+        rules = []
+        for pause in self.engine.policy.guardrails.after_conversation:
             names_some = bool(pause.channels or pause.kinds)
             if names_some and not index.covers(pause.channels, pause.kinds, action.channel):
                 continue
             channels = sorted(index.names(pause.channels, pause.kinds)) if names_some else None
             rules.append({"rule": "after_conversation", "channels": channels, "days": pause.days})
-        for cap in guardrails.caps:
+        return rules
+
+    def _caps(self, account: Account, action: PlannedAction, view: HistoryView,
+              ahead: list[PlannedAction]) -> list[dict[str, Any]]:
+        """The caps that count the action, with what they counted when it was decided (history and the
+        decision's actions chosen before it)."""
+        index = self.engine.channels
+        rules = []
+        for cap in self.engine.policy.guardrails.caps:
             if cap.regions and account.region not in cap.regions:
                 continue
             if not index.covers(cap.channels, cap.kinds, action.channel):
@@ -64,14 +77,18 @@ class TaskLimitsBuilder:
                 and index.info(other.channel).counts_as_attempt)
             rules.append({"rule": "frequency_cap", "channels": channels, "excluding": excluding, "days": cap.days,
                           "max": cap.max, "conversations": conversations, "counted": past + planned})
-        limit = guardrails.max_contacts_per_day
-        if limit is not None:
-            excluding = sorted(index.not_contacts)
-            done = view.contacts_today(None, excluding=excluding)
-            planned = sum(1 for other in ahead if index.info(other.channel).counts_as_attempt)
-            rules.append({"rule": "daily_cap", "excluding": excluding, "max": limit, "counted": done + planned})
-        return {"timezone": str(zone), "mark": self.mark, "policy": dict(decision.policy),
-                "decision_keys": sorted(a.idempotency_key for a in decision.actions), "rules": rules}
+        return rules
+
+    def _daily_cap(self, view: HistoryView, ahead: list[PlannedAction]) -> list[dict[str, Any]]:
+        """The daily cap, if the policy has one, with the contacts it counted when the action was decided."""
+        limit = self.engine.policy.guardrails.max_contacts_per_day
+        if limit is None:
+            return []
+        index = self.engine.channels
+        excluding = sorted(index.not_contacts)
+        done = view.contacts_today(None, excluding=excluding)
+        planned = sum(1 for other in ahead if index.info(other.channel).counts_as_attempt)
+        return [{"rule": "daily_cap", "excluding": excluding, "max": limit, "counted": done + planned}]
 
 
 def _planned_ahead(decision: Decision, action: PlannedAction) -> list[PlannedAction]:
