@@ -215,8 +215,21 @@ def mixed_run(kind: str, pg: str | None, folder: Path, http_url: str, smtp_port:
     return seconds, actions, report
 
 
-def main() -> int:
-    """Run the scenarios and print the table."""
+class _Rates:
+    """The quickest rate seen per scenario (actions per second), with a note, in the order first seen."""
+
+    def __init__(self) -> None:
+        self.best: dict[str, float] = {}
+        self.notes: dict[str, str] = {}
+
+    def keep(self, name: str, rate: float, note: str = "") -> None:
+        """Keep ``rate`` for ``name`` if it is the quickest so far."""
+        if rate > self.best.get(name, 0.0):
+            self.best[name] = rate
+            self.notes[name] = note
+
+
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--http", type=int, default=10_000, help="sms actions per HTTP run")
     parser.add_argument("--email", type=int, default=2_000)
@@ -229,99 +242,105 @@ def main() -> int:
     parser.add_argument("--also", metavar="OLD_TREE", type=Path,
                         help="also run the scenarios of another source tree (an export of an older commit), in "
                              "its own process, alternating with this tree's repetition by repetition")
-    args = parser.parse_args()
-    only = set(args.only.split(","))
+    return parser.parse_args()
+
+
+def _ledger_backends(pg: str) -> list[str]:
+    """SQLite, and PostgreSQL when its server answers (said on stderr when it does not)."""
     backends = ["sqlite"]
     try:
-        engine = sa.create_engine(args.pg.replace("postgresql://", "postgresql+psycopg://"),
+        engine = sa.create_engine(pg.replace("postgresql://", "postgresql+psycopg://"),
                                   connect_args={"connect_timeout": 3})
         with engine.connect():
             backends.append("postgresql")
         engine.dispose()
     except Exception as exc:  # no server: SQLite only, said in the output
         print(f"PostgreSQL not reachable ({exc.__class__.__name__}): SQLite only", file=sys.stderr)
-    best: dict[str, float] = {}
-    notes: dict[str, str] = {}
+    return backends
 
-    def keep(name: str, rate: float, note: str = "") -> None:
-        if rate > best.get(name, 0.0):
-            best[name] = rate
-            notes[name] = note
 
-    http_gw = gateways.start_http(SECRET)
-    smtp_gw = gateways.start_smtp()
+def _http_rates(rates: _Rates, args: argparse.Namespace, only: set[str], backends: list[str], http_gw: Any,
+                folder: Path, repetition: int) -> None:
+    if "raw" in only or "http" in only:
+        rates.keep("raw-http (1 connection)", args.http / raw_http(http_gw, args.http, 1))
+        rates.keep(f"raw-http ({args.concurrency} threads)", args.http / raw_http(http_gw, args.http, args.concurrency))
+    if "http" not in only:
+        return
+    for kind in backends:
+        before = http_gw.performed()
+        ledger, drop = _ledger(kind, args.pg, folder)
+        try:
+            seconds, summary = _dispatch(
+                ledger, _pairs(_accounts(args.http), "sms", "t", f"h{repetition}{kind}"),
+                {"sms": {"url": f"{http_gw.url}/sms", "secret": SECRET, "concurrency": args.concurrency}},
+                {"t": SMS_TEXT})
+        finally:
+            drop()
+        sent = summary.total("sent")
+        assert sent == args.http and http_gw.performed() - before == sent, summary.as_dict()["totals"]
+        rates.keep(f"http sms ({kind})", sent / seconds)
+
+
+def _email_rates(rates: _Rates, args: argparse.Namespace, only: set[str], backends: list[str], smtp_gw: Any,
+                 folder: Path, repetition: int) -> None:
+    if "raw" in only or "email" in only:
+        rates.keep("raw-smtp (1 session)", args.email / raw_smtp(smtp_gw.port, args.email, 1))
+        rates.keep(f"raw-smtp ({args.concurrency} sessions)",
+                   args.email / raw_smtp(smtp_gw.port, args.email, args.concurrency))
+    if "email" not in only:
+        return
+    for kind in backends:
+        ledger, drop = _ledger(kind, args.pg, folder)
+        try:
+            seconds, summary = _dispatch(
+                ledger, _pairs(_accounts(args.email), "email", "t", f"e{repetition}{kind}"),
+                {"email": {"host": "127.0.0.1", "port": smtp_gw.port, "security": "plain",
+                           "from_addr": "c@bank.test", "concurrency": args.concurrency}},
+                {"t": SMS_TEXT})
+        finally:
+            drop()
+        assert summary.total("sent") == args.email, summary.as_dict()["totals"]
+        rates.keep(f"email ({kind})", args.email / seconds)
+
+
+def _letter_rates(rates: _Rates, args: argparse.Namespace, folder: Path, repetition: int) -> None:
+    ledger, drop = _ledger("sqlite", args.pg, folder)
+    outbox = folder / f"outbox-{repetition}"
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            for repetition in range(args.repeat):
-                if args.also is not None:
-                    for name, rate in _other_tree(args.also, args, only - {"raw"}).items():
-                        if not name.startswith("raw"):
-                            keep(f"before: {name}", rate)
-                if "raw" in only or "http" in only:
-                    keep("raw-http (1 connection)", args.http / raw_http(http_gw, args.http, 1))
-                    keep(f"raw-http ({args.concurrency} threads)",
-                         args.http / raw_http(http_gw, args.http, args.concurrency))
-                if "http" in only:
-                    for kind in backends:
-                        before = http_gw.performed()
-                        ledger, drop = _ledger(kind, args.pg, folder)
-                        try:
-                            seconds, summary = _dispatch(
-                                ledger, _pairs(_accounts(args.http), "sms", "t", f"h{repetition}{kind}"),
-                                {"sms": {"url": f"{http_gw.url}/sms", "secret": SECRET,
-                                         "concurrency": args.concurrency}}, {"t": SMS_TEXT})
-                        finally:
-                            drop()
-                        sent = summary.total("sent")
-                        assert sent == args.http and http_gw.performed() - before == sent, summary.as_dict()["totals"]
-                        keep(f"http sms ({kind})", sent / seconds)
-                if "raw" in only or "email" in only:
-                    keep("raw-smtp (1 session)", args.email / raw_smtp(smtp_gw.port, args.email, 1))
-                    keep(f"raw-smtp ({args.concurrency} sessions)",
-                         args.email / raw_smtp(smtp_gw.port, args.email, args.concurrency))
-                if "email" in only:
-                    for kind in backends:
-                        ledger, drop = _ledger(kind, args.pg, folder)
-                        try:
-                            seconds, summary = _dispatch(
-                                ledger, _pairs(_accounts(args.email), "email", "t", f"e{repetition}{kind}"),
-                                {"email": {"host": "127.0.0.1", "port": smtp_gw.port, "security": "plain",
-                                           "from_addr": "c@bank.test", "concurrency": args.concurrency}},
-                                {"t": SMS_TEXT})
-                        finally:
-                            drop()
-                        assert summary.total("sent") == args.email, summary.as_dict()["totals"]
-                        keep(f"email ({kind})", args.email / seconds)
-                if "letters" in only and Path(FONT).exists():
-                    ledger, drop = _ledger("sqlite", args.pg, folder)
-                    outbox = folder / f"outbox-{repetition}"
-                    try:
-                        seconds, summary = _dispatch(
-                            ledger, _pairs(_accounts(args.letters, "zh-CN"), "letter", "t", f"l{repetition}"),
-                            {"letter": {"outbox": str(outbox), "font_path": FONT, "workers": 2, "concurrency": 4}},
-                            {"t": LETTER_TEXT})
-                    finally:
-                        drop()
-                    assert summary.total("sent") == args.letters == len(list(outbox.glob("*.pdf")))
-                    keep("letters, CJK PDF (sqlite)", args.letters / seconds, "2 worker processes")
-                if "mixed" in only:
-                    for kind in backends:
-                        seconds, actions, report = mixed_run(kind, args.pg, folder, http_gw.url, smtp_gw.port,
-                                                             args.concurrency)
-                        channels = {c: t.sent for c, t in sorted(report.dispatch.channels.items()) if t.sent}
-                        keep(f"mixed US run, 2,000 accounts ({kind})", actions / seconds,
-                             f"{actions} actions {channels}")
+        seconds, summary = _dispatch(
+            ledger, _pairs(_accounts(args.letters, "zh-CN"), "letter", "t", f"l{repetition}"),
+            {"letter": {"outbox": str(outbox), "font_path": FONT, "workers": 2, "concurrency": 4}},
+            {"t": LETTER_TEXT})
     finally:
-        http_gw.stop()
-        smtp_gw.stop()
+        drop()
+    assert summary.total("sent") == args.letters == len(list(outbox.glob("*.pdf")))
+    rates.keep("letters, CJK PDF (sqlite)", args.letters / seconds, "2 worker processes")
+
+
+def _repetition(rates: _Rates, args: argparse.Namespace, only: set[str], backends: list[str], http_gw: Any,
+                smtp_gw: Any, folder: Path, repetition: int) -> None:
+    """One round of every scenario asked for (the other tree's first, when given)."""
+    if args.also is not None:
+        for name, rate in _other_tree(args.also, args, only - {"raw"}).items():
+            if not name.startswith("raw"):
+                rates.keep(f"before: {name}", rate)
+    _http_rates(rates, args, only, backends, http_gw, folder, repetition)
+    _email_rates(rates, args, only, backends, smtp_gw, folder, repetition)
+    if "letters" in only and Path(FONT).exists():
+        _letter_rates(rates, args, folder, repetition)
+    if "mixed" in only:
+        for kind in backends:
+            seconds, actions, report = mixed_run(kind, args.pg, folder, http_gw.url, smtp_gw.port, args.concurrency)
+            channels = {c: t.sent for c, t in sorted(report.dispatch.channels.items()) if t.sent}
+            rates.keep(f"mixed US run, 2,000 accounts ({kind})", actions / seconds, f"{actions} actions {channels}")
+
+
+def _print_table(rates: _Rates) -> None:
+    """Each scenario's rate beside the raw protocol's (and beside the other tree's, when it ran)."""
+    best, notes = rates.best, rates.notes
     limit = max((rate for name, rate in best.items() if name.startswith("raw-http")), default=0.0)
     smtp_limit = max((rate for name, rate in best.items() if name.startswith("raw-smtp")), default=0.0)
     before = {name.removeprefix("before: "): rate for name, rate in best.items() if name.startswith("before: ")}
-    if args.json:
-        print(json.dumps({"best": {n: r for n, r in best.items() if not n.startswith("before: ")}, "before": before,
-                          "notes": notes}, indent=2))
-        return 0
     print(f"{'scenario':44} {'actions/s':>10} {'vs raw':>8} {'before':>9} {'vs raw':>8} {'x':>6}  notes")
     for name, rate in best.items():
         if name.startswith("before: "):
@@ -332,6 +351,30 @@ def main() -> int:
         old = before.get(name)
         old_text = f"{old:>9,.0f} {(f'{old / peer:.2f}' if peer else ''):>8} {rate / old:>6.2f}" if old else ""
         print(f"{name:44} {rate:>10,.0f} {ratio:>8} {old_text:26}  {notes.get(name, '')}")
+
+
+def main() -> int:
+    """Run the scenarios and print the table."""
+    args = _arguments()
+    only = set(args.only.split(","))
+    backends = _ledger_backends(args.pg)
+    rates = _Rates()
+    http_gw = gateways.start_http(SECRET)
+    smtp_gw = gateways.start_smtp()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for repetition in range(args.repeat):
+                _repetition(rates, args, only, backends, http_gw, smtp_gw, Path(tmp), repetition)
+    finally:
+        http_gw.stop()
+        smtp_gw.stop()
+    if args.json:
+        before = {name.removeprefix("before: "): rate for name, rate in rates.best.items()
+                  if name.startswith("before: ")}
+        print(json.dumps({"best": {n: r for n, r in rates.best.items() if not n.startswith("before: ")},
+                          "before": before, "notes": rates.notes}, indent=2))
+        return 0
+    _print_table(rates)
     return 0
 
 
