@@ -45,7 +45,7 @@ class Outgoing:
 
 
 def contact_event(spec: ChannelSpec | None, account_id: str, channel: str, action: str, notice: str | None,
-                   key: str, outcome: str, provider_id: str | None, at: str, held: str | None) -> dict[str, Any]:
+                  key: str, outcome: str, provider_id: str | None, at: str, held: str | None) -> dict[str, Any]:
     """The history event of a send. A held send (it may have gone out) is a ``failed`` contact: it counts
     against caps like any attempt and serves no notice until a person settles it."""
     event: dict[str, Any] = {

@@ -7,7 +7,7 @@ Each check returns located :class:`Issue` objects. Errors make the policy unusab
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from policy_engine._exceptions import Issue, Location
@@ -221,36 +221,45 @@ class PolicyChecker:
                       " get no action", "dpd_gap", "give the last stage an open end: dpd = { from = N }")
 
     def references(self) -> None:
-        offers = {o.id for o in self.policy.offers}
+        names = self._reference_names()
         for si, _stage, ai, action in self.actions():
-            self._action_references(("stages", si, "actions", ai), action)
+            self._action_references(("stages", si, "actions", ai), action, names)
         bp = self.policy.escalation.broken_promise
         if bp:
             self.channel(bp.action.channel, ("escalation", "broken_promise", "action", "channel"))
             if bp.action.offer:
-                self.known(("escalation", "broken_promise", "action", "offer"), "offer", bp.action.offer, offers)
+                self.known(("escalation", "broken_promise", "action", "offer"), "offer", bp.action.offer,
+                           names["offer"][0])
 
-    def _action_references(self, base: tuple[str | int, ...], action: Action) -> None:
-        """Errors for the channel, segments, variants, notices and offer an action names that do not exist."""
+    def _reference_names(self) -> dict[str, tuple[set[str], str | None]]:
+        """Per kind an action may name (notice, offer, segment, variant): the policy's ids, and the hint an
+        unknown one gets."""
         notices = {n.id for n in self.policy.notices}
         offers = {o.id for o in self.policy.offers}
         segments = {s.id for s in self.policy.segments}
         variants = {v.id for v in self.policy.variants}
-        notice_hint = f"notices: {allowed_list(notices)}" if notices else "define it under [[notices]]"
+        return {
+            "notice": (notices, f"notices: {allowed_list(notices)}" if notices else "define it under [[notices]]"),
+            "offer": (offers, f"offers: {allowed_list(offers)}" if offers else None),
+            "segment": (segments, f"segments: {allowed_list(segments)}" if segments else None),
+            "variant": (variants,
+                        f"variants: {allowed_list(variants)}" if variants else "declare it under [[variants]]"),
+        }
+
+    def _action_references(self, base: tuple[str | int, ...], action: Action,
+                           names: Mapping[str, tuple[set[str], str | None]]) -> None:
+        """Errors for the channel, segments, variants, notices and offer an action names that do not exist."""
         self.channel(action.channel, base + ("channel",))
-        for j, seg in enumerate(action.segments):
-            self.known(base + ("segments", j), "segment", seg, segments,
-                       f"segments: {allowed_list(segments)}" if segments else None)
-        for j, var in enumerate(action.variants):
-            self.known(base + ("variants", j), "variant", var, variants,
-                       f"variants: {allowed_list(variants)}" if variants else "declare it under [[variants]]")
+        for j, segment in enumerate(action.segments):
+            self.known(base + ("segments", j), "segment", segment, *names["segment"])
+        for j, variant in enumerate(action.variants):
+            self.known(base + ("variants", j), "variant", variant, *names["variant"])
         if action.notice:
-            self.known(base + ("notice",), "notice", action.notice, notices, notice_hint)
+            self.known(base + ("notice",), "notice", action.notice, *names["notice"])
         if action.offer:
-            self.known(base + ("offer",), "offer", action.offer, offers,
-                       f"offers: {allowed_list(offers)}" if offers else None)
-        for j, req in enumerate(action.requires):
-            self.known(base + ("requires", j, "notice"), "notice", req.notice, notices, notice_hint)
+            self.known(base + ("offer",), "offer", action.offer, *names["offer"])
+        for j, requirement in enumerate(action.requires):
+            self.known(base + ("requires", j, "notice"), "notice", requirement.notice, *names["notice"])
         self.condition(action.when, base + ("when",))
 
     def notice_senders(self) -> dict[str, list[tuple[Stage, Action]]]:

@@ -16,7 +16,12 @@ from typing import Any, Final
 
 from policy_engine._exceptions import PlanError, UsageError
 from policy_engine.data.records import Account, HistoryEvent
-from policy_engine.decide.columnar.calendar import deemed_service_table, zone_days_table, zone_offsets_table
+from policy_engine.decide.columnar.calendar import (
+    deemed_service_table,
+    zone_days_table,
+    zone_instant,
+    zone_offsets_table,
+)
 from policy_engine.decide.columnar.coverage import refuse_uncovered
 from policy_engine.decide.columnar.hours_table import hours_table
 from policy_engine.decide.columnar.inputs import InputFiles
@@ -192,7 +197,7 @@ class ColumnarBackend:
         zones = [row[0] for row in connection.execute(
             f"SELECT DISTINCT COALESCE(timezone, '{plan.zone}') FROM accounts").fetchall()] or [plan.zone]
         first, last = connection.execute("SELECT MIN(at_utc), MAX(at_utc) FROM history").fetchall()[0]
-        moments = {(instants or {}).get(name, as_of) for name in zones} | {as_of}
+        moments = {zone_instant(name, as_of, instants) for name in zones} | {as_of}
         latest = max(moment.astimezone(UTC).replace(tzinfo=None) for moment in moments)
         earliest = min(moment.astimezone(UTC).replace(tzinfo=None) for moment in moments)
         offsets = zone_offsets_table(zones, first or earliest, max(last or latest, latest))

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from policy_engine.guardrails.hours import business_days_after
 
-__all__ = ["deemed_service_table", "zone_days_table", "zone_offsets_table"]
+__all__ = ["deemed_service_table", "zone_days_table", "zone_instant", "zone_offsets_table"]
 
 _STEP: Final = timedelta(hours=6)
 """How finely offsets are sampled: no zone changes its offset twice within six hours."""
@@ -86,11 +86,16 @@ def zone_offsets_table(zones: Iterable[str], first: datetime, last: datetime) ->
     })
 
 
+def zone_instant(zone: str, as_of: datetime, instants: Mapping[str, datetime] | None) -> datetime:
+    """The instant a zone's accounts are evaluated at: its entry in ``instants``, else ``as_of``."""
+    return (instants or {}).get(zone, as_of)
+
+
 def zone_days_table(zones: Iterable[str], as_of: datetime, instants: Mapping[str, datetime] | None = None) -> pa.Table:
     """(zone, today, as_of_utc): each zone's ``as_of`` (its entry in ``instants``, else ``as_of``) as a UTC
     instant and its local date there (today)."""
     names = sorted(set(zones))
-    moments = [(instants or {}).get(name, as_of) for name in names]
+    moments = [zone_instant(name, as_of, instants) for name in names]
     return pa.table({
         "zone": pa.array(names, pa.string()),
         "today": pa.array([moment.astimezone(ZoneInfo(name)).date() for name, moment in zip(names, moments,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from policy_engine.data.records import Account, PreferredHours
+from policy_engine.decide.columnar.calendar import zone_instant
 from policy_engine.decide.facts import FactContext
 from policy_engine.guardrails import Candidate, GuardrailState
 from policy_engine.guardrails.base import ChannelIndex
@@ -57,7 +58,7 @@ def hours_table(loaded: LoadedPolicy, keys: Iterable[tuple[int, Sequence[Any]]],
     for key_id, key in keys:
         account = _account(key)
         zone = account.zone or policy_zone
-        moment = (instants or {}).get(account.timezone or policy_zone_name, as_of)
+        moment = zone_instant(account.timezone or policy_zone_name, as_of, instants)
         ctx = FactContext(account, (), moment, zone)
         for channel in channel_list:
             state = GuardrailState(ctx, loaded.policy.guardrails, [], [], loaded.sources, index, notices)

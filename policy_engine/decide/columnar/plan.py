@@ -426,9 +426,8 @@ class Plan:
         for its texts: :meth:`counted_texts_sql` writes them once, after the last pass. The texts are most of
         a pass's SQL, and DuckDB plans every statement again, so written in each pass they were planned once
         per rank (a pass of the UK example: 43 ms with them, 11 ms without)."""
-        counting = self.checks_sql[1]
         columns = f"{self._CANDIDATE}, rank"
-        if counting.empty:
+        if not self.counts_chosen():
             return [f"INSERT INTO verdicts SELECT {columns}, static_verdict AS verdict, static_reason AS reason, "
                     f"static_detail AS detail, static_source AS source FROM ready WHERE rank = {rank} AND NOT settled"]
         final = ("CASE WHEN static_verdict <> 0 AND (counted_verdict = 0 OR static_verdict < counted_verdict) "
@@ -439,13 +438,13 @@ class Plan:
         join = " LEFT JOIN chosen k ON k.position = r.position" if self._counters else ""
         row = (f"SELECT r.*, d.* EXCLUDE (position, account_id, hours_key){counts} FROM ready r "
                f"JOIN decided d ON d.position = r.position{join} WHERE r.rank = {rank} AND NOT r.settled")
-        return [
-            f"CREATE TABLE pass_rows AS SELECT {columns}, {final} AS verdict, counted_verdict, {own} AS own, "
+        return [  # a row is ``own`` when a counting check gave its verdict: its verdict is then that check's number
+            f"CREATE TABLE pass_rows AS SELECT {columns}, {final} AS verdict, {own} AS own, "
             f"static_reason, static_detail, static_source{counters} "
-            f"FROM (SELECT *, {counting.number()} AS counted_verdict FROM ({row}))",
+            f"FROM (SELECT *, {self.checks_sql[1].number()} AS counted_verdict FROM ({row}))",
             f"INSERT INTO verdicts SELECT {columns}, verdict, static_reason AS reason, static_detail AS detail, "
             "static_source AS source FROM pass_rows WHERE NOT own",
-            f"INSERT INTO counted SELECT {columns}, counted_verdict{counters} FROM pass_rows WHERE own",
+            f"INSERT INTO counted SELECT {columns}, verdict AS counted_verdict{counters} FROM pass_rows WHERE own",
             "DROP TABLE pass_rows",
         ]
 
