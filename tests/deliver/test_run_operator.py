@@ -124,6 +124,16 @@ def test_run_exits_7_when_an_action_failed_in_this_run_and_tells_earlier_failure
     assert table.exit_code == 0 and "decision" in table.stdout and "requeued" in table.stdout
 
 
+def test_history_of_an_account_the_ledger_does_not_know(tmp_path: Path) -> None:
+    """Nothing recorded about the account: one line on stderr saying so, exit 0, no empty table."""
+    ledger = f"sqlite:///{tmp_path / 'l.db'}"
+    Ledger.open(ledger).close()
+    result = CliRunner().invoke(app, ["ledger", "history", "NOPE-1", "--ledger", ledger])
+    assert result.exit_code == 0
+    assert result.stderr.strip() == "the ledger holds nothing about account 'NOPE-1'"
+    assert result.stdout == ""
+
+
 def test_requeue_needs_keys_or_failed(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["ledger", "requeue", "--ledger", f"sqlite:///{tmp_path / 'l.db'}"])
     assert result.exit_code == 2 and "not both" in result.stderr

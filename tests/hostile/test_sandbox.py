@@ -107,6 +107,7 @@ def test_constructs_the_checker_refuses_are_refused_at_render_too(text: str, say
     ("{{ [1]|batch(1000000000, 'x')|list }}", "'batch'"),
     ("{{ range(3)|slice(1000000000)|list }}", "'slice'"),
     ("{{ ('a\\n' * 1000)|indent(1000) }}", "the indented text"),
+    ("{{ ('word ' * 2000)|wordwrap(1, wrapstring='y' * 1000) }}", "the wrapped text"),
     ("{{ {'a': 1}|tojson(1000000) }}", "the JSON indentation"),
     ("{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}", "steps"),
     ("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}", "steps"),

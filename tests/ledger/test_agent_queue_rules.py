@@ -56,6 +56,26 @@ def test_claim_counts_the_caps_again_with_the_contacts_recorded_since_the_run(tm
     assert queue.get(task_id)["state"] == "open"  # type: ignore[index]
 
 
+def test_claim_counts_the_daily_cap_again_but_not_the_decisions_own_actions(tmp_path: Path) -> None:
+    """The daily cap counts the contacts recorded since the run, except those of the task's own decision
+    (already counted when it was made)."""
+    ledger = _ledger(tmp_path)
+    queue = AgentQueue(ledger)
+    limits = {"timezone": "America/New_York", "mark": ledger.history_mark(), "decision_keys": ["t-1", "t-own"],
+              "rules": [{"rule": "daily_cap", "excluding": [], "max": 2, "counted": 1}]}
+    task_id, _ = queue.create(idempotency_key="t-1", account_id="A1", action="hardship_outreach", channel="agent",
+                              message="Call", limits=limits)
+    earlier = (NOW - timedelta(hours=1)).isoformat()
+    ledger.append_history([{"account_id": "A1", "at": earlier, "type": "contact", "channel": "sms",
+                            "outcome": "delivered", "action": "reminder_sms", "idempotency_key": "t-own"}])
+    assert queue.refusal(queue.get(task_id) or {}, NOW) is None  # the decision's own sms: counted already
+    ledger.append_history([{"account_id": "A1", "at": earlier, "type": "contact", "channel": "email",
+                            "outcome": "delivered", "action": "reminder_email"}])
+    refusal = queue.claim_or_refusal("alice")
+    assert refusal == f"task {task_id}: the daily cap of 2 contacts is reached (1 since the run)"
+    assert queue.get(task_id)["state"] == "open"  # type: ignore[index]
+
+
 def test_a_conversation_since_the_run_refuses_the_call(tmp_path: Path) -> None:
     ledger = _ledger(tmp_path)
     queue = AgentQueue(ledger)
